@@ -1,0 +1,1 @@
+"""The session-authentication service: everything except the routes in app.py."""

@@ -1,0 +1,108 @@
+"""Settings: one frozen object per Lambda container, read from the stage's environment.
+
+Every setting is an environment variable set per stage in `.chalice/config.json`.
+Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
+
+- TABLE_NAME (session-auth): the DynamoDB table of users, email claims and sessions.
+- SESSION_LIFETIME (30d): idle lifetime, extended when less than half of it remains.
+- SESSION_ABSOLUTE_LIFETIME (90d): hard cap from creation that sliding never passes.
+- COOKIE_NAME (auth_session): the cookie's base name.
+- COOKIE_SECURE (true): Secure attribute and `__Host-` name prefix; false only on `local`.
+- ARGON2_MEMORY_KIB (19456), ARGON2_TIME_COST (2), ARGON2_PARALLELISM (1): Argon2id cost,
+  OWASP's minimum, sized for a small Lambda.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    """A stage setting is missing or malformed; raised at start-up, never per request."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str = "session-auth"
+    session_lifetime: timedelta = timedelta(days=30)
+    session_absolute_lifetime: timedelta = timedelta(days=90)
+    cookie_name: str = "auth_session"
+    cookie_secure: bool = True
+    argon2_memory_kib: int = 19456
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+
+    def __post_init__(self) -> None:
+        if self.session_lifetime <= timedelta(0):
+            raise ConfigError("SESSION_LIFETIME must be positive")
+        if self.session_absolute_lifetime < self.session_lifetime:
+            raise ConfigError("SESSION_ABSOLUTE_LIFETIME must be at least SESSION_LIFETIME")
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", self.cookie_name):
+            raise ConfigError("COOKIE_NAME may only hold letters, digits, '_' and '-'")
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            raise ConfigError("ARGON2_MEMORY_KIB must be at least 8 x ARGON2_PARALLELISM")
+        if self.argon2_time_cost < 1 or self.argon2_parallelism < 1:
+            raise ConfigError("ARGON2_TIME_COST and ARGON2_PARALLELISM must be at least 1")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            table_name=env.get("TABLE_NAME", defaults.table_name),
+            session_lifetime=_duration(env, "SESSION_LIFETIME", defaults.session_lifetime),
+            session_absolute_lifetime=_duration(
+                env, "SESSION_ABSOLUTE_LIFETIME", defaults.session_absolute_lifetime
+            ),
+            cookie_name=env.get("COOKIE_NAME", defaults.cookie_name),
+            cookie_secure=_flag(env, "COOKIE_SECURE", defaults.cookie_secure),
+            argon2_memory_kib=_integer(env, "ARGON2_MEMORY_KIB", defaults.argon2_memory_kib),
+            argon2_time_cost=_integer(env, "ARGON2_TIME_COST", defaults.argon2_time_cost),
+            argon2_parallelism=_integer(env, "ARGON2_PARALLELISM", defaults.argon2_parallelism),
+        )
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"{text!r} is not a duration like '30d', '12h', '15m' or '45s'")
+    amount, unit = match.groups()
+    return timedelta(**{_UNITS[unit]: int(amount)})
+
+
+def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    if name not in env:
+        return default
+    try:
+        return parse_duration(env[name])
+    except ConfigError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    if name not in env:
+        return default
+    value = env[name].strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {env[name]!r}")
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    if name not in env:
+        return default
+    try:
+        return int(env[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {env[name]!r}") from None

@@ -1,0 +1,96 @@
+"""The one error hierarchy. Each error knows its HTTP status and its public code and message;
+`chalicelib.web` turns them into `{"error": {"code", "message"}}` in a single place.
+
+They derive from ChaliceUnhandledError because Chalice converts any other exception raised in
+a view into its own 500 body before middleware can see it.
+"""
+
+from __future__ import annotations
+
+from chalice import ChaliceUnhandledError
+
+
+class AppError(ChaliceUnhandledError):
+    status = 500
+    code = "internal_error"
+    message = "Something went wrong on our side."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequest(AppError):
+    status = 400
+    code = "invalid_request"
+    message = "The request body is not valid."
+
+
+class InvalidEmail(AppError):
+    status = 400
+    code = "invalid_email"
+    message = "Enter a valid email address."
+
+
+class InvalidPassword(AppError):
+    status = 400
+    code = "invalid_password"
+    message = "Passwords must be 8 to 256 characters long."
+
+
+class InvalidCredentials(AppError):
+    status = 401
+    code = "invalid_credentials"
+    message = "The email or password is incorrect."
+
+
+class Unauthenticated(AppError):
+    status = 401
+    code = "unauthenticated"
+    message = "Sign in to continue."
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    message = "There is nothing here."
+
+
+class MethodNotAllowed(AppError):
+    status = 405
+    code = "method_not_allowed"
+    message = "This method is not allowed here."
+
+
+class EmailTaken(AppError):
+    status = 409
+    code = "email_taken"
+    message = "An account with this email already exists."
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+    message = "The request body is too large."
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "Send the request body as application/json."
+
+
+class ServiceUnavailable(AppError):
+    """The store failed or timed out. Never treated as "not signed in": cookies stay as they are."""
+
+    status = 503
+    code = "service_unavailable"
+    message = "The service is briefly unavailable. Try again shortly."
+    retry_after_seconds = 1
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

@@ -1,0 +1,68 @@
+"""Password policy and Argon2id hashing (argon2-cffi), with rehash-on-login.
+
+argon2 is imported lazily: a protected request never hashes, so it should not pay the import.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidPassword
+
+if TYPE_CHECKING:
+    import argon2
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+
+
+def check_password_policy(password: str) -> None:
+    """8 to 256 characters (code points), any Unicode, never truncated."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidPassword()
+
+
+class PasswordHasher:
+    def __init__(self, settings: Settings) -> None:
+        self._memory_kib = settings.argon2_memory_kib
+        self._time_cost = settings.argon2_time_cost
+        self._parallelism = settings.argon2_parallelism
+
+    @cached_property
+    def _argon2(self) -> argon2.PasswordHasher:
+        import argon2
+
+        return argon2.PasswordHasher(
+            time_cost=self._time_cost,
+            memory_cost=self._memory_kib,
+            parallelism=self._parallelism,
+            type=argon2.Type.ID,
+        )
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return self._argon2.hash("dummy password for unknown accounts")
+
+    def hash(self, password: str) -> str:
+        return self._argon2.hash(password)
+
+    def verify(self, encoded: str, password: str) -> tuple[bool, str | None]:
+        """Check a password; on success also return a new hash if the parameters changed.
+
+        Like Django's check_password(..., setter): the caller stores the second value if set.
+        """
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        try:
+            self._argon2.verify(encoded, password)
+        except (VerificationError, InvalidHashError):
+            return False, None
+        if self._argon2.check_needs_rehash(encoded):
+            return True, self._argon2.hash(password)
+        return True, None
+
+    def verify_dummy(self, password: str) -> None:
+        """Spend the same time as a real verify, for logins of unknown accounts."""
+        self.verify(self._dummy_hash, password)

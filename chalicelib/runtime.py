@@ -1,0 +1,57 @@
+"""Wiring: the services one Lambda container shares across requests, built on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.clock import Clock, SystemClock
+from chalicelib.config import Settings
+from chalicelib.cookies import SessionCookies
+from chalicelib.passwords import PasswordHasher
+from chalicelib.sessions import SessionManager
+from chalicelib.store import DynamoStore, make_client
+from chalicelib.users import Accounts
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    store: DynamoStore
+    cookies: SessionCookies
+    sessions: SessionManager
+    accounts: Accounts
+
+
+def build(
+    settings: Settings | None = None, *, client: Any = None, clock: Clock | None = None
+) -> Services:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    store = DynamoStore(client or make_client(), settings.table_name)
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        cookies=SessionCookies(settings),
+        sessions=SessionManager(store, settings, clock),
+        accounts=Accounts(store, PasswordHasher(settings), clock),
+    )
+
+
+_services: Services | None = None
+
+
+def get() -> Services:
+    """This container's services; the DynamoDB client is created once, not per request."""
+    global _services
+    if _services is None:
+        _services = build()
+    return _services
+
+
+def use(services: Services | None) -> None:
+    """Replace the container's services (tests inject a table, a client and a clock)."""
+    global _services
+    _services = services

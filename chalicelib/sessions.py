@@ -1,0 +1,109 @@
+"""Server-side sessions: create, validate (sliding expiry with a `fresh` flag), invalidate.
+
+The counterpart of Lucia's session core, with two additions: the store keeps only a SHA-256
+digest of each token, and sliding extension never passes an absolute lifetime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from chalicelib.clock import Clock
+from chalicelib.config import Settings
+from chalicelib.store import DynamoStore, SessionRecord
+from chalicelib.users import User
+
+# 32 random bytes (256 bits) as URL-safe base64: 43 characters that need no cookie quoting.
+_TOKEN_BYTES = 32
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+_MAX_USER_AGENT = 256
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str  # public handle for listing and revocation; useless as a cookie
+    user: User
+    created_at: int
+    expires_at: int
+    fresh: bool  # created or extended by this call: the cookie must be (re)sent
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+class SessionManager:
+    def __init__(self, store: DynamoStore, settings: Settings, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._lifetime = int(settings.session_lifetime.total_seconds())
+        self._absolute_lifetime = int(settings.session_absolute_lifetime.total_seconds())
+
+    def create_session(
+        self, user: User, *, user_agent: str = "", ip: str = ""
+    ) -> tuple[str, Session]:
+        """A new session for `user`; returns the token (for the cookie only) and the session."""
+        now = self._clock.now()
+        token = secrets.token_urlsafe(_TOKEN_BYTES)
+        absolute_expires_at = now + self._absolute_lifetime
+        record = SessionRecord(
+            digest=token_digest(token),
+            session_id=secrets.token_urlsafe(12),
+            user_id=user.id,
+            email=user.email,
+            created_at=now,
+            expires_at=min(now + self._lifetime, absolute_expires_at),
+            absolute_expires_at=absolute_expires_at,
+            last_used_at=now,
+            user_agent=user_agent[:_MAX_USER_AGENT],
+            ip=ip,
+        )
+        self._store.put_session(record)
+        return token, _session(record, fresh=True)
+
+    def validate_session(self, token: str) -> Session | None:
+        """The live session for `token`, extended when less than half its lifetime remains.
+
+        One strongly consistent read in steady state; a write only to extend or to delete an
+        expired session (DynamoDB's TTL deletes lazily, so expiry is enforced here).
+        """
+        if not _TOKEN_SHAPE.fullmatch(token):
+            return None
+        digest = token_digest(token)
+        record = self._store.get_session(digest)
+        if record is None:
+            return None
+        now = self._clock.now()
+        if now >= record.expires_at:
+            self._store.delete_session(digest)
+            return None
+        if record.expires_at - now >= self._lifetime / 2:
+            return _session(record, fresh=False)
+        extended = min(now + self._lifetime, record.absolute_expires_at)
+        if extended <= record.expires_at:
+            # At the absolute cap: the session runs out, however active it is.
+            return _session(record, fresh=False)
+        if not self._store.extend_session(digest, extended):
+            return None  # invalidated between our read and our write
+        return _session(record, fresh=True, expires_at=extended)
+
+    def invalidate_session(self, token: str) -> None:
+        if _TOKEN_SHAPE.fullmatch(token):
+            self._store.delete_session(token_digest(token))
+
+    def invalidate_user_sessions(self, user_id: str) -> None:
+        sessions = self._store.list_user_sessions(user_id)
+        self._store.delete_sessions([s.digest for s in sessions])
+
+
+def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = None) -> Session:
+    return Session(
+        id=record.session_id,
+        user=User(id=record.user_id, email=record.email),
+        created_at=record.created_at,
+        expires_at=record.expires_at if expires_at is None else expires_at,
+        fresh=fresh,
+    )

@@ -1,0 +1,322 @@
+"""DynamoDB storage: the only module that knows key shapes, attribute types and expressions.
+
+Single-table design (one partition key `pk`, no sort key):
+
+- user: pk `USER#<user id>`; email, password_hash, created_at.
+- email claim: pk `EMAIL#<email>`; user_id. Written in one transaction with the user,
+  conditional on neither existing, so an email belongs to at most one account.
+- session: pk `SESSION#<sha256 of token>`; session_id (public handle), session_user_id,
+  email, created_at, expires_at (the TTL attribute), absolute_expires_at, last_used_at,
+  user_agent, ip.
+
+The session key is a SHA-256 digest of the cookie's token, so a table dump holds no usable
+cookie. Sessions carry their user's email so a protected request needs one GetItem, no join.
+The sparse index `sessions_by_user` (session_user_id, created_at) lists and revokes a user's
+sessions without a scan. `expires_at` is the TTL attribute; DynamoDB deletes expired items
+only eventually, so callers must still compare it with the clock.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import EmailTaken, ServiceUnavailable
+
+SESSIONS_BY_USER = "sessions_by_user"
+TTL_ATTRIBUTE = "expires_at"
+
+# The one table definition. Its keys read the same in the CreateTable API and in a
+# CloudFormation AWS::DynamoDB::Table, so local setup and deployment both build from it.
+TABLE_DEFINITION: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "session_user_id", "AttributeType": "S"},
+        {"AttributeName": "created_at", "AttributeType": "N"},
+    ],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": SESSIONS_BY_USER,
+            "KeySchema": [
+                {"AttributeName": "session_user_id", "KeyType": "HASH"},
+                {"AttributeName": "created_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+    "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+}
+
+# Every request must be answered well inside API Gateway's 29 s limit: a call gives up after
+# 3 attempts of at most 1 s to connect and 2 s to read (DynamoDB's p99 is milliseconds).
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 3},
+    connect_timeout=1,
+    read_timeout=2,
+    tcp_keepalive=True,
+)
+
+_TRANSACTION_ATTEMPTS = 4
+
+
+def make_client() -> Any:
+    """A DynamoDB client for this container. boto3 reads AWS_ENDPOINT_URL_DYNAMODB itself."""
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    user_id: str
+    email: str
+    password_hash: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    digest: str
+    session_id: str
+    user_id: str
+    email: str
+    created_at: int
+    expires_at: int
+    absolute_expires_at: int
+    last_used_at: int
+    user_agent: str
+    ip: str
+
+
+@contextmanager
+def _store_call() -> Iterator[None]:
+    """Turn a failed or timed-out call into ServiceUnavailable (503), never "not signed in"."""
+    try:
+        yield
+    except ClientError as error:
+        raise ServiceUnavailable() from error
+    except BotoCoreError as error:
+        raise ServiceUnavailable() from error
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class DynamoStore:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._sleep = sleep
+
+    # -- users -------------------------------------------------------------------------
+
+    def create_user(self, user: UserRecord) -> None:
+        """Create the user and its email claim atomically; EmailTaken if the email is claimed."""
+        request = {
+            "TransactItems": [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": {"S": f"EMAIL#{user.email}"},
+                            "user_id": {"S": user.user_id},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": {"S": f"USER#{user.user_id}"},
+                            "email": {"S": user.email},
+                            "password_hash": {"S": user.password_hash},
+                            "created_at": {"N": str(user.created_at)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        }
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            if attempt:
+                self._sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter)
+            try:
+                self._client.transact_write_items(**request)
+                return
+            except ClientError as error:
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise EmailTaken() from None
+                if "TransactionConflict" not in reasons:
+                    raise ServiceUnavailable() from error
+                # A concurrent signup holds the claim. Retrying tells whether it committed
+                # (-> EmailTaken) or rolled back (-> this signup may take the email).
+            except BotoCoreError as error:
+                raise ServiceUnavailable() from error
+        raise ServiceUnavailable()
+
+    def get_user_by_email(self, email: str) -> UserRecord | None:
+        claim = self._get(f"EMAIL#{email}")
+        if claim is None:
+            return None
+        user_id = claim["user_id"]["S"]
+        item = self._get(f"USER#{user_id}")
+        if item is None:
+            return None
+        return UserRecord(
+            user_id=user_id,
+            email=item["email"]["S"],
+            password_hash=item["password_hash"]["S"],
+            created_at=int(item["created_at"]["N"]),
+        )
+
+    def update_password_hash(self, user_id: str, password_hash: str) -> None:
+        with _store_call():
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": f"USER#{user_id}"}},
+                    UpdateExpression="SET password_hash = :h",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":h": {"S": password_hash}},
+                )
+            except ClientError as error:
+                if _error_code(error) != "ConditionalCheckFailedException":
+                    raise
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def put_session(self, session: SessionRecord) -> None:
+        with _store_call():
+            self._client.put_item(
+                TableName=self._table,
+                Item=_session_item(session),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+
+    def get_session(self, digest: str) -> SessionRecord | None:
+        item = self._get(f"SESSION#{digest}")
+        return None if item is None else _session_record(item)
+
+    def extend_session(self, digest: str, expires_at: int) -> bool:
+        """Move the expiry; False when the session was deleted meanwhile (never re-creates it)."""
+        with _store_call():
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": f"SESSION#{digest}"}},
+                    UpdateExpression="SET expires_at = :e",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":e": {"N": str(expires_at)}},
+                )
+            except ClientError as error:
+                if _error_code(error) == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
+    def delete_session(self, digest: str) -> None:
+        with _store_call():
+            self._client.delete_item(TableName=self._table, Key={"pk": {"S": f"SESSION#{digest}"}})
+
+    def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        """The user's sessions, newest first, from the sparse index (no scan)."""
+        sessions: list[SessionRecord] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": SESSIONS_BY_USER,
+            "KeyConditionExpression": "session_user_id = :u",
+            "ExpressionAttributeValues": {":u": {"S": user_id}},
+            "ScanIndexForward": False,
+        }
+        with _store_call():
+            while True:
+                page = self._client.query(**request)
+                sessions.extend(_session_record(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    return sessions
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delete_sessions(self, digests: list[str]) -> None:
+        pending = [{"DeleteRequest": {"Key": {"pk": {"S": f"SESSION#{d}"}}}} for d in digests]
+        with _store_call():
+            while pending:
+                batch, pending = pending[:25], pending[25:]
+                for attempt in range(_TRANSACTION_ATTEMPTS):
+                    result = self._client.batch_write_item(RequestItems={self._table: batch})
+                    batch = result.get("UnprocessedItems", {}).get(self._table, [])
+                    if not batch:
+                        break
+                    self._sleep(0.05 * 2**attempt)
+                else:
+                    raise ServiceUnavailable()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _get(self, pk: str) -> dict[str, Any] | None:
+        # Strongly consistent: a logout or signup must be visible to the very next request.
+        with _store_call():
+            response = self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": pk}}, ConsistentRead=True
+            )
+        return response.get("Item")
+
+
+def _session_item(session: SessionRecord) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"SESSION#{session.digest}"},
+        "session_id": {"S": session.session_id},
+        "session_user_id": {"S": session.user_id},
+        "email": {"S": session.email},
+        "created_at": {"N": str(session.created_at)},
+        "expires_at": {"N": str(session.expires_at)},
+        "absolute_expires_at": {"N": str(session.absolute_expires_at)},
+        "last_used_at": {"N": str(session.last_used_at)},
+        "user_agent": {"S": session.user_agent},
+        "ip": {"S": session.ip},
+    }
+
+
+def _session_record(item: dict[str, Any]) -> SessionRecord:
+    return SessionRecord(
+        digest=item["pk"]["S"].removeprefix("SESSION#"),
+        session_id=item["session_id"]["S"],
+        user_id=item["session_user_id"]["S"],
+        email=item["email"]["S"],
+        created_at=int(item["created_at"]["N"]),
+        expires_at=int(item["expires_at"]["N"]),
+        absolute_expires_at=int(item["absolute_expires_at"]["N"]),
+        last_used_at=int(item["last_used_at"]["N"]),
+        user_agent=item["user_agent"]["S"],
+        ip=item["ip"]["S"],
+    )
+
+
+def create_table(client: Any, table_name: str) -> bool:
+    """Create the table from TABLE_DEFINITION unless it exists; True if it was created."""
+    definition = dict(TABLE_DEFINITION)
+    ttl = definition.pop("TimeToLiveSpecification")
+    try:
+        client.create_table(TableName=table_name, **definition)
+    except ClientError as error:
+        if _error_code(error) == "ResourceInUseException":
+            return False
+        raise
+    client.get_waiter("table_exists").wait(TableName=table_name)
+    client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    return True

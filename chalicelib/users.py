@@ -1,0 +1,77 @@
+"""Accounts: sign-up with a unique email, and password authentication."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from chalicelib.clock import Clock
+from chalicelib.errors import InvalidCredentials, InvalidEmail
+from chalicelib.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, check_password_policy
+from chalicelib.store import DynamoStore, UserRecord
+
+# RFC 5321 caps an address at 254 octets; anything far longer is refused before parsing.
+_MAX_EMAIL_INPUT = 320
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+
+
+def normalize_email(raw: str) -> str:
+    """The canonical form used for uniqueness and login: validated, IDNA-normalised, lower case.
+
+    email-validator is imported here rather than at module level: it pulls in dnspython,
+    and a protected request never needs it.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    candidate = raw.strip()
+    if not candidate or len(candidate) > _MAX_EMAIL_INPUT:
+        raise InvalidEmail()
+    try:
+        result = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidEmail() from None
+    # Lower-casing the local part too: mailbox providers treat it case-insensitively, and
+    # `Ann@x.io` and `ann@x.io` as two accounts would surprise every user.
+    return result.normalized.lower()
+
+
+class Accounts:
+    def __init__(self, store: DynamoStore, hasher: PasswordHasher, clock: Clock) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._clock = clock
+
+    def sign_up(self, email: str, password: str) -> User:
+        normalized = normalize_email(email)
+        check_password_policy(password)
+        record = UserRecord(
+            user_id=str(uuid.uuid4()),
+            email=normalized,
+            password_hash=self._hasher.hash(password),
+            created_at=self._clock.now(),
+        )
+        self._store.create_user(record)
+        return User(id=record.user_id, email=record.email)
+
+    def authenticate(self, email: str, password: str) -> User:
+        """The user, or InvalidCredentials; an unknown email costs the same Argon2 work."""
+        try:
+            normalized = normalize_email(email)
+        except InvalidEmail:
+            record = None
+        else:
+            record = self._store.get_user_by_email(normalized)
+        if record is None or len(password) > MAX_PASSWORD_LENGTH:
+            self._hasher.verify_dummy(password[:MAX_PASSWORD_LENGTH])
+            raise InvalidCredentials()
+        ok, new_hash = self._hasher.verify(record.password_hash, password)
+        if not ok:
+            raise InvalidCredentials()
+        if new_hash is not None:
+            self._store.update_password_hash(record.user_id, new_hash)
+        return User(id=record.user_id, email=record.email)

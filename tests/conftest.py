@@ -1,0 +1,126 @@
+"""Fixtures shared by the unit and route tests: moto's DynamoDB, a controllable clock, and the
+app wired to both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib import runtime
+from chalicelib.config import Settings
+from chalicelib.store import CLIENT_CONFIG, DynamoStore, create_table
+
+START = 1_800_000_000  # 2027-01-15T08:00:00Z
+
+# Real Argon2id, at a cost that keeps the unit suite fast; the HTTP suite uses the defaults.
+FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
+
+
+class FakeClock:
+    def __init__(self, now: int = START) -> None:
+        self.t = now
+
+    def now(self) -> int:
+        return self.t
+
+    def advance(self, *, days: float = 0, hours: float = 0, seconds: float = 0) -> None:
+        self.t += int(days * 86400 + hours * 3600 + seconds)
+
+
+class CallRecorder:
+    """Counts DynamoDB API calls through botocore's event hooks."""
+
+    WRITES = frozenset(
+        {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+    )
+
+    def __init__(self, client: Any) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        client.meta.events.register("provide-client-params.dynamodb.*", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.name, dict(params)))
+
+    @property
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    @property
+    def writes(self) -> list[str]:
+        return [name for name in self.operations if name in self.WRITES]
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return replace(Settings(), table_name="auth-test", cookie_secure=False, **FAST_ARGON2)
+
+
+@pytest.fixture
+def dynamodb(settings: Settings) -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", config=CLIENT_CONFIG)
+        create_table(client, settings.table_name)
+        yield client
+
+
+@pytest.fixture
+def calls(dynamodb: Any) -> CallRecorder:
+    return CallRecorder(dynamodb)
+
+
+@pytest.fixture
+def store(dynamodb: Any, settings: Settings) -> DynamoStore:
+    return DynamoStore(dynamodb, settings.table_name, sleep=lambda _: None)
+
+
+@pytest.fixture
+def services(dynamodb: Any, settings: Settings, clock: FakeClock) -> Iterator[runtime.Services]:
+    built = runtime.build(settings, client=dynamodb, clock=clock)
+    runtime.use(built)
+    yield built
+    runtime.use(None)
+
+
+@pytest.fixture
+def client(services: runtime.Services) -> Iterator[Client]:
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+def table_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = dynamodb.scan(**request)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

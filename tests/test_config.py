@@ -1,0 +1,83 @@
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.config import ConfigError, Settings, parse_duration
+from devtools.stage import stage_environment
+
+
+def test_defaults_follow_the_documented_security_baseline():
+    settings = Settings.from_env({})
+    assert settings.session_lifetime == timedelta(days=30)
+    assert settings.session_absolute_lifetime == timedelta(days=90)
+    assert settings.cookie_name == "auth_session"
+    assert settings.cookie_secure is True
+    assert (settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism) == (
+        19456,
+        2,
+        1,
+    )
+
+
+def test_every_setting_is_read_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "TABLE_NAME": "t1",
+            "SESSION_LIFETIME": "12h",
+            "SESSION_ABSOLUTE_LIFETIME": "7d",
+            "COOKIE_NAME": "sid",
+            "COOKIE_SECURE": "false",
+            "ARGON2_MEMORY_KIB": "47104",
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_PARALLELISM": "2",
+        }
+    )
+    assert settings == Settings(
+        table_name="t1",
+        session_lifetime=timedelta(hours=12),
+        session_absolute_lifetime=timedelta(days=7),
+        cookie_name="sid",
+        cookie_secure=False,
+        argon2_memory_kib=47104,
+        argon2_time_cost=1,
+        argon2_parallelism=2,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30d", timedelta(days=30)),
+        ("12h", timedelta(hours=12)),
+        ("15m", timedelta(minutes=15)),
+        (" 45 s ", timedelta(seconds=45)),
+    ],
+)
+def test_durations_carry_their_unit(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"SESSION_LIFETIME": "30"},
+        {"SESSION_LIFETIME": "0d"},
+        {"SESSION_LIFETIME": "30d", "SESSION_ABSOLUTE_LIFETIME": "10d"},
+        {"COOKIE_SECURE": "maybe"},
+        {"COOKIE_NAME": "bad name;"},
+        {"ARGON2_MEMORY_KIB": "lots"},
+        {"ARGON2_TIME_COST": "0"},
+    ],
+)
+def test_malformed_settings_fail_at_start_up_with_the_variable_named(env):
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    assert str(raised.value)
+
+
+def test_only_the_local_stage_turns_off_secure_cookies():
+    assert stage_environment("local")["COOKIE_SECURE"] == "false"
+    for stage in ("dev", "prod"):
+        env = stage_environment(stage)
+        assert Settings.from_env(env).cookie_secure is True
+        assert env["TABLE_NAME"]

@@ -1,0 +1,60 @@
+from dataclasses import replace
+
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidPassword
+from chalicelib.passwords import PasswordHasher, check_password_policy
+from tests.conftest import FAST_ARGON2
+
+
+@pytest.fixture
+def hasher() -> PasswordHasher:
+    return PasswordHasher(replace(Settings(), **FAST_ARGON2))
+
+
+@pytest.mark.parametrize("password", ["a" * 8, "a" * 256, "пароль-🔑-密码", " " * 8])
+def test_policy_accepts_8_to_256_characters_of_any_unicode(password):
+    check_password_policy(password)
+
+
+@pytest.mark.parametrize("password", ["", "a" * 7, "🔑" * 7, "a" * 257])
+def test_policy_rejects_shorter_than_8_or_longer_than_256(password):
+    with pytest.raises(InvalidPassword):
+        check_password_policy(password)
+
+
+def test_hash_is_argon2id_with_the_configured_parameters():
+    hasher = PasswordHasher(Settings())
+    encoded = hasher.hash("correct horse battery")
+    assert encoded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert "correct horse battery" not in encoded
+
+
+def test_verify_accepts_the_password_and_rejects_others(hasher):
+    encoded = hasher.hash("correct horse battery")
+    assert hasher.verify(encoded, "correct horse battery") == (True, None)
+    assert hasher.verify(encoded, "correct horse batterY") == (False, None)
+    assert hasher.verify("not a hash", "correct horse battery") == (False, None)
+
+
+def test_passwords_are_never_truncated(hasher):
+    long_password = "x" * 255 + "1"
+    encoded = hasher.hash(long_password)
+    assert hasher.verify(encoded, "x" * 255 + "2") == (False, None)
+    assert hasher.verify(encoded, long_password)[0] is True
+
+
+def test_verify_returns_a_new_hash_when_parameters_changed(hasher):
+    old = PasswordHasher(replace(Settings(), argon2_memory_kib=2048, argon2_time_cost=1))
+    encoded = old.hash("correct horse battery")
+    ok, new_hash = hasher.verify(encoded, "correct horse battery")
+    assert ok is True
+    assert new_hash is not None
+    assert new_hash.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+    assert hasher.verify(new_hash, "correct horse battery") == (True, None)
+
+
+def test_wrong_password_against_an_outdated_hash_gives_no_new_hash(hasher):
+    old = PasswordHasher(replace(Settings(), argon2_memory_kib=2048))
+    assert hasher.verify(old.hash("correct horse battery"), "wrong") == (False, None)

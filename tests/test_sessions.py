@@ -1,0 +1,174 @@
+import hashlib
+import json
+
+import pytest
+
+from chalicelib.sessions import SessionManager
+from chalicelib.users import User
+from tests.conftest import START, table_items
+
+DAY = 86400
+ANN = User(id="user-ann", email="ann@example.com")
+BOB = User(id="user-bob", email="bob@example.com")
+
+
+@pytest.fixture
+def sessions(store, settings, clock) -> SessionManager:
+    return SessionManager(store, settings, clock)
+
+
+def test_create_session_stores_only_a_digest_of_a_256_bit_token(sessions, dynamodb, settings):
+    token, session = sessions.create_session(ANN, user_agent="Firefox", ip="203.0.113.9")
+    assert len(token) == 43  # 32 random bytes, URL-safe base64
+    items = table_items(dynamodb, settings.table_name)
+    assert len(items) == 1
+    item = items[0]
+    assert item["pk"] == {"S": "SESSION#" + hashlib.sha256(token.encode()).hexdigest()}
+    assert token not in json.dumps(items)
+    assert item["expires_at"] == {"N": str(START + 30 * DAY)}
+    assert item["absolute_expires_at"] == {"N": str(START + 90 * DAY)}
+    assert item["user_agent"] == {"S": "Firefox"}
+    assert item["ip"] == {"S": "203.0.113.9"}
+    assert session.fresh is True
+    assert session.user == ANN
+    assert session.expires_at == START + 30 * DAY
+    assert session.id not in token
+
+
+def test_tokens_and_public_ids_are_unique(sessions):
+    created = [sessions.create_session(ANN) for _ in range(20)]
+    assert len({token for token, _ in created}) == 20
+    assert len({session.id for _, session in created}) == 20
+
+
+def test_steady_state_validation_is_one_consistent_read_and_no_write(sessions, calls, clock):
+    token, created = sessions.create_session(ANN)
+    clock.advance(days=10)
+    calls.clear()
+    session = sessions.validate_session(token)
+    assert session is not None
+    assert session.user == ANN
+    assert session.fresh is False
+    assert session.expires_at == created.expires_at
+    assert calls.operations == ["GetItem"]
+    assert calls.calls[0][1]["ConsistentRead"] is True
+
+
+def test_expired_session_is_rejected_on_read_and_deleted(
+    sessions, calls, clock, dynamodb, settings
+):
+    token, _ = sessions.create_session(ANN)
+    clock.advance(days=30)  # now == expires_at: DynamoDB's TTL has not deleted it yet
+    calls.clear()
+    assert sessions.validate_session(token) is None
+    assert calls.operations == ["GetItem", "DeleteItem"]
+    assert table_items(dynamodb, settings.table_name) == []
+
+
+def test_session_is_valid_until_the_last_second(sessions, clock):
+    token, _ = sessions.create_session(ANN)
+    clock.advance(days=30, seconds=-1)
+    assert sessions.validate_session(token) is not None
+
+
+def test_no_extension_while_half_the_lifetime_remains(sessions, calls, clock):
+    token, _ = sessions.create_session(ANN)
+    clock.advance(days=15)  # exactly half remains
+    calls.clear()
+    session = sessions.validate_session(token)
+    assert session.fresh is False
+    assert calls.writes == []
+
+
+def test_extends_when_less_than_half_remains(sessions, calls, clock, dynamodb, settings):
+    token, _ = sessions.create_session(ANN)
+    clock.advance(days=15, seconds=1)
+    calls.clear()
+    session = sessions.validate_session(token)
+    assert session.fresh is True
+    assert session.expires_at == clock.now() + 30 * DAY
+    assert calls.operations == ["GetItem", "UpdateItem"]
+    (item,) = table_items(dynamodb, settings.table_name)
+    assert item["expires_at"] == {"N": str(clock.now() + 30 * DAY)}
+    # The next request sees the new expiry and does not write again.
+    calls.clear()
+    again = sessions.validate_session(token)
+    assert again.fresh is False
+    assert calls.writes == []
+
+
+def test_sliding_never_passes_the_absolute_lifetime(sessions, clock):
+    token, _ = sessions.create_session(ANN)
+    expiries = []
+    for _ in range(5):
+        clock.advance(days=16)
+        session = sessions.validate_session(token)
+        assert session is not None
+        expiries.append(session.expires_at)
+    assert max(expiries) == START + 90 * DAY
+    assert expiries[-1] == START + 90 * DAY
+    clock.t = START + 90 * DAY - 1
+    assert sessions.validate_session(token) is not None
+    clock.t = START + 90 * DAY
+    assert sessions.validate_session(token) is None
+
+
+def test_at_the_cap_validation_stops_writing(sessions, calls, clock):
+    token, _ = sessions.create_session(ANN)
+    for _ in range(4):
+        clock.advance(days=16)
+        sessions.validate_session(token)
+    clock.advance(days=20)  # 84 days in: less than half left, but already capped at day 90
+    calls.clear()
+    session = sessions.validate_session(token)
+    assert session.fresh is False
+    assert session.expires_at == START + 90 * DAY
+    assert calls.writes == []
+
+
+def test_extension_does_not_resurrect_a_session_deleted_meanwhile(
+    sessions, store, clock, dynamodb, settings
+):
+    token, _ = sessions.create_session(ANN)
+    clock.advance(days=20)
+    real_get = store.get_session
+
+    def get_then_logout(digest):
+        record = real_get(digest)
+        store.delete_session(digest)  # a concurrent logout lands between read and write
+        return record
+
+    store.get_session = get_then_logout
+    assert sessions.validate_session(token) is None
+    assert table_items(dynamodb, settings.table_name) == []
+
+
+@pytest.mark.parametrize("token", ["", "short", "A" * 44, "A" * 42 + "!", "é" * 43])
+def test_malformed_tokens_are_rejected_without_a_store_call(sessions, calls, token):
+    assert sessions.validate_session(token) is None
+    sessions.invalidate_session(token)
+    assert calls.operations == []
+
+
+def test_unknown_token_is_rejected(sessions):
+    assert sessions.validate_session("B" * 43) is None
+
+
+def test_invalidate_session_deletes_it_at_once(sessions, dynamodb, settings):
+    token, _ = sessions.create_session(ANN)
+    other, _ = sessions.create_session(ANN)
+    sessions.invalidate_session(token)
+    assert sessions.validate_session(token) is None
+    assert sessions.validate_session(other) is not None
+    assert len(table_items(dynamodb, settings.table_name)) == 1
+
+
+def test_invalidate_user_sessions_removes_every_session_of_that_user_only(sessions, calls):
+    ann_tokens = [sessions.create_session(ANN)[0] for _ in range(30)]  # > one batch of 25
+    bob_token, _ = sessions.create_session(BOB)
+    calls.clear()
+    sessions.invalidate_user_sessions(ANN.id)
+    assert "Scan" not in calls.operations
+    assert calls.operations[0] == "Query"
+    assert all(sessions.validate_session(t) is None for t in ann_tokens)
+    assert sessions.validate_session(bob_token) is not None

@@ -1,0 +1,155 @@
+from dataclasses import replace
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidEmail,
+    InvalidPassword,
+    ServiceUnavailable,
+)
+from chalicelib.passwords import PasswordHasher
+from chalicelib.store import UserRecord
+from chalicelib.users import Accounts, normalize_email
+from tests.conftest import table_items
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def hasher(settings) -> PasswordHasher:
+    return PasswordHasher(settings)
+
+
+@pytest.fixture
+def accounts(store, hasher, clock) -> Accounts:
+    return Accounts(store, hasher, clock)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ann@example.com", "ann@example.com"),
+        ("  Ann@Example.COM \t", "ann@example.com"),
+        ("ann+tag@sub.example.org", "ann+tag@sub.example.org"),
+        ("josé@exämple.de", "josé@exämple.de"),
+    ],
+)
+def test_emails_are_normalised_for_comparison(raw, expected):
+    assert normalize_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "   ", "ann", "ann@", "@example.com", "ann@@example.com", "ann@exa mple.com",
+     "a" * 10_000 + "@example.com", "ann@example.com\x00"],
+)  # fmt: skip
+def test_invalid_emails_are_refused(raw):
+    with pytest.raises(InvalidEmail):
+        normalize_email(raw)
+
+
+def test_sign_up_stores_user_and_email_claim_with_an_argon2id_hash(accounts, dynamodb, settings):
+    user = accounts.sign_up(" Ann@Example.com ", PASSWORD)
+    assert user.email == "ann@example.com"
+    items = {item["pk"]["S"]: item for item in table_items(dynamodb, settings.table_name)}
+    assert set(items) == {f"USER#{user.id}", "EMAIL#ann@example.com"}
+    assert items["EMAIL#ann@example.com"]["user_id"] == {"S": user.id}
+    stored = items[f"USER#{user.id}"]
+    assert stored["email"] == {"S": "ann@example.com"}
+    assert stored["password_hash"]["S"].startswith("$argon2id$")
+    assert PASSWORD not in str(items)
+
+
+@pytest.mark.parametrize("again", ["ann@example.com", "ANN@EXAMPLE.COM", "  Ann@example.com  "])
+def test_an_email_can_register_once_whatever_its_case(accounts, dynamodb, settings, again):
+    accounts.sign_up("ann@example.com", PASSWORD)
+    with pytest.raises(EmailTaken):
+        accounts.sign_up(again, "another password")
+    assert len(table_items(dynamodb, settings.table_name)) == 2
+
+
+def test_sign_up_checks_the_password_policy_before_writing(accounts, dynamodb, settings):
+    with pytest.raises(InvalidPassword):
+        accounts.sign_up("ann@example.com", "short")
+    assert table_items(dynamodb, settings.table_name) == []
+
+
+def test_authenticate_returns_the_user(accounts):
+    created = accounts.sign_up("ann@example.com", PASSWORD)
+    assert accounts.authenticate(" ANN@example.com", PASSWORD) == created
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("ann@example.com", "wrong password"),
+        ("nobody@example.com", PASSWORD),
+        ("not an email", PASSWORD),
+        ("ann@example.com", "x" * 300),
+    ],
+)
+def test_unknown_email_and_wrong_password_are_indistinguishable(accounts, hasher, email, password):
+    accounts.sign_up("ann@example.com", PASSWORD)
+    with (
+        mock.patch.object(hasher, "verify", wraps=hasher.verify) as verify,
+        pytest.raises(InvalidCredentials) as raised,
+    ):
+        accounts.authenticate(email, password)
+    assert (raised.value.status, raised.value.code) == (401, "invalid_credentials")
+    assert verify.call_count == 1  # an Argon2 verification runs on every path
+
+
+def test_login_rehashes_an_outdated_hash(store, clock, dynamodb, settings):
+    old = Accounts(store, PasswordHasher(replace(settings, argon2_time_cost=3)), clock)
+    user = old.sign_up("ann@example.com", PASSWORD)
+    current = Accounts(store, PasswordHasher(settings), clock)
+    current.authenticate("ann@example.com", PASSWORD)
+    items = {i["pk"]["S"]: i for i in table_items(dynamodb, settings.table_name)}
+    assert items[f"USER#{user.id}"]["password_hash"]["S"].startswith(
+        "$argon2id$v=19$m=1024,t=1,p=1$"
+    )
+    assert current.authenticate("ann@example.com", PASSWORD) == user
+
+
+def test_concurrent_signup_conflict_is_retried_then_reported_as_taken(store, dynamodb):
+    conflict = ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+            "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+        },
+        "TransactWriteItems",
+    )
+    real = dynamodb.transact_write_items
+    attempts = []
+
+    def conflicting_then_real(**kwargs):
+        attempts.append(kwargs)
+        if len(attempts) == 1:
+            store.create_user(UserRecord("winner", "ann@example.com", "h", 1))
+            raise conflict
+        return real(**kwargs)
+
+    with (
+        mock.patch.object(dynamodb, "transact_write_items", side_effect=conflicting_then_real),
+        pytest.raises(EmailTaken),
+    ):
+        store.create_user(UserRecord("loser", "ann@example.com", "h", 1))
+    assert len(attempts) == 3  # the loser's 2 tries, and the winner's one inside
+
+
+def test_store_failure_is_reported_as_unavailable_not_as_bad_credentials(accounts, dynamodb):
+    throttled = ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+        "GetItem",
+    )
+    with (
+        mock.patch.object(dynamodb, "get_item", side_effect=throttled),
+        pytest.raises(ServiceUnavailable) as raised,
+    ):
+        accounts.authenticate("ann@example.com", PASSWORD)
+    assert raised.value.status == 503
+    assert raised.value.headers() == {"Retry-After": "1"}

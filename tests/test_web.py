@@ -1,0 +1,57 @@
+"""The middleware's mechanisms, on a small app of its own."""
+
+import logging
+
+import pytest
+from chalice import Chalice, Response
+from chalice.test import Client
+
+from chalicelib import web
+from chalicelib.users import User
+from tests.helpers import parse_set_cookie, set_cookies
+
+
+@pytest.fixture
+def demo(services):
+    app = Chalice(app_name="demo")
+    web.install(app)
+
+    @app.route("/start-with-own-cookie", methods=["POST"])
+    def start_with_own_cookie():
+        web.auth().start(User(id="u1", email="ann@example.com"))
+        return Response(body={}, headers={"Set-Cookie": ["theme=dark; Path=/", "lang=en; Path=/"]})
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret internals: password=hunter2")
+
+    @app.route("/cached")
+    def cached():
+        return Response(body={}, headers={"Cache-Control": "public, max-age=60"})
+
+    with Client(app) as client:
+        yield client
+
+
+def test_every_set_cookie_survives_next_to_the_session_cookie(demo):
+    response = demo.http.post("/start-with-own-cookie")
+    cookies = [parse_set_cookie(c) for c in set_cookies(response.headers)]
+    assert [(name, value) for name, value, _ in cookies[:2]] == [("theme", "dark"), ("lang", "en")]
+    assert cookies[2][0] == "auth_session"
+    assert len(cookies[2][1]) == 43
+
+
+def test_unhandled_errors_are_500_in_the_error_shape_without_internals(demo, caplog):
+    with caplog.at_level(logging.ERROR):
+        response = demo.http.get("/boom")
+    assert response.status_code == 500
+    assert response.json_body == {
+        "error": {"code": "internal_error", "message": "Something went wrong on our side."}
+    }
+    assert b"hunter2" not in response.body
+    assert b"Traceback" not in response.body
+
+
+def test_no_store_is_the_default_but_a_route_may_choose(demo):
+    assert demo.http.get("/cached").headers["Cache-Control"] == "public, max-age=60"
+    assert demo.http.get("/boom").headers["Cache-Control"] == "no-store"
