@@ -1,0 +1,35 @@
+"""The local DynamoDB that `make dev` runs: persistence across restarts and the moto fallback."""
+
+import boto3
+
+from chalicelib.store import CLIENT_CONFIG, create_table
+from devtools.dynamodb_local import DynamoDBLocal, MotoServer
+
+
+def _client(endpoint):
+    return boto3.client("dynamodb", endpoint_url=endpoint, config=CLIENT_CONFIG)
+
+
+def test_dev_data_survives_a_restart(tmp_path):
+    item = {"pk": {"S": "SESSION#abc"}, "created_at": {"N": "1"}}
+    with DynamoDBLocal(data_dir=tmp_path) as database:
+        client = _client(database.endpoint)
+        assert create_table(client, "dev-table") is True
+        client.put_item(TableName="dev-table", Item=item)
+    with DynamoDBLocal(data_dir=tmp_path) as database:
+        client = _client(database.endpoint)
+        assert create_table(client, "dev-table") is False
+        assert client.get_item(TableName="dev-table", Key={"pk": item["pk"]})["Item"] == item
+        ttl = client.describe_time_to_live(TableName="dev-table")["TimeToLiveDescription"]
+        assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+
+def test_moto_server_stands_in_without_java():
+    server = MotoServer().start()
+    try:
+        client = _client(server.endpoint)
+        assert create_table(client, "dev-table") is True
+        indexes = client.describe_table(TableName="dev-table")["Table"]["GlobalSecondaryIndexes"]
+        assert [index["IndexName"] for index in indexes] == ["sessions_by_user"]
+    finally:
+        server.stop()

@@ -1,0 +1,46 @@
+from dataclasses import replace
+
+from chalicelib import runtime
+from chalicelib.clock import SystemClock
+from tests.helpers import parse_set_cookie, set_cookies
+
+
+def test_services_are_built_once_per_container(monkeypatch):
+    runtime.use(None)
+    monkeypatch.setenv("TABLE_NAME", "from-env")
+    try:
+        first = runtime.get()
+        assert runtime.get() is first
+        assert first.settings.table_name == "from-env"
+        assert isinstance(first.clock, SystemClock)
+        assert first.store._client is runtime.get().store._client
+    finally:
+        runtime.use(None)
+
+
+def test_a_deployed_stage_sends_a_secure_host_prefixed_cookie(dynamodb, settings, clock):
+    from chalice.test import Client
+
+    from app import app
+
+    runtime.use(runtime.build(replace(settings, cookie_secure=True), client=dynamodb, clock=clock))
+    try:
+        with Client(app) as client:
+            response = client.http.post(
+                "/auth/signup",
+                headers={"Content-Type": "application/json"},
+                body='{"email": "ann@example.com", "password": "correct horse battery"}',
+            )
+            (cookie,) = set_cookies(response.headers)
+            name, token, attrs = parse_set_cookie(cookie)
+            assert name == "__Host-auth_session"
+            assert "secure" in attrs
+            assert "domain" not in attrs
+            assert attrs["path"] == "/"
+            ok = client.http.get("/trainings", headers={"Cookie": f"__Host-auth_session={token}"})
+            assert ok.status_code == 200
+            # The unprefixed name could be planted by a sibling subdomain: it is not accepted.
+            planted = client.http.get("/trainings", headers={"Cookie": f"auth_session={token}"})
+            assert planted.status_code == 401
+    finally:
+        runtime.use(None)
