@@ -6,8 +6,9 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib import runtime, web
+from chalicelib import web
 from chalicelib.clock import isoformat
+from chalicelib.sessions import SessionSummary
 from chalicelib.trainings import TRAININGS
 from chalicelib.users import User
 
@@ -15,30 +16,46 @@ app = Chalice(app_name="session-auth")
 web.install(app)
 
 
+def _fields(*names: str) -> list[str]:
+    return web.string_fields(web.json_body(app.current_request), *names)
+
+
 def _user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email}
 
 
+def _session_json(session: SessionSummary, current_id: str) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "created_at": isoformat(session.created_at),
+        "last_used_at": isoformat(session.last_used_at),
+        "expires_at": isoformat(session.expires_at),
+        "user_agent": session.user_agent,
+        "ip": session.ip,
+        "current": session.id == current_id,
+    }
+
+
+def _no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
 @app.route("/auth/signup", methods=["POST"])
 def signup() -> Response:
-    email, password = web.string_fields(web.json_body(app.current_request), "email", "password")
-    user = runtime.get().accounts.sign_up(email, password)
-    web.auth().start(user)
+    user = web.auth().sign_up(*_fields("email", "password"))
     return Response(body={"user": _user_json(user)}, status_code=201)
 
 
 @app.route("/auth/login", methods=["POST"])
 def login() -> dict[str, Any]:
-    email, password = web.string_fields(web.json_body(app.current_request), "email", "password")
-    user = runtime.get().accounts.authenticate(email, password)
-    web.auth().start(user)
+    user = web.auth().log_in(*_fields("email", "password"))
     return {"user": _user_json(user)}
 
 
 @app.route("/auth/logout", methods=["POST"])
 def logout() -> Response:
-    web.auth().end()
-    return Response(body="", status_code=204)
+    web.auth().log_out()
+    return _no_content()
 
 
 @app.route("/auth/session", methods=["GET"])
@@ -49,6 +66,41 @@ def session() -> dict[str, Any]:
         "user": _user_json(current.user),
         "session": {"expires_at": isoformat(current.expires_at), "fresh": current.fresh},
     }
+
+
+@app.route("/auth/sessions", methods=["GET"])
+@web.login_required
+def list_sessions() -> dict[str, Any]:
+    sessions, current_id = web.auth().list_sessions()
+    return {"sessions": [_session_json(s, current_id) for s in sessions]}
+
+
+@app.route("/auth/sessions/{session_id}", methods=["DELETE"])
+@web.login_required
+def revoke_session(session_id: str) -> Response:
+    web.auth().revoke_session(session_id)
+    return _no_content()
+
+
+@app.route("/auth/sessions", methods=["DELETE"])
+@web.login_required
+def revoke_other_sessions() -> Response:
+    web.auth().revoke_other_sessions()
+    return _no_content()
+
+
+@app.route("/auth/password", methods=["POST"])
+@web.login_required
+def change_password() -> dict[str, Any]:
+    user = web.auth().change_password(*_fields("current_password", "new_password"))
+    return {"user": _user_json(user)}
+
+
+@app.route("/auth/account", methods=["DELETE"])
+@web.login_required
+def delete_account() -> Response:
+    web.auth().delete_account(*_fields("password"))
+    return _no_content()
 
 
 @app.route("/trainings", methods=["GET"])

@@ -8,8 +8,19 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
 - SESSION_ABSOLUTE_LIFETIME (90d): hard cap from creation that sliding never passes.
 - COOKIE_NAME (auth_session): the cookie's base name.
 - COOKIE_SECURE (true): Secure attribute and `__Host-` name prefix; false only on `local`.
+- SESSION_ACTIVITY_INTERVAL (1h): how stale a session's last_used_at may get before a request
+  refreshes it (bounds the writes that session listing costs).
 - ARGON2_MEMORY_KIB (19456), ARGON2_TIME_COST (2), ARGON2_PARALLELISM (1): Argon2id cost,
   OWASP's minimum, sized for a small Lambda.
+- PUBLIC_ORIGIN (unset): the origin browsers see (`https://auth.example.com`) when a proxy such
+  as CloudFront sends another Host header; state-changing requests from it are same-origin.
+- ALLOWED_ORIGINS (empty): comma-separated further origins trusted for state-changing requests.
+- LOGIN_EMAIL_MAX_FAILURES (5), LOGIN_IP_MAX_FAILURES (20): failed logins per normalised email
+  and per source IP after which attempts get 429.
+- LOGIN_FAILURE_WINDOW (15m): failures are forgotten this long after the last one (or after the
+  lockout it caused ends).
+- LOGIN_LOCKOUT_BASE (1m), LOGIN_LOCKOUT_MAX (15m): the first lockout, doubled on each further
+  failure up to the maximum.
 """
 
 from __future__ import annotations
@@ -22,6 +33,8 @@ from datetime import timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+# scheme://host[:port], lower case, no path: exactly what browsers put in an Origin header.
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:\d{1,5})?")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -37,9 +50,17 @@ class Settings:
     session_absolute_lifetime: timedelta = timedelta(days=90)
     cookie_name: str = "auth_session"
     cookie_secure: bool = True
+    session_activity_interval: timedelta = timedelta(hours=1)
     argon2_memory_kib: int = 19456
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
+    public_origin: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    login_email_max_failures: int = 5
+    login_ip_max_failures: int = 20
+    login_failure_window: timedelta = timedelta(minutes=15)
+    login_lockout_base: timedelta = timedelta(minutes=1)
+    login_lockout_max: timedelta = timedelta(minutes=15)
 
     def __post_init__(self) -> None:
         if self.session_lifetime <= timedelta(0):
@@ -52,6 +73,13 @@ class Settings:
             raise ConfigError("ARGON2_MEMORY_KIB must be at least 8 x ARGON2_PARALLELISM")
         if self.argon2_time_cost < 1 or self.argon2_parallelism < 1:
             raise ConfigError("ARGON2_TIME_COST and ARGON2_PARALLELISM must be at least 1")
+        for origin in (self.public_origin, *self.allowed_origins):
+            if origin is not None and not _ORIGIN.fullmatch(origin):
+                raise ConfigError(f"{origin!r} is not an origin like 'https://app.example.com'")
+        if self.login_email_max_failures < 1 or self.login_ip_max_failures < 1:
+            raise ConfigError("LOGIN_EMAIL_MAX_FAILURES and LOGIN_IP_MAX_FAILURES must be >= 1")
+        if not timedelta(0) < self.login_lockout_base <= self.login_lockout_max:
+            raise ConfigError("LOGIN_LOCKOUT_BASE must be positive and at most LOGIN_LOCKOUT_MAX")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,9 +93,27 @@ class Settings:
             ),
             cookie_name=env.get("COOKIE_NAME", defaults.cookie_name),
             cookie_secure=_flag(env, "COOKIE_SECURE", defaults.cookie_secure),
+            session_activity_interval=_duration(
+                env, "SESSION_ACTIVITY_INTERVAL", defaults.session_activity_interval
+            ),
             argon2_memory_kib=_integer(env, "ARGON2_MEMORY_KIB", defaults.argon2_memory_kib),
             argon2_time_cost=_integer(env, "ARGON2_TIME_COST", defaults.argon2_time_cost),
             argon2_parallelism=_integer(env, "ARGON2_PARALLELISM", defaults.argon2_parallelism),
+            public_origin=env.get("PUBLIC_ORIGIN") or None,
+            allowed_origins=tuple(
+                o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
+            ),
+            login_email_max_failures=_integer(
+                env, "LOGIN_EMAIL_MAX_FAILURES", defaults.login_email_max_failures
+            ),
+            login_ip_max_failures=_integer(
+                env, "LOGIN_IP_MAX_FAILURES", defaults.login_ip_max_failures
+            ),
+            login_failure_window=_duration(
+                env, "LOGIN_FAILURE_WINDOW", defaults.login_failure_window
+            ),
+            login_lockout_base=_duration(env, "LOGIN_LOCKOUT_BASE", defaults.login_lockout_base),
+            login_lockout_max=_duration(env, "LOGIN_LOCKOUT_MAX", defaults.login_lockout_max),
         )
 
 

@@ -42,6 +42,12 @@ class InvalidPassword(AppError):
     message = "Passwords must be 8 to 256 characters long."
 
 
+class WeakPassword(AppError):
+    status = 400
+    code = "weak_password"
+    message = "This password is among the most common ones. Choose another."
+
+
 class InvalidCredentials(AppError):
     status = 401
     code = "invalid_credentials"
@@ -52,6 +58,12 @@ class Unauthenticated(AppError):
     status = 401
     code = "unauthenticated"
     message = "Sign in to continue."
+
+
+class CrossOriginRequest(AppError):
+    status = 403
+    code = "cross_origin_request"
+    message = "This request came from another site and was refused."
 
 
 class NotFound(AppError):
@@ -70,6 +82,19 @@ class EmailTaken(AppError):
     status = 409
     code = "email_taken"
     message = "An account with this email already exists."
+
+
+class TooManyAttempts(AppError):
+    status = 429
+    code = "too_many_attempts"
+    message = "Too many failed sign-in attempts. Wait a little and try again."
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__()
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 class PayloadTooLarge(AppError):

@@ -5,23 +5,35 @@ argon2 is imported lazily: a protected request never hashes, so it should not pa
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cache, cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
-from chalicelib.errors import InvalidPassword
+from chalicelib.errors import InvalidPassword, WeakPassword
 
 if TYPE_CHECKING:
     import argon2
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 10,000 most common passwords (lower case), read once per container."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("# "))
 
 
 def check_password_policy(password: str) -> None:
-    """8 to 256 characters (code points), any Unicode, never truncated."""
+    """8 to 256 characters (code points), any Unicode, never truncated, not a common one."""
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidPassword()
+    # The list is lower case; "Password1" is as guessable as "password1".
+    if password.lower() in common_passwords():
+        raise WeakPassword()
 
 
 class PasswordHasher:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.audit import AuditLog
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.cookies import SessionCookies
+from chalicelib.origins import CrossOriginProtection
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import SessionManager
 from chalicelib.store import DynamoStore, make_client
+from chalicelib.throttle import LoginThrottle
 from chalicelib.users import Accounts
 
 
@@ -22,6 +25,9 @@ class Services:
     cookies: SessionCookies
     sessions: SessionManager
     accounts: Accounts
+    throttle: LoginThrottle
+    origins: CrossOriginProtection
+    audit: AuditLog
 
 
 def build(
@@ -37,6 +43,9 @@ def build(
         cookies=SessionCookies(settings),
         sessions=SessionManager(store, settings, clock),
         accounts=Accounts(store, PasswordHasher(settings), clock),
+        throttle=LoginThrottle(store, settings, clock),
+        origins=CrossOriginProtection(settings),
+        audit=AuditLog(clock),
     )
 
 

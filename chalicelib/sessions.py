@@ -31,6 +31,18 @@ class Session:
     fresh: bool  # created or extended by this call: the cookie must be (re)sent
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """What a user may see of one of their sessions (never the token or its digest)."""
+
+    id: str
+    created_at: int
+    last_used_at: int
+    expires_at: int
+    user_agent: str
+    ip: str
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
@@ -41,6 +53,7 @@ class SessionManager:
         self._clock = clock
         self._lifetime = int(settings.session_lifetime.total_seconds())
         self._absolute_lifetime = int(settings.session_absolute_lifetime.total_seconds())
+        self._activity_interval = int(settings.session_activity_interval.total_seconds())
 
     def create_session(
         self, user: User, *, user_agent: str = "", ip: str = ""
@@ -67,8 +80,9 @@ class SessionManager:
     def validate_session(self, token: str) -> Session | None:
         """The live session for `token`, extended when less than half its lifetime remains.
 
-        One strongly consistent read in steady state; a write only to extend or to delete an
-        expired session (DynamoDB's TTL deletes lazily, so expiry is enforced here).
+        One strongly consistent read in steady state. It writes only to extend the session,
+        to note its use when `last_used_at` is older than the activity interval, or to delete
+        an expired session (DynamoDB's TTL deletes lazily, so expiry is enforced here).
         """
         if not _TOKEN_SHAPE.fullmatch(token):
             return None
@@ -80,23 +94,57 @@ class SessionManager:
         if now >= record.expires_at:
             self._store.delete_session(digest)
             return None
-        if record.expires_at - now >= self._lifetime / 2:
-            return _session(record, fresh=False)
-        extended = min(now + self._lifetime, record.absolute_expires_at)
-        if extended <= record.expires_at:
-            # At the absolute cap: the session runs out, however active it is.
-            return _session(record, fresh=False)
-        if not self._store.extend_session(digest, extended):
-            return None  # invalidated between our read and our write
-        return _session(record, fresh=True, expires_at=extended)
+        expires_at, fresh = record.expires_at, False
+        if record.expires_at - now < self._lifetime / 2:
+            # Never past the absolute cap: there, the session runs out however active it is.
+            extended = min(now + self._lifetime, record.absolute_expires_at)
+            if extended > record.expires_at:
+                expires_at, fresh = extended, True
+        if fresh or now - record.last_used_at >= self._activity_interval:
+            updated = self._store.update_session(digest, expires_at=expires_at, last_used_at=now)
+            if not updated:
+                return None  # invalidated between our read and our write
+        return _session(record, fresh=fresh, expires_at=expires_at)
 
-    def invalidate_session(self, token: str) -> None:
-        if _TOKEN_SHAPE.fullmatch(token):
-            self._store.delete_session(token_digest(token))
+    def invalidate_session(self, token: str) -> Session | None:
+        """Delete the session of `token`; returns it if there was one (expired or not)."""
+        if not _TOKEN_SHAPE.fullmatch(token):
+            return None
+        record = self._store.delete_session(token_digest(token))
+        return None if record is None else _session(record, fresh=False)
 
-    def invalidate_user_sessions(self, user_id: str) -> None:
-        sessions = self._store.list_user_sessions(user_id)
-        self._store.delete_sessions([s.digest for s in sessions])
+    def list_sessions(self, user_id: str) -> list[SessionSummary]:
+        """The user's live sessions, newest first."""
+        now = self._clock.now()
+        return [
+            SessionSummary(
+                id=r.session_id,
+                created_at=r.created_at,
+                last_used_at=r.last_used_at,
+                expires_at=r.expires_at,
+                user_agent=r.user_agent,
+                ip=r.ip,
+            )
+            for r in self._store.list_user_sessions(user_id)
+            if now < r.expires_at
+        ]
+
+    def revoke_session(self, user_id: str, session_id: str) -> bool:
+        """Delete one of the user's sessions by its public id; False if the user has none such."""
+        for record in self._store.list_user_sessions(user_id):
+            if record.session_id == session_id:
+                return self._store.delete_session(record.digest) is not None
+        return False
+
+    def invalidate_user_sessions(self, user_id: str, *, keep_session_id: str | None = None) -> int:
+        """Delete every session of the user (but `keep_session_id`); returns how many."""
+        doomed = [
+            record.digest
+            for record in self._store.list_user_sessions(user_id)
+            if record.session_id != keep_session_id
+        ]
+        self._store.delete_sessions(doomed)
+        return len(doomed)
 
 
 def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = None) -> Session:

@@ -8,6 +8,8 @@ Single-table design (one partition key `pk`, no sort key):
 - session: pk `SESSION#<sha256 of token>`; session_id (public handle), session_user_id,
   email, created_at, expires_at (the TTL attribute), absolute_expires_at, last_used_at,
   user_agent, ip.
+- login failure counter: pk `THROTTLE#email#<email>` or `THROTTLE#ip#<address>`; failures,
+  last_failure_at, expires_at (TTL, and the moment the counter is forgotten).
 
 The session key is a SHA-256 digest of the cookie's token, so a table dump holds no usable
 cookie. Sessions carry their user's email so a protected request needs one GetItem, no join.
@@ -96,6 +98,13 @@ class SessionRecord:
     ip: str
 
 
+@dataclass(frozen=True)
+class Counter:
+    failures: int
+    last_failure_at: int
+    expires_at: int
+
+
 @contextmanager
 def _store_call() -> Iterator[None]:
     """Turn a failed or timed-out call into ServiceUnavailable (503), never "not signed in"."""
@@ -172,9 +181,9 @@ class DynamoStore:
 
     def get_user_by_email(self, email: str) -> UserRecord | None:
         claim = self._get(f"EMAIL#{email}")
-        if claim is None:
-            return None
-        user_id = claim["user_id"]["S"]
+        return None if claim is None else self.get_user(claim["user_id"]["S"])
+
+    def get_user(self, user_id: str) -> UserRecord | None:
         item = self._get(f"USER#{user_id}")
         if item is None:
             return None
@@ -184,6 +193,16 @@ class DynamoStore:
             password_hash=item["password_hash"]["S"],
             created_at=int(item["created_at"]["N"]),
         )
+
+    def delete_user(self, user_id: str, email: str) -> None:
+        """Delete the user and its email claim together, so the email can register again."""
+        with _store_call():
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": self._table, "Key": {"pk": {"S": pk}}}}
+                    for pk in (f"USER#{user_id}", f"EMAIL#{email}")
+                ]
+            )
 
     def update_password_hash(self, user_id: str, password_hash: str) -> None:
         with _store_call():
@@ -213,16 +232,20 @@ class DynamoStore:
         item = self._get(f"SESSION#{digest}")
         return None if item is None else _session_record(item)
 
-    def extend_session(self, digest: str, expires_at: int) -> bool:
-        """Move the expiry; False when the session was deleted meanwhile (never re-creates it)."""
+    def update_session(self, digest: str, *, expires_at: int, last_used_at: int) -> bool:
+        """Move expiry and last use; False when the session was deleted meanwhile (an update
+        never re-creates it)."""
         with _store_call():
             try:
                 self._client.update_item(
                     TableName=self._table,
                     Key={"pk": {"S": f"SESSION#{digest}"}},
-                    UpdateExpression="SET expires_at = :e",
+                    UpdateExpression="SET expires_at = :e, last_used_at = :u",
                     ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":e": {"N": str(expires_at)}},
+                    ExpressionAttributeValues={
+                        ":e": {"N": str(expires_at)},
+                        ":u": {"N": str(last_used_at)},
+                    },
                 )
             except ClientError as error:
                 if _error_code(error) == "ConditionalCheckFailedException":
@@ -230,9 +253,16 @@ class DynamoStore:
                 raise
         return True
 
-    def delete_session(self, digest: str) -> None:
+    def delete_session(self, digest: str) -> SessionRecord | None:
+        """Delete a session; returns what was deleted (None if nothing was), in the same call."""
         with _store_call():
-            self._client.delete_item(TableName=self._table, Key={"pk": {"S": f"SESSION#{digest}"}})
+            response = self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"SESSION#{digest}"}},
+                ReturnValues="ALL_OLD",
+            )
+        item = response.get("Attributes")
+        return None if item is None else _session_record(item)
 
     def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
         """The user's sessions, newest first, from the sparse index (no scan)."""
@@ -266,6 +296,93 @@ class DynamoStore:
                 else:
                     raise ServiceUnavailable()
 
+    # -- login failure counters -----------------------------------------------------------
+
+    def get_counters(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Counter]:
+        """The counters for (kind, value) keys, in one strongly consistent BatchGetItem."""
+        by_pk = {_counter_pk(key): key for key in keys}
+        counters: dict[tuple[str, str], Counter] = {}
+        request = {
+            self._table: {
+                "Keys": [{"pk": {"S": pk}} for pk in by_pk],
+                "ConsistentRead": True,
+            }
+        }
+        with _store_call():
+            for attempt in range(_TRANSACTION_ATTEMPTS):
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    counters[by_pk[item["pk"]["S"]]] = Counter(
+                        failures=int(item["failures"]["N"]),
+                        last_failure_at=int(item["last_failure_at"]["N"]),
+                        expires_at=int(item["expires_at"]["N"]),
+                    )
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    return counters
+                self._sleep(0.05 * 2**attempt)
+        raise ServiceUnavailable()
+
+    def add_failure(self, key: tuple[str, str], now: int, forget_at: int) -> int:
+        """Count one failure atomically and return the new count.
+
+        A live counter is incremented with ADD, so concurrent failures are never lost; a
+        missing or forgotten one (`expires_at <= now`) is restarted at 1, conditionally, so two
+        concurrent restarts cannot both win. `forget_at` becomes the expiry of a new counter.
+        """
+        pk = {"S": _counter_pk(key)}
+        for _ in range(_TRANSACTION_ATTEMPTS):
+            with _store_call():
+                try:
+                    response = self._client.update_item(
+                        TableName=self._table,
+                        Key={"pk": pk},
+                        UpdateExpression="ADD failures :one SET last_failure_at = :now",
+                        ConditionExpression="expires_at > :now",
+                        ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(now)}},
+                        ReturnValues="UPDATED_NEW",
+                    )
+                    return int(response["Attributes"]["failures"]["N"])
+                except ClientError as error:
+                    if _error_code(error) != "ConditionalCheckFailedException":
+                        raise
+                try:
+                    self._client.put_item(
+                        TableName=self._table,
+                        Item={
+                            "pk": pk,
+                            "failures": {"N": "1"},
+                            "last_failure_at": {"N": str(now)},
+                            "expires_at": {"N": str(forget_at)},
+                        },
+                        ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+                        ExpressionAttributeValues={":now": {"N": str(now)}},
+                    )
+                    return 1
+                except ClientError as error:
+                    if _error_code(error) != "ConditionalCheckFailedException":
+                        raise
+        raise ServiceUnavailable()
+
+    def keep_counter_until(self, key: tuple[str, str], expires_at: int) -> None:
+        """Push a counter's expiry later (never earlier), e.g. past the lockout it caused."""
+        with _store_call():
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": _counter_pk(key)}},
+                    UpdateExpression="SET expires_at = :e",
+                    ConditionExpression="attribute_exists(pk) AND expires_at < :e",
+                    ExpressionAttributeValues={":e": {"N": str(expires_at)}},
+                )
+            except ClientError as error:
+                if _error_code(error) != "ConditionalCheckFailedException":
+                    raise
+
+    def delete_counter(self, key: tuple[str, str]) -> None:
+        with _store_call():
+            self._client.delete_item(TableName=self._table, Key={"pk": {"S": _counter_pk(key)}})
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _get(self, pk: str) -> dict[str, Any] | None:
@@ -275,6 +392,11 @@ class DynamoStore:
                 TableName=self._table, Key={"pk": {"S": pk}}, ConsistentRead=True
             )
         return response.get("Item")
+
+
+def _counter_pk(key: tuple[str, str]) -> str:
+    kind, value = key
+    return f"THROTTLE#{kind}#{value}"
 
 
 def _session_item(session: SessionRecord) -> dict[str, Any]:

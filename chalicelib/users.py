@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from chalicelib.clock import Clock
-from chalicelib.errors import InvalidCredentials, InvalidEmail
+from chalicelib.errors import InvalidCredentials, InvalidEmail, Unauthenticated
 from chalicelib.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, check_password_policy
 from chalicelib.store import DynamoStore, UserRecord
 
@@ -40,6 +40,15 @@ def normalize_email(raw: str) -> str:
     return result.normalized.lower()
 
 
+def login_key(raw: str) -> str:
+    """The email as login throttling counts it: normalised when valid, else trimmed and lower
+    case, so an attacker cannot dodge the counter with spelling variants."""
+    try:
+        return normalize_email(raw)
+    except InvalidEmail:
+        return raw.strip().lower()[:_MAX_EMAIL_INPUT]
+
+
 class Accounts:
     def __init__(self, store: DynamoStore, hasher: PasswordHasher, clock: Clock) -> None:
         self._store = store
@@ -69,6 +78,24 @@ class Accounts:
         if record is None or len(password) > MAX_PASSWORD_LENGTH:
             self._hasher.verify_dummy(password[:MAX_PASSWORD_LENGTH])
             raise InvalidCredentials()
+        return self._verify(record, password)
+
+    def check_password(self, user_id: str, password: str) -> User:
+        """Re-authentication for sensitive changes: the signed-in user's password, or
+        InvalidCredentials."""
+        record = self._store.get_user(user_id)
+        if record is None:
+            raise Unauthenticated()  # the account was deleted under this session
+        return self._verify(record, password)
+
+    def set_password(self, user_id: str, password: str) -> None:
+        check_password_policy(password)
+        self._store.update_password_hash(user_id, self._hasher.hash(password))
+
+    def delete(self, user: User) -> None:
+        self._store.delete_user(user.id, user.email)
+
+    def _verify(self, record: UserRecord, password: str) -> User:
         ok, new_hash = self._hasher.verify(record.password_hash, password)
         if not ok:
             raise InvalidCredentials()

@@ -1,4 +1,5 @@
-"""The HTTP edge: one middleware for sessions, cookies, cache headers and errors.
+"""The HTTP edge: one middleware for cross-origin checks, sessions, cookies, cache headers and
+errors.
 
 Protecting a route is one decorator, `@login_required`; the middleware then sends whatever
 cookie the request's session outcome calls for (the seed app's `verifyAuth`):
@@ -28,16 +29,15 @@ from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib import runtime
+from chalicelib.auth import RequestAuth
 from chalicelib.errors import (
     AppError,
     InvalidRequest,
     MethodNotAllowed,
     PayloadTooLarge,
-    Unauthenticated,
     UnsupportedMediaType,
 )
 from chalicelib.sessions import Session
-from chalicelib.users import User
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -51,60 +51,6 @@ _CHALICE_ERRORS: dict[int, type[AppError]] = {
 }
 
 
-class RequestAuth:
-    """The session state of one request. Validates at most once and remembers which cookie
-    the response must carry."""
-
-    def __init__(self, services: runtime.Services, request: Request) -> None:
-        self._services = services
-        self._request = request
-        self._token = services.cookies.read(request.headers.get("cookie"))
-        self._validated = False
-        self._session: Session | None = None
-        self.set_cookie: str | None = None
-
-    def session(self) -> Session | None:
-        if self._validated:
-            return self._session
-        if self._token is not None:
-            session = self._services.sessions.validate_session(self._token)
-            if session is None:
-                self.set_cookie = self._services.cookies.blank_cookie()
-            elif session.fresh:
-                self.set_cookie = self._session_cookie(self._token, session)
-            self._session = session
-        self._validated = True
-        return self._session
-
-    def start(self, user: User) -> Session:
-        """Sign `user` in with a new session, ending the one this client held (no fixation)."""
-        self._end_presented_session()
-        token, session = self._services.sessions.create_session(
-            user,
-            user_agent=self._request.headers.get("user-agent", ""),
-            ip=client_ip(self._request),
-        )
-        self._token, self._session, self._validated = token, session, True
-        self.set_cookie = self._session_cookie(token, session)
-        return session
-
-    def end(self) -> None:
-        """Destroy the presented session, if any, and clear the cookie either way."""
-        self._end_presented_session()
-        self._session, self._validated = None, True
-        self.set_cookie = self._services.cookies.blank_cookie()
-
-    def _end_presented_session(self) -> None:
-        if self._token is not None:
-            self._services.sessions.invalidate_session(self._token)
-            self._token = None
-
-    def _session_cookie(self, token: str, session: Session) -> str:
-        return self._services.cookies.session_cookie(
-            token, session.expires_at, self._services.clock.now()
-        )
-
-
 _current: ContextVar[RequestAuth] = ContextVar("request_auth")
 
 
@@ -113,16 +59,13 @@ def auth() -> RequestAuth:
 
 
 def current_session() -> Session:
-    session = auth().session()
-    if session is None:
-        raise Unauthenticated()
-    return session
+    return auth().require()
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
-        current_session()
+        auth().require()
         return view(*args, **kwargs)
 
     return protected
@@ -175,7 +118,15 @@ def install(app: Chalice) -> None:
         request: Request, get_response: Callable[[Request], Response]
     ) -> Response:
         try:
-            request_auth = RequestAuth(runtime.get(), request)
+            services = runtime.get()
+            # Before any view runs, so a refused request changes nothing.
+            services.origins.check(request.method, request.headers)
+            request_auth = RequestAuth(
+                services,
+                token=services.cookies.read(request.headers.get("cookie")),
+                ip=client_ip(request),
+                user_agent=request.headers.get("user-agent", ""),
+            )
         except AppError as error:
             return _finish(error_response(error), None)
         except Exception:

@@ -3,6 +3,8 @@ app wired to both."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -29,8 +31,10 @@ class FakeClock:
     def now(self) -> int:
         return self.t
 
-    def advance(self, *, days: float = 0, hours: float = 0, seconds: float = 0) -> None:
-        self.t += int(days * 86400 + hours * 3600 + seconds)
+    def advance(
+        self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
+    ) -> None:
+        self.t += int(days * 86400 + hours * 3600 + minutes * 60 + seconds)
 
 
 class CallRecorder:
@@ -124,3 +128,28 @@ def table_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class AuditRecords(logging.Handler):
+    """Collects the audit log's JSON lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(record.getMessage()))
+
+    @property
+    def events(self) -> list[str]:
+        return [line["event"] for line in self.lines]
+
+
+@pytest.fixture
+def audit() -> Iterator[AuditRecords]:
+    from chalicelib.audit import logger
+
+    handler = AuditRecords()
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

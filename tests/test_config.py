@@ -17,6 +17,11 @@ def test_defaults_follow_the_documented_security_baseline():
         2,
         1,
     )
+    assert settings.allowed_origins == ()
+    assert settings.public_origin is None
+    assert (settings.login_email_max_failures, settings.login_ip_max_failures) == (5, 20)
+    assert settings.login_failure_window == timedelta(minutes=15)
+    assert settings.login_lockout_max == timedelta(minutes=15)
 
 
 def test_every_setting_is_read_from_the_environment():
@@ -30,6 +35,14 @@ def test_every_setting_is_read_from_the_environment():
             "ARGON2_MEMORY_KIB": "47104",
             "ARGON2_TIME_COST": "1",
             "ARGON2_PARALLELISM": "2",
+            "SESSION_ACTIVITY_INTERVAL": "10m",
+            "PUBLIC_ORIGIN": "https://auth.example.com",
+            "ALLOWED_ORIGINS": "https://app.example.com, http://localhost:3000",
+            "LOGIN_EMAIL_MAX_FAILURES": "3",
+            "LOGIN_IP_MAX_FAILURES": "50",
+            "LOGIN_FAILURE_WINDOW": "1h",
+            "LOGIN_LOCKOUT_BASE": "30s",
+            "LOGIN_LOCKOUT_MAX": "1h",
         }
     )
     assert settings == Settings(
@@ -41,6 +54,14 @@ def test_every_setting_is_read_from_the_environment():
         argon2_memory_kib=47104,
         argon2_time_cost=1,
         argon2_parallelism=2,
+        session_activity_interval=timedelta(minutes=10),
+        public_origin="https://auth.example.com",
+        allowed_origins=("https://app.example.com", "http://localhost:3000"),
+        login_email_max_failures=3,
+        login_ip_max_failures=50,
+        login_failure_window=timedelta(hours=1),
+        login_lockout_base=timedelta(seconds=30),
+        login_lockout_max=timedelta(hours=1),
     )
 
 
@@ -67,6 +88,11 @@ def test_durations_carry_their_unit(text, expected):
         {"COOKIE_NAME": "bad name;"},
         {"ARGON2_MEMORY_KIB": "lots"},
         {"ARGON2_TIME_COST": "0"},
+        {"ALLOWED_ORIGINS": "https://app.example.com/path"},
+        {"ALLOWED_ORIGINS": "app.example.com"},
+        {"PUBLIC_ORIGIN": "https://Auth.Example.com"},
+        {"LOGIN_EMAIL_MAX_FAILURES": "0"},
+        {"LOGIN_LOCKOUT_BASE": "30m", "LOGIN_LOCKOUT_MAX": "15m"},
     ],
 )
 def test_malformed_settings_fail_at_start_up_with_the_variable_named(env):

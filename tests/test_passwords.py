@@ -3,8 +3,14 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.config import Settings
-from chalicelib.errors import InvalidPassword
-from chalicelib.passwords import PasswordHasher, check_password_policy
+from chalicelib.errors import InvalidPassword, WeakPassword
+from chalicelib.passwords import (
+    COMMON_PASSWORDS_FILE,
+    PasswordHasher,
+    check_password_policy,
+    common_passwords,
+)
+from devtools.common_passwords import render
 from tests.conftest import FAST_ARGON2
 
 
@@ -16,6 +22,18 @@ def hasher() -> PasswordHasher:
 @pytest.mark.parametrize("password", ["a" * 8, "a" * 256, "пароль-🔑-密码", " " * 8])
 def test_policy_accepts_8_to_256_characters_of_any_unicode(password):
     check_password_policy(password)
+
+
+def test_the_common_password_file_is_zxcvbns_top_10000_unedited():
+    assert COMMON_PASSWORDS_FILE.read_text(encoding="utf-8") == render()
+    assert len(common_passwords()) == 10_000
+    assert common_passwords() is common_passwords()  # built once per container
+
+
+@pytest.mark.parametrize("password", ["password", "baseball", "PASSWORD", "Qwertyuiop", "1q2w3e4r"])
+def test_policy_rejects_common_passwords_in_any_case(password):
+    with pytest.raises(WeakPassword):
+        check_password_policy(password)
 
 
 @pytest.mark.parametrize("password", ["", "a" * 7, "🔑" * 7, "a" * 257])

@@ -43,7 +43,7 @@ def test_tokens_and_public_ids_are_unique(sessions):
 
 def test_steady_state_validation_is_one_consistent_read_and_no_write(sessions, calls, clock):
     token, created = sessions.create_session(ANN)
-    clock.advance(days=10)
+    clock.advance(minutes=59)
     calls.clear()
     session = sessions.validate_session(token)
     assert session is not None
@@ -72,11 +72,30 @@ def test_session_is_valid_until_the_last_second(sessions, clock):
 
 
 def test_no_extension_while_half_the_lifetime_remains(sessions, calls, clock):
-    token, _ = sessions.create_session(ANN)
+    token, created = sessions.create_session(ANN)
     clock.advance(days=15)  # exactly half remains
     calls.clear()
     session = sessions.validate_session(token)
     assert session.fresh is False
+    assert session.expires_at == created.expires_at
+    assert calls.writes == ["UpdateItem"]  # last_used_at only: it was over an hour old
+
+
+def test_last_use_is_recorded_at_most_once_an_hour(sessions, calls, clock, dynamodb, settings):
+    token, _ = sessions.create_session(ANN)
+    clock.advance(minutes=59)
+    calls.clear()
+    sessions.validate_session(token)
+    assert calls.writes == []
+    clock.advance(minutes=1)
+    sessions.validate_session(token)
+    assert calls.writes == ["UpdateItem"]
+    (item,) = table_items(dynamodb, settings.table_name)
+    assert item["last_used_at"] == {"N": str(clock.now())}
+    assert item["expires_at"] == {"N": str(START + 30 * DAY)}
+    calls.clear()
+    clock.advance(minutes=59)
+    sessions.validate_session(token)
     assert calls.writes == []
 
 
@@ -119,6 +138,8 @@ def test_at_the_cap_validation_stops_writing(sessions, calls, clock):
         clock.advance(days=16)
         sessions.validate_session(token)
     clock.advance(days=20)  # 84 days in: less than half left, but already capped at day 90
+    sessions.validate_session(token)
+    clock.advance(minutes=30)
     calls.clear()
     session = sessions.validate_session(token)
     assert session.fresh is False

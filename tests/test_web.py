@@ -7,7 +7,6 @@ from chalice import Chalice, Response
 from chalice.test import Client
 
 from chalicelib import web
-from chalicelib.users import User
 from tests.helpers import parse_set_cookie, set_cookies
 
 
@@ -18,7 +17,7 @@ def demo(services):
 
     @app.route("/start-with-own-cookie", methods=["POST"])
     def start_with_own_cookie():
-        web.auth().start(User(id="u1", email="ann@example.com"))
+        web.auth().sign_up("ann@example.com", "correct horse battery")
         return Response(body={}, headers={"Set-Cookie": ["theme=dark; Path=/", "lang=en; Path=/"]})
 
     @app.route("/boom")

@@ -155,6 +155,7 @@ def test_dynamodb_calls_per_endpoint(live_server):
     assert measure("GET", "/trainings") == ["GetItem"]
     # Signed in already: the presented session is deleted before the new one is written.
     assert measure("POST", "/auth/login", json=credentials) == [
+        "BatchGetItem",  # the email's and the IP's failure counters
         "GetItem",
         "GetItem",
         "DeleteItem",
@@ -163,3 +164,74 @@ def test_dynamodb_calls_per_endpoint(live_server):
     assert measure("POST", "/auth/logout") == ["DeleteItem"]
     assert measure("POST", "/auth/logout") == []
     assert all(call[1].get("ConsistentRead") for call in calls.calls if call[0] == "GetItem")
+
+
+def test_parallel_failed_logins_are_all_counted(live_server):
+    def fail(i: int) -> int:
+        body = {"email": "ann@example.com", "password": f"wrong password {i}"}
+        # Distinct client addresses are not possible through one socket; the email counter is.
+        return Browser().post(f"{live_server.url}/auth/login", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(fail, range(4)))
+    assert statuses == [401] * 4
+    counters = {i["pk"]["S"]: int(i["failures"]["N"]) for i in live_server.items("THROTTLE#")}
+    assert counters == {"THROTTLE#email#ann@example.com": 4, "THROTTLE#ip#127.0.0.1": 4}
+
+
+def test_a_cross_site_form_post_cannot_log_a_browser_out(live_server):
+    browser = Browser()
+    browser.post(
+        f"{live_server.url}/auth/signup", json={"email": "ann@example.com", "password": PASSWORD}
+    )
+    forged = browser.post(
+        f"{live_server.url}/auth/logout",
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.test"},
+    )
+    assert forged.status_code == 403
+    assert forged.json()["error"]["code"] == "cross_origin_request"
+    assert browser.get(f"{live_server.url}/trainings").status_code == 200
+
+
+def test_dynamodb_calls_per_account_endpoint(live_server):
+    url, calls = live_server.url, live_server.calls
+    browser = Browser()
+    credentials = {"email": "ann@example.com", "password": PASSWORD}
+    browser.post(f"{url}/auth/signup", json=credentials)
+    Browser().post(f"{url}/auth/login", json=credentials)
+
+    def measure(method: str, path: str, **kwargs: object) -> list[str]:
+        calls.clear()
+        response = browser.request(method, url + path, **kwargs)
+        assert response.status_code < 400, response.text
+        return list(calls.operations)
+
+    assert measure("GET", "/auth/sessions") == ["GetItem", "Query"]
+    other = next(
+        s["id"] for s in browser.get(f"{url}/auth/sessions").json()["sessions"] if not s["current"]
+    )
+    assert measure("DELETE", f"/auth/sessions/{other}") == ["GetItem", "Query", "DeleteItem"]
+    Browser().post(f"{url}/auth/login", json=credentials)
+    assert measure("DELETE", "/auth/sessions") == ["GetItem", "Query", "BatchWriteItem"]
+    new_password = "a brand new passphrase"
+    change = {"current_password": PASSWORD, "new_password": new_password}
+    assert measure("POST", "/auth/password", json=change) == [
+        "GetItem",  # session
+        "BatchGetItem",  # failure counters
+        "GetItem",  # user
+        "UpdateItem",  # password hash
+        "Query",  # the user's sessions
+        "BatchWriteItem",  # ... deleted
+        "DeleteItem",  # the presented session, in case the index had not caught up
+        "PutItem",  # the new session
+    ]
+    assert measure("DELETE", "/auth/account", json={"password": new_password}) == [
+        "GetItem",
+        "BatchGetItem",
+        "GetItem",
+        "Query",
+        "BatchWriteItem",
+        "TransactWriteItems",  # user + email claim
+        "Query",  # the sweep for a racing login
+        "DeleteItem",
+    ]

@@ -1,0 +1,63 @@
+"""The audit log: one JSON line per authentication event (OWASP logging guidance).
+
+Lines carry the event, the user id where known, source IP, user agent and time, and never a
+password, token, token digest or password hash: callers cannot pass those, since `record`
+takes only the fields below.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import StrEnum
+
+from chalicelib.clock import Clock, isoformat
+
+logger = logging.getLogger("session_auth.audit")
+logger.setLevel(logging.INFO)
+if not logger.handlers:
+    # One JSON object per line on stdout: CloudWatch Logs keeps each as one event.
+    _handler = logging.StreamHandler(sys.stdout)
+    _handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(_handler)
+    logger.propagate = False
+
+
+class Event(StrEnum):
+    SIGNUP = "signup"
+    LOGIN_SUCCESS = "login_success"
+    LOGIN_FAILURE = "login_failure"
+    LOGIN_THROTTLED = "login_throttled"
+    LOGOUT = "logout"
+    SESSION_REVOKED = "session_revoked"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
+    ACCOUNT_DELETED = "account_deleted"
+
+
+_MAX_FIELD = 256
+
+
+class AuditLog:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def record(
+        self,
+        event: Event,
+        *,
+        user_id: str | None,
+        ip: str,
+        user_agent: str,
+        **details: str | int,
+    ) -> None:
+        line = {
+            "audit": True,
+            "event": event.value,
+            "user_id": user_id,
+            "ip": ip,
+            "user_agent": user_agent[:_MAX_FIELD],
+            "timestamp": isoformat(self._clock.now()),
+            **details,
+        }
+        logger.info(json.dumps(line, ensure_ascii=False, separators=(",", ":")))

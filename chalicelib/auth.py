@@ -1,0 +1,179 @@
+"""Authentication flows as one request sees them: like Flask-Login's login_user/logout_user and
+Lucia's validateRequest, bound to the request's cookie, client address and user agent.
+
+Each flow is one named operation, so the security steps cannot be forgotten by a route:
+rotating the session on sign-in, throttling and counting failed passwords, revoking sessions
+on a password change, and writing the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalicelib.audit import Event
+from chalicelib.errors import InvalidCredentials, NotFound, TooManyAttempts, Unauthenticated
+from chalicelib.passwords import check_password_policy
+from chalicelib.sessions import Session, SessionSummary
+from chalicelib.users import User, login_key
+
+if TYPE_CHECKING:
+    from chalicelib.runtime import Services
+
+
+class RequestAuth:
+    """The session state of one request. Validates at most once and remembers which cookie
+    the response must carry (`set_cookie`)."""
+
+    def __init__(self, services: Services, token: str | None, ip: str, user_agent: str) -> None:
+        self._services = services
+        self._token = token
+        self._ip = ip
+        self._user_agent = user_agent
+        self._validated = False
+        self._session: Session | None = None
+        self.set_cookie: str | None = None
+
+    # -- the current session ---------------------------------------------------------------
+
+    def session(self) -> Session | None:
+        if self._validated:
+            return self._session
+        if self._token is not None:
+            session = self._services.sessions.validate_session(self._token)
+            if session is None:
+                self.set_cookie = self._services.cookies.blank_cookie()
+            elif session.fresh:
+                self.set_cookie = self._session_cookie(self._token, session)
+            self._session = session
+        self._validated = True
+        return self._session
+
+    def require(self) -> Session:
+        session = self.session()
+        if session is None:
+            raise Unauthenticated()
+        return session
+
+    # -- signing in and out ---------------------------------------------------------------------
+
+    def sign_up(self, email: str, password: str) -> User:
+        user = self._services.accounts.sign_up(email, password)
+        self._start(user)
+        self._audit(Event.SIGNUP, user.id)
+        return user
+
+    def log_in(self, email: str, password: str) -> User:
+        key = login_key(email)
+        try:
+            had_failures = self._services.throttle.check(key, self._ip)
+        except TooManyAttempts:
+            self._audit(Event.LOGIN_THROTTLED, None)
+            raise
+        try:
+            user = self._services.accounts.authenticate(email, password)
+        except InvalidCredentials:
+            self._services.throttle.record_failure(key, self._ip)
+            self._audit(Event.LOGIN_FAILURE, None)
+            raise
+        if had_failures:
+            self._services.throttle.clear(key)
+        self._start(user)
+        self._audit(Event.LOGIN_SUCCESS, user.id)
+        return user
+
+    def log_out(self) -> None:
+        """Destroy the presented session, if any, and clear the cookie either way."""
+        ended = self._sign_out()
+        if ended is not None:
+            self._audit(Event.LOGOUT, ended.user.id)
+
+    # -- account changes (re-authenticated with the current password) --------------------------
+
+    def change_password(self, current_password: str, new_password: str) -> User:
+        """New password; every session of the user ends and this client gets a new one."""
+        check_password_policy(new_password)  # a bad new password is a 400, not a failed attempt
+        user = self._reauthenticate(current_password)
+        self._services.accounts.set_password(user.id, new_password)
+        self._services.sessions.invalidate_user_sessions(user.id)
+        self._start(user)
+        self._audit(Event.PASSWORD_CHANGED, user.id)
+        return user
+
+    def delete_account(self, password: str) -> None:
+        """Delete the user, the email claim and every session; the email is free again."""
+        user = self._reauthenticate(password)
+        sessions = self._services.sessions
+        sessions.invalidate_user_sessions(user.id)
+        self._services.accounts.delete(user)
+        # A login that raced with the deletion may have added a session: sweep once more.
+        sessions.invalidate_user_sessions(user.id)
+        self._sign_out()
+        self._audit(Event.ACCOUNT_DELETED, user.id)
+
+    # -- the user's sessions ------------------------------------------------------------------
+
+    def list_sessions(self) -> tuple[list[SessionSummary], str]:
+        """The user's sessions, newest first, and the id of the current one."""
+        current = self.require()
+        return self._services.sessions.list_sessions(current.user.id), current.id
+
+    def revoke_session(self, session_id: str) -> None:
+        current = self.require()
+        if session_id == current.id:
+            self._sign_out()
+        elif not self._services.sessions.revoke_session(current.user.id, session_id):
+            raise NotFound("No session of yours has this id.")
+        self._audit(Event.SESSION_REVOKED, current.user.id, session_id=session_id)
+
+    def revoke_other_sessions(self) -> int:
+        current = self.require()
+        count = self._services.sessions.invalidate_user_sessions(
+            current.user.id, keep_session_id=current.id
+        )
+        self._audit(Event.SESSION_REVOKED, current.user.id, scope="others", count=count)
+        return count
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _reauthenticate(self, password: str) -> User:
+        """The signed-in user, after checking their password; failures count like logins."""
+        user = self.require().user
+        self._services.throttle.check(user.email, self._ip)
+        try:
+            return self._services.accounts.check_password(user.id, password)
+        except InvalidCredentials:
+            self._services.throttle.record_failure(user.email, self._ip)
+            self._audit(Event.LOGIN_FAILURE, user.id, reason="reauthentication")
+            raise
+
+    def _start(self, user: User) -> None:
+        """Sign `user` in with a new session, ending the one this client held (no fixation)."""
+        self._end_presented_session()
+        token, session = self._services.sessions.create_session(
+            user, user_agent=self._user_agent, ip=self._ip
+        )
+        self._token, self._session, self._validated = token, session, True
+        self.set_cookie = self._session_cookie(token, session)
+
+    def _sign_out(self) -> Session | None:
+        ended = self._end_presented_session()
+        self._session, self._validated = None, True
+        self.set_cookie = self._services.cookies.blank_cookie()
+        return ended
+
+    def _end_presented_session(self) -> Session | None:
+        if self._token is None:
+            return None
+        ended = self._services.sessions.invalidate_session(self._token)
+        self._token = None
+        return ended
+
+    def _session_cookie(self, token: str, session: Session) -> str:
+        return self._services.cookies.session_cookie(
+            token, session.expires_at, self._services.clock.now()
+        )
+
+    def _audit(self, event: Event, user_id: str | None, **details: str | int) -> None:
+        self._services.audit.record(
+            event, user_id=user_id, ip=self._ip, user_agent=self._user_agent, **details
+        )
