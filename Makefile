@@ -5,8 +5,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+STAGE ?= prod
 
-.PHONY: dev test lint format clean
+.PHONY: dev test lint format package clean
 
 dev: $(VENV)/.installed node_modules/.installed
 	PORT=$(PORT) $(BIN)/python -m devtools.dev
@@ -17,6 +18,10 @@ test: $(VENV)/.installed node_modules/.installed lint
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# A CloudFormation (SAM) template with the DynamoDB table, plus the Lambda zip: build/$(STAGE)/
+package: $(VENV)/.installed
+	$(BIN)/python -m devtools.package --stage $(STAGE) --out build/$(STAGE)
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
@@ -32,4 +37,4 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build

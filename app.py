@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib import web
+from chalicelib import pages, web
 from chalicelib.clock import isoformat
+from chalicelib.errors import AppError
 from chalicelib.sessions import SessionSummary
 from chalicelib.trainings import TRAININGS
 from chalicelib.users import User
@@ -107,3 +109,66 @@ def delete_account() -> Response:
 @web.login_required
 def trainings() -> dict[str, Any]:
     return {"trainings": list(TRAININGS)}
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+@app.route("/", methods=["GET"])
+def home() -> Response:
+    return pages.render(app.current_request, "home.html")
+
+
+@app.route("/static/style.css", methods=["GET"])
+def stylesheet() -> Response:
+    headers = {"Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=3600"}
+    return Response(body=pages.stylesheet(), headers=headers)
+
+
+@app.route("/signup", methods=["GET"])
+def signup_page() -> Response:
+    return _form_page("signup.html")
+
+
+@app.route("/login", methods=["GET"])
+def login_page() -> Response:
+    return _form_page("login.html")
+
+
+@app.route("/signup", methods=["POST"], content_types=[web.FORM])
+def signup_form() -> Response:
+    return _submit_form("signup.html", web.auth().sign_up)
+
+
+@app.route("/login", methods=["POST"], content_types=[web.FORM])
+def login_form() -> Response:
+    return _submit_form("login.html", web.auth().log_in)
+
+
+@app.route("/logout", methods=["POST"], content_types=[web.FORM])
+def logout_form() -> Response:
+    web.auth().log_out()
+    return pages.redirect(app.current_request, "/login")
+
+
+@app.route("/training", methods=["GET"])
+@web.login_page_required
+def training_page() -> Response:
+    user = web.current_session().user
+    return pages.render(app.current_request, "training.html", email=user.email, trainings=TRAININGS)
+
+
+def _form_page(template: str) -> Response:
+    if web.auth().session() is not None:
+        return pages.redirect(app.current_request, "/training")
+    return pages.form_page(app.current_request, template)
+
+
+def _submit_form(template: str, action: Callable[[str, str], User]) -> Response:
+    request = app.current_request
+    email, password = web.form_fields(request, "email", "password")
+    try:
+        action(email, password)
+    except AppError as error:
+        return pages.form_page(request, template, error=error, email=email)
+    return pages.redirect(request, "/training")

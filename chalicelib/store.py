@@ -59,6 +59,19 @@ TABLE_DEFINITION: dict[str, Any] = {
     "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
 }
 
+# The IAM actions the calls below need, for the deployment's least-privilege policy (a test
+# checks them against the calls this module makes). TransactWriteItems has no IAM action of
+# its own: it needs the actions of the items it writes.
+IAM_TABLE_ACTIONS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
+IAM_INDEX_ACTIONS = ("dynamodb:Query",)  # only ever on sessions_by_user
+
 # Every request must be answered well inside API Gateway's 29 s limit: a call gives up after
 # 3 attempts of at most 1 s to connect and 2 s to read (DynamoDB's p99 is milliseconds).
 CLIENT_CONFIG = Config(

@@ -24,11 +24,12 @@ import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import parse_qs
 
 from chalice import Chalice, Response
 from chalice.app import Request
 
-from chalicelib import runtime
+from chalicelib import pages, runtime
 from chalicelib.auth import RequestAuth
 from chalicelib.errors import (
     AppError,
@@ -40,6 +41,8 @@ from chalicelib.errors import (
 from chalicelib.sessions import Session
 
 MAX_BODY_BYTES = 64 * 1024
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +54,11 @@ _CHALICE_ERRORS: dict[int, type[AppError]] = {
 }
 
 
-_current: ContextVar[RequestAuth] = ContextVar("request_auth")
+_current: ContextVar[tuple[Request, RequestAuth]] = ContextVar("current_request")
 
 
 def auth() -> RequestAuth:
-    return _current.get()
+    return _current.get()[1]
 
 
 def current_session() -> Session:
@@ -63,9 +66,25 @@ def current_session() -> Session:
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For API routes: 401 without a valid session."""
+
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
         auth().require()
+        return view(*args, **kwargs)
+
+    return protected
+
+
+def login_page_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For pages: without a valid session, 303 to the login page (the middleware adds the
+    blank cookie when an invalid one was sent, as for API routes)."""
+
+    @functools.wraps(view)
+    def protected(*args: Any, **kwargs: Any) -> Any:
+        request, request_auth = _current.get()
+        if request_auth.session() is None:
+            return pages.redirect(request, "/login")
         return view(*args, **kwargs)
 
     return protected
@@ -77,19 +96,36 @@ def client_ip(request: Request) -> str:
 
 def json_body(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 4xx that says what is wrong with it."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise UnsupportedMediaType()
-    raw = request.raw_body
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge()
+    text = _body_text(request, JSON)
     try:
-        body = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        body = json.loads(text)
+    except (ValueError, RecursionError):
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
+
+
+def form_fields(request: Request, *names: str) -> list[str]:
+    """Fields of an HTML form post; a missing field reads as empty, like an empty input."""
+    try:
+        fields = parse_qs(_body_text(request, FORM), keep_blank_values=True, max_num_fields=64)
+    except ValueError:
+        raise InvalidRequest("The form has too many fields.") from None
+    return [fields.get(name, [""])[0] for name in names]
+
+
+def _body_text(request: Request, media_type: str) -> str:
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != media_type:
+        raise UnsupportedMediaType(f"Send the request body as {media_type}.")
+    raw = request.raw_body
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    try:
+        return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise InvalidRequest("The request body is not valid UTF-8.") from None
 
 
 def string_fields(body: dict[str, Any], *names: str) -> list[str]:
@@ -132,7 +168,7 @@ def install(app: Chalice) -> None:
         except Exception:
             logger.exception("could not set up request")
             return _finish(error_response(AppError()), None)
-        reset = _current.set(request_auth)
+        reset = _current.set((request, request_auth))
         try:
             response = get_response(request)
         except AppError as error:

@@ -1,0 +1,97 @@
+"""Server-rendered pages: Jinja2 templates with autoescaping, and the redirects between them.
+
+Jinja2 is imported on the first page render, so JSON API requests never pay for it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.errors import AppError
+
+if TYPE_CHECKING:
+    import jinja2
+
+_HERE = Path(__file__).parent
+HTML = "text/html; charset=utf-8"
+
+# Which form field an error belongs to, so its message is shown (and announced) next to it.
+_FIELD_OF_ERROR = {
+    "invalid_email": "email",
+    "email_taken": "email",
+    "invalid_password": "password",
+    "weak_password": "password",
+}
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@cache
+def stylesheet() -> str:
+    return (_HERE / "static" / "style.css").read_text(encoding="utf-8")
+
+
+def base_path(request: Request) -> str:
+    """The prefix API Gateway puts before our routes (the stage, e.g. `/api`), or "".
+
+    requestContext.path is the path the browser used; resourcePath is the route. Every page
+    route is a fixed path, so the difference is the prefix.
+    """
+    full_path = str(request.context.get("path") or "")
+    route = request.path
+    if route != "/" and full_path.endswith(route):
+        return full_path[: -len(route)]
+    return full_path.rstrip("/") if route == "/" else ""
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    html = _environment().get_template(template).render(base=base_path(request), **context)
+    return Response(
+        body=html, status_code=status, headers={"Content-Type": HTML, **(headers or {})}
+    )
+
+
+def form_page(
+    request: Request, template: str, *, error: AppError | None = None, email: str = ""
+) -> Response:
+    """A sign-up or log-in form; after a failure, with the message, the email kept, and the
+    failure's status code."""
+    if error is None:
+        return render(request, template, email=email, error=None, error_field=None)
+    return render(
+        request,
+        template,
+        status=error.status,
+        headers=error.headers(),
+        email=email,
+        error=error.message,
+        error_field=_FIELD_OF_ERROR.get(error.code),
+    )
+
+
+def redirect(request: Request, path: str) -> Response:
+    """303 See Other: after a POST the browser follows with a GET."""
+    return Response(body="", status_code=303, headers={"Location": base_path(request) + path})

@@ -1,0 +1,114 @@
+"""`make package`: a deployable CloudFormation (SAM) template for one stage, with its table.
+
+`chalice package` knows only the Lambda function and API Gateway. This merges in what the
+code needs besides, all built from chalicelib.store so nothing is written twice:
+- the DynamoDB table from TABLE_DEFINITION (on-demand, TTL on expires_at, the sessions_by_user
+  index), with point-in-time recovery, and retained if the stack is deleted or replaced;
+- a least-privilege IAM policy: only the DynamoDB actions the store calls, only on this table
+  and its index (Chalice's own policy generator reads only app.py and would grant `*`);
+- the function's TABLE_NAME set from the table (Ref), not a hard-coded name.
+Then cfn-lint checks the result.
+
+    python -m devtools.package --stage prod --out build/prod
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from chalicelib.store import (
+    IAM_INDEX_ACTIONS,
+    IAM_TABLE_ACTIONS,
+    SESSIONS_BY_USER,
+    TABLE_DEFINITION,
+)
+from devtools.dynamodb_local import ROOT
+
+TABLE = "SessionsTable"
+# The logical ids Chalice gives the function and, with autogen_policy off, its role.
+FUNCTION = "APIHandler"
+ROLE = "ApiHandlerRole"
+
+
+def merge_template() -> dict[str, Any]:
+    chalice_policy = json.loads((ROOT / ".chalice" / "policy.json").read_text(encoding="utf-8"))
+    table_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SessionsTable",
+                "Effect": "Allow",
+                "Action": list(IAM_TABLE_ACTIONS),
+                "Resource": {"Fn::GetAtt": [TABLE, "Arn"]},
+            },
+            {
+                "Sid": "SessionsByUserIndex",
+                "Effect": "Allow",
+                "Action": list(IAM_INDEX_ACTIONS),
+                "Resource": {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{SESSIONS_BY_USER}"},
+            },
+        ],
+    }
+    return {
+        "Resources": {
+            TABLE: {
+                "Type": "AWS::DynamoDB::Table",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": {
+                    **TABLE_DEFINITION,
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                },
+            },
+            ROLE: {
+                # Lists are replaced, not merged: restate the policy from .chalice/policy.json.
+                "Properties": {
+                    "Policies": [
+                        {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": chalice_policy},
+                        {"PolicyName": "SessionsTableAccess", "PolicyDocument": table_policy},
+                    ]
+                }
+            },
+            FUNCTION: {
+                "Properties": {"Environment": {"Variables": {"TABLE_NAME": {"Ref": TABLE}}}},
+            },
+        },
+        "Outputs": {"SessionsTableName": {"Value": {"Ref": TABLE}}},
+    }
+
+
+def package(stage: str, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    merge_file = out.parent / f"merge-template-{stage}.json"
+    merge_file.write_text(json.dumps(merge_template(), indent=2) + "\n", encoding="utf-8")
+    bin_dir = Path(sys.executable).parent
+    # Chalice insists on a region even to package; the template itself is region-neutral.
+    env = {"AWS_DEFAULT_REGION": "us-east-1", **os.environ}
+    subprocess.run(
+        [str(bin_dir / "chalice"), "package", "--stage", stage,
+         "--merge-template", str(merge_file), str(out)],
+        cwd=ROOT, env=env, check=True,
+    )  # fmt: skip
+    template = out / "sam.json"
+    subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
+    return template
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    template = package(args.stage, args.out or ROOT / "build" / args.stage)
+    print(f"{template} and {template.with_name('deployment.zip')} are ready (cfn-lint passed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

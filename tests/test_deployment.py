@@ -1,0 +1,108 @@
+"""The deployable template that `make package` builds: cfn-lint clean, and its table and
+permissions exactly what the code uses."""
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from chalicelib.store import IAM_INDEX_ACTIONS, IAM_TABLE_ACTIONS, TABLE_DEFINITION
+from devtools.dynamodb_local import ROOT
+from devtools.package import package
+
+# What each client call of the store needs from IAM.
+IAM_FOR_CALL = {
+    "batch_get_item": {"dynamodb:BatchGetItem"},
+    "batch_write_item": {"dynamodb:BatchWriteItem"},
+    "delete_item": {"dynamodb:DeleteItem"},
+    "get_item": {"dynamodb:GetItem"},
+    "put_item": {"dynamodb:PutItem"},
+    "update_item": {"dynamodb:UpdateItem"},
+    "query": {"dynamodb:Query"},
+    # A transaction is authorised item by item; ours put and delete.
+    "transact_write_items": {"dynamodb:PutItem", "dynamodb:DeleteItem"},
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("package") / "prod"
+    package("prod", out)  # raises if `chalice package` or cfn-lint fails
+    return out
+
+
+@pytest.fixture(scope="module")
+def resources(built) -> dict:
+    return json.loads((built / "sam.json").read_text())["Resources"]
+
+
+def test_the_table_is_the_one_definition_the_code_and_local_setup_use(resources):
+    table = resources["SessionsTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    properties = table["Properties"]
+    for key in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes", "BillingMode"):
+        assert properties[key] == TABLE_DEFINITION[key]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert "TableName" not in properties  # named by CloudFormation, passed to the code by Ref
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_the_function_gets_the_table_name_from_the_template(resources):
+    function = resources["APIHandler"]["Properties"]
+    variables = function["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == {"Ref": "SessionsTable"}
+    assert variables["COOKIE_SECURE"] == "true"
+    assert function["Runtime"] == "python3.11"
+
+
+def test_the_role_allows_only_the_dynamodb_actions_the_store_calls_on_this_table(resources):
+    policies = {
+        p["PolicyName"]: p["PolicyDocument"]
+        for p in resources["ApiHandlerRole"]["Properties"]["Policies"]
+    }
+    statements = [s for doc in policies.values() for s in doc["Statement"]]
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert dynamodb == [
+        {
+            "Sid": "SessionsTable",
+            "Effect": "Allow",
+            "Action": list(IAM_TABLE_ACTIONS),
+            "Resource": {"Fn::GetAtt": ["SessionsTable", "Arn"]},
+        },
+        {
+            "Sid": "SessionsByUserIndex",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": {"Fn::Sub": "${SessionsTable.Arn}/index/sessions_by_user"},
+        },
+    ]
+    assert all("*" not in json.dumps(s["Action"]) for s in statements)
+    source = (ROOT / "chalicelib" / "store.py").read_text()
+    calls = set(re.findall(r"self\._client\.(\w+)\(", source))
+    needed = set().union(*(IAM_FOR_CALL[call] for call in calls))
+    assert needed == set(IAM_TABLE_ACTIONS) | set(IAM_INDEX_ACTIONS)
+
+
+def test_chalice_does_not_generate_the_policy():
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert config["autogen_policy"] is False
+
+
+def test_the_package_holds_the_app_and_its_data_but_no_dev_code(built):
+    names = zipfile.ZipFile(built / "deployment.zip").namelist()
+    for required in (
+        "app.py",
+        "chalicelib/sessions.py",
+        "chalicelib/data/common-passwords.txt",
+        "chalicelib/templates/login.html",
+        "chalicelib/static/style.css",
+        "argon2/__init__.py",
+        "jinja2/__init__.py",
+        "email_validator/__init__.py",
+    ):
+        assert required in names
+    assert not [n for n in names if n.startswith(("tests/", "devtools/", "boto3/", "moto/"))]

@@ -1,0 +1,219 @@
+"""The server-rendered pages, through Chalice's test client."""
+
+from types import SimpleNamespace
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib.pages import base_path
+from chalicelib.trainings import TRAININGS
+from tests.conftest import table_items
+from tests.helpers import parse_set_cookie, set_cookies
+
+PASSWORD = "correct horse battery"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def submit(client, path, token=None, headers=None, **fields):
+    all_headers = {**FORM, **(headers or {})}
+    if token:
+        all_headers["Cookie"] = f"auth_session={token}"
+    return client.http.post(path, headers=all_headers, body=urlencode(fields))
+
+
+def page(client, path, token=None, raw_cookie=None):
+    headers = {}
+    if token:
+        headers["Cookie"] = f"auth_session={token}"
+    if raw_cookie:
+        headers["Cookie"] = raw_cookie
+    return client.http.get(path, headers=headers)
+
+
+def html(response) -> str:
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    return response.body.decode()
+
+
+def cookie_value(response) -> str:
+    (cookie,) = set_cookies(response.headers)
+    return parse_set_cookie(cookie)[1]
+
+
+def signed_up(client, email="ann@example.com") -> str:
+    response = submit(client, "/signup", email=email, password=PASSWORD)
+    assert response.status_code == 303
+    return cookie_value(response)
+
+
+def test_landing_page_links_to_sign_up_and_log_in(client):
+    response = page(client, "/")
+    assert response.status_code == 200
+    body = html(response)
+    assert 'href="/signup"' in body
+    assert 'href="/login"' in body
+    assert 'href="/static/style.css"' in body
+
+
+def test_stylesheet_is_served_as_css(client):
+    response = page(client, "/static/style.css")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/css; charset=utf-8"
+    assert b"font-family" in response.body
+
+
+@pytest.mark.parametrize(
+    ("path", "autocomplete", "action"),
+    [("/signup", "new-password", "/signup"), ("/login", "current-password", "/login")],
+)
+def test_forms_are_accessible_and_match_the_api_fields(client, path, autocomplete, action):
+    body = html(page(client, path))
+    assert f'<form method="post" action="{action}">' in body
+    assert '<label for="email">Email</label>' in body
+    assert '<label for="password">Password</label>' in body
+    assert 'id="email" name="email" type="email" autocomplete="email"' in body
+    assert f'id="password" name="password" type="password" autocomplete="{autocomplete}"' in body
+
+
+def test_signing_up_redirects_to_training_with_the_cookie(client, dynamodb, settings):
+    response = submit(client, "/signup", email="Ann@Example.com", password=PASSWORD)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/training"
+    name, token, attrs = parse_set_cookie(set_cookies(response.headers)[0])
+    assert (name, attrs["samesite"], attrs["path"]) == ("auth_session", "Lax", "/")
+    assert "httponly" in attrs
+    kinds = sorted(i["pk"]["S"].split("#")[0] for i in table_items(dynamodb, settings.table_name))
+    assert kinds == ["EMAIL", "SESSION", "USER"]
+    training = page(client, "/training", token)
+    assert training.status_code == 200
+    assert training.headers["Cache-Control"] == "no-store"
+    body = html(training)
+    assert '<strong id="user-email">ann@example.com</strong>' in body
+    for item in TRAININGS:
+        assert str(item["title"]) in body
+
+
+def test_logging_in_redirects_to_training(client):
+    signed_up(client)
+    response = submit(client, "/login", email="ann@example.com", password=PASSWORD)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/training"
+    assert page(client, "/training", cookie_value(response)).status_code == 200
+
+
+def test_a_duplicate_email_rerenders_the_form_with_the_message_by_the_field(client):
+    signed_up(client)
+    response = submit(client, "/signup", email="ANN@example.com", password="another passphrase")
+    assert response.status_code == 409
+    body = html(response)
+    assert 'value="ANN@example.com"' in body
+    assert 'aria-invalid="true" aria-describedby="email-error"' in body
+    error = "An account with this email already exists."
+    assert f'<p class="error" id="email-error" role="alert">{error}</p>' in body
+    assert set_cookies(response.headers) == []
+
+
+def test_a_weak_password_is_shown_by_the_password_field(client):
+    response = submit(client, "/signup", email="ann@example.com", password="password1")
+    assert response.status_code == 400
+    body = html(response)
+    assert 'id="password-error"' in body
+    assert "most common" in body
+    assert 'value="ann@example.com"' in body
+
+
+def test_a_wrong_password_shows_a_form_level_message(client):
+    signed_up(client)
+    response = submit(client, "/login", email="ann@example.com", password="wrong password")
+    assert response.status_code == 401
+    body = html(response)
+    assert (
+        '<p class="error" id="form-error" role="alert">The email or password is incorrect.</p>'
+        in body
+    )
+    assert 'value="ann@example.com"' in body
+
+
+def test_throttled_logins_show_429_with_retry_after(client):
+    signed_up(client)
+    for _ in range(5):
+        submit(client, "/login", email="ann@example.com", password="wrong password")
+    response = submit(client, "/login", email="ann@example.com", password=PASSWORD)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "60"
+    assert "Too many failed sign-in attempts" in html(response)
+
+
+def test_user_input_is_escaped(client):
+    response = submit(client, "/signup", email='"><script>alert(1)</script>', password=PASSWORD)
+    assert response.status_code == 400
+    body = html(response)
+    assert "<script>" not in body
+    assert "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_missing_fields_rerender_the_form(client):
+    response = client.http.post("/signup", headers=FORM, body="")
+    assert response.status_code == 400
+    assert "Enter a valid email address." in html(response)
+
+
+def test_training_without_a_session_redirects_to_login_without_a_cookie(client):
+    response = page(client, "/training")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login"
+    assert set_cookies(response.headers) == []
+
+
+def test_training_with_a_bad_cookie_redirects_and_clears_it(client):
+    response = page(client, "/training", raw_cookie="auth_session=" + "A" * 43)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login"
+    assert cookie_value(response) == ""
+
+
+def test_signed_in_visitors_skip_the_forms(client):
+    token = signed_up(client)
+    for path in ("/login", "/signup"):
+        response = page(client, path, token)
+        assert response.status_code == 303
+        assert response.headers["Location"] == "/training"
+
+
+def test_logout_button_ends_the_session(client, dynamodb, settings):
+    token = signed_up(client)
+    response = submit(client, "/logout", token)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login"
+    assert cookie_value(response) == ""
+    assert not [
+        i for i in table_items(dynamodb, settings.table_name) if i["pk"]["S"].startswith("SESSION#")
+    ]
+    assert page(client, "/training", token).status_code == 303
+
+
+def test_a_cross_site_form_post_is_refused(client):
+    token = signed_up(client)
+    response = submit(client, "/logout", token, headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
+    assert page(client, "/training", token).status_code == 200
+
+
+def test_json_to_a_form_route_is_415_in_the_error_shape(client):
+    response = client.http.post("/login", headers={"Content-Type": "application/json"}, body="{}")
+    assert response.status_code == 415
+    assert response.json_body["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    ("context_path", "route", "expected"),
+    [
+        ("/login", "/login", ""),  # chalice local, or a custom domain without a base path
+        ("/api/login", "/login", "/api"),  # API Gateway's stage prefix
+        ("/api/", "/", "/api"),
+        ("/", "/", ""),
+    ],
+)
+def test_links_and_redirects_keep_the_stage_prefix(context_path, route, expected):
+    request = SimpleNamespace(context={"path": context_path}, path=route)
+    assert base_path(request) == expected
