@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAGE ?= prod
 
-.PHONY: dev test lint format package clean
+.PHONY: dev test lint format package bench clean
 
 dev: $(VENV)/.installed node_modules/.installed
 	PORT=$(PORT) $(BIN)/python -m devtools.dev
@@ -18,6 +18,10 @@ test: $(VENV)/.installed node_modules/.installed lint
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Ratios measured side by side on DynamoDB Local; figures also in .bench/results.json
+bench: $(VENV)/.installed node_modules/.installed
+	$(BIN)/python -m bench
 
 # A CloudFormation (SAM) template with the DynamoDB table, plus the Lambda zip: build/$(STAGE)/
 package: $(VENV)/.installed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from email.utils import formatdate
-from http.cookies import Morsel
 
 from chalicelib.config import Settings
 
@@ -42,6 +41,9 @@ class SessionCookies:
         return None
 
     def _serialise(self, value: str, *, max_age: int, expires_at: int) -> str:
+        # Imported here: a protected request in steady state sets no cookie.
+        from http.cookies import Morsel
+
         morsel: Morsel[str] = Morsel()
         # Tokens are URL-safe base64, which needs no quoting in a cookie.
         morsel.set(self.name, value, value)

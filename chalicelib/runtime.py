@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.audit import AuditLog
 from chalicelib.clock import Clock, SystemClock
@@ -17,8 +16,7 @@ from chalicelib.throttle import LoginThrottle
 from chalicelib.users import Accounts
 
 
-@dataclass(frozen=True)
-class Services:
+class Services(NamedTuple):
     settings: Settings
     clock: Clock
     store: DynamoStore

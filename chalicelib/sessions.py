@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.clock import Clock
 from chalicelib.config import Settings
@@ -22,8 +22,7 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 _MAX_USER_AGENT = 256
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(NamedTuple):
     id: str  # public handle for listing and revocation; useless as a cookie
     user: User
     created_at: int
@@ -31,8 +30,7 @@ class Session:
     fresh: bool  # created or extended by this call: the cookie must be (re)sent
 
 
-@dataclass(frozen=True)
-class SessionSummary:
+class SessionSummary(NamedTuple):
     """What a user may see of one of their sessions (never the token or its digest)."""
 
     id: str

@@ -24,8 +24,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -89,16 +88,14 @@ def make_client() -> Any:
     return boto3.client("dynamodb", config=CLIENT_CONFIG)
 
 
-@dataclass(frozen=True)
-class UserRecord:
+class UserRecord(NamedTuple):
     user_id: str
     email: str
     password_hash: str
     created_at: int
 
 
-@dataclass(frozen=True)
-class SessionRecord:
+class SessionRecord(NamedTuple):
     digest: str
     session_id: str
     user_id: str
@@ -111,8 +108,7 @@ class SessionRecord:
     ip: str
 
 
-@dataclass(frozen=True)
-class Counter:
+class Counter(NamedTuple):
     failures: int
     last_failure_at: int
     expires_at: int
@@ -296,7 +292,16 @@ class DynamoStore:
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def delete_sessions(self, digests: list[str]) -> None:
-        pending = [{"DeleteRequest": {"Key": {"pk": {"S": f"SESSION#{d}"}}}} for d in digests]
+        self._batch_write(
+            [{"DeleteRequest": {"Key": {"pk": {"S": f"SESSION#{d}"}}}} for d in digests]
+        )
+
+    def put_sessions(self, sessions: list[SessionRecord]) -> None:
+        """Write many sessions at once (imports, load tests); unconditional, unlike put_session."""
+        self._batch_write([{"PutRequest": {"Item": _session_item(s)}} for s in sessions])
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        pending = list(requests)
         with _store_call():
             while pending:
                 batch, pending = pending[:25], pending[25:]

@@ -11,7 +11,7 @@ one window after its last failure or the lockout that failure caused, whichever 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.clock import Clock
 from chalicelib.config import Settings
@@ -19,8 +19,7 @@ from chalicelib.errors import TooManyAttempts
 from chalicelib.store import Counter, DynamoStore
 
 
-@dataclass(frozen=True)
-class _Rule:
+class _Rule(NamedTuple):
     kind: str
     threshold: int
 

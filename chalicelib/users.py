@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.clock import Clock
 from chalicelib.errors import InvalidCredentials, InvalidEmail, Unauthenticated
@@ -14,8 +14,7 @@ from chalicelib.store import DynamoStore, UserRecord
 _MAX_EMAIL_INPUT = 320
 
 
-@dataclass(frozen=True)
-class User:
+class User(NamedTuple):
     id: str
     email: str
 

@@ -7,7 +7,8 @@ code needs besides, all built from chalicelib.store so nothing is written twice:
 - a least-privilege IAM policy: only the DynamoDB actions the store calls, only on this table
   and its index (Chalice's own policy generator reads only app.py and would grant `*`);
 - the function's TABLE_NAME set from the table (Ref), not a hard-coded name.
-Then cfn-lint checks the result.
+Then cfn-lint checks the result, and the zip gains compiled bytecode: Lambda's file system is
+read-only, so without shipped .pyc files every cold start compiles every module it imports.
 
     python -m devtools.package --stage prod --out build/prod
 """
@@ -15,10 +16,14 @@ Then cfn-lint checks the result.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
+import py_compile
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +102,30 @@ def package(stage: str, out: Path) -> Path:
     )  # fmt: skip
     template = out / "sam.json"
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
+    add_bytecode(out / "deployment.zip")
     return template
+
+
+def add_bytecode(archive: Path) -> None:
+    """Add __pycache__/*.cpython-311.pyc for every module in the zip.
+
+    Chalice picks the Lambda runtime from the Python that runs it, so this interpreter's
+    bytecode is the runtime's. Unchecked-hash pycs: Python loads them without comparing source
+    timestamps, which a zip keeps only to two seconds.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder)
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(tree)
+        compileall.compile_dir(
+            tree, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+        )
+        rebuilt = archive.with_suffix(".tmp")
+        with zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for path in sorted(tree.rglob("*")):
+                if path.is_file():
+                    zipped.write(path, path.relative_to(tree).as_posix())
+        rebuilt.replace(archive)
 
 
 def main() -> int:

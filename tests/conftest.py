@@ -17,6 +17,7 @@ from moto import mock_aws
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.store import CLIENT_CONFIG, DynamoStore, create_table
+from devtools.calls import CallRecorder
 
 START = 1_800_000_000  # 2027-01-15T08:00:00Z
 
@@ -35,32 +36,6 @@ class FakeClock:
         self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
     ) -> None:
         self.t += int(days * 86400 + hours * 3600 + minutes * 60 + seconds)
-
-
-class CallRecorder:
-    """Counts DynamoDB API calls through botocore's event hooks."""
-
-    WRITES = frozenset(
-        {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-    )
-
-    def __init__(self, client: Any) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        client.meta.events.register("provide-client-params.dynamodb.*", self._record)
-
-    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.calls.append((model.name, dict(params)))
-
-    @property
-    def operations(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-    @property
-    def writes(self) -> list[str]:
-        return [name for name in self.operations if name in self.WRITES]
-
-    def clear(self) -> None:
-        self.calls.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -21,9 +21,9 @@ from chalice.local import create_local_server
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.store import CLIENT_CONFIG, create_table
+from devtools.calls import CallRecorder
 from devtools.dynamodb_local import LOCAL_AWS_ENV, ROOT, DynamoDBLocal
 from devtools.stage import stage_environment
-from tests.conftest import CallRecorder
 
 
 @pytest.fixture(scope="session")
