@@ -117,13 +117,16 @@ class Bench:
         self.services = runtime.build(self.settings, client=self.client, clock=self.clock)
         runtime.use(self.services)
         self.calls = CallRecorder(self.client)
-        # Thousands of sign-ins would flood the output with audit lines.
-        logging.getLogger("session_auth.audit").setLevel(logging.WARNING)
+        # Hundreds of sign-ins would flood the output with audit lines.
+        self._audit_logger = logging.getLogger("session_auth.audit")
+        self._audit_level = self._audit_logger.level
+        self._audit_logger.setLevel(logging.WARNING)
         from app import app
 
         self.app = app
 
     def close(self) -> None:
+        self._audit_logger.setLevel(self._audit_level)
         runtime.use(None)
         self.client.delete_table(TableName=self.table)
 
