@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib import pages, web
+from chalicelib import openapi, pages, web
 from chalicelib.clock import isoformat
 from chalicelib.errors import AppError
 from chalicelib.sessions import SessionSummary
@@ -109,6 +109,12 @@ def delete_account() -> Response:
 @web.login_required
 def trainings() -> dict[str, Any]:
     return {"trainings": list(TRAININGS)}
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document() -> Response:
+    headers = {"Content-Type": "application/json", "Cache-Control": "public, max-age=300"}
+    return Response(body=openapi.document_text(), headers=headers)
 
 
 # -- pages -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from chalicelib.audit import Event
 from chalicelib.errors import InvalidCredentials, NotFound, TooManyAttempts, Unauthenticated
 from chalicelib.passwords import check_password_policy
 from chalicelib.sessions import Session, SessionSummary
+from chalicelib.store import UserRecord
 from chalicelib.users import User, login_key
 
 if TYPE_CHECKING:
@@ -57,8 +58,9 @@ class RequestAuth:
     # -- signing in and out ---------------------------------------------------------------------
 
     def sign_up(self, email: str, password: str) -> User:
-        user = self._services.accounts.sign_up(email, password)
-        self._start(user)
+        record = self._services.accounts.register(email, password)
+        user = User(id=record.user_id, email=record.email)
+        self._start(user, new_user=record)  # the account exists only with its first session
         self._audit(Event.SIGNUP, user.id)
         return user
 
@@ -93,9 +95,14 @@ class RequestAuth:
         """New password; every session of the user ends and this client gets a new one."""
         check_password_policy(new_password)  # a bad new password is a 400, not a failed attempt
         user = self._reauthenticate(current_password)
-        self._services.accounts.set_password(user.id, new_password)
-        self._services.sessions.invalidate_user_sessions(user.id)
-        self._start(user)
+        token, session = self._services.sessions.replace_all_sessions(
+            user,
+            password_hash=self._services.accounts.new_password_hash(new_password),
+            presented=self._token,
+            user_agent=self._user_agent,
+            ip=self._ip,
+        )
+        self._adopt(token, session)
         self._audit(Event.PASSWORD_CHANGED, user.id)
         return user
 
@@ -103,10 +110,12 @@ class RequestAuth:
         """Delete the user, the email claim and every session; the email is free again."""
         user = self._reauthenticate(password)
         sessions = self._services.sessions
-        sessions.invalidate_user_sessions(user.id)
-        self._services.accounts.delete(user)
+        self._services.accounts.delete(
+            user, sessions.session_digests(user.id, presented=self._token)
+        )
         # A login that raced with the deletion may have added a session: sweep once more.
         sessions.invalidate_user_sessions(user.id)
+        self._token = None
         self._sign_out()
         self._audit(Event.ACCOUNT_DELETED, user.id)
 
@@ -146,12 +155,19 @@ class RequestAuth:
             self._audit(Event.LOGIN_FAILURE, user.id, reason="reauthentication")
             raise
 
-    def _start(self, user: User) -> None:
-        """Sign `user` in with a new session, ending the one this client held (no fixation)."""
-        self._end_presented_session()
+    def _start(self, user: User, new_user: UserRecord | None = None) -> None:
+        """Sign `user` in with a new session, ending the one this client held (no fixation) in
+        the same write: a failure leaves the client signed in as before."""
         token, session = self._services.sessions.create_session(
-            user, user_agent=self._user_agent, ip=self._ip
+            user,
+            user_agent=self._user_agent,
+            ip=self._ip,
+            replacing=self._token,
+            new_user=new_user,
         )
+        self._adopt(token, session)
+
+    def _adopt(self, token: str, session: Session) -> None:
         self._token, self._session, self._validated = token, session, True
         self.set_cookie = self._session_cookie(token, session)
 

@@ -5,6 +5,7 @@ argon2 is imported lazily: a protected request never hashes, so it should not pa
 
 from __future__ import annotations
 
+import re
 from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @cache
@@ -28,9 +30,12 @@ def common_passwords() -> frozenset[str]:
 
 
 def check_password_policy(password: str) -> None:
-    """8 to 256 characters (code points), any Unicode, never truncated, not a common one."""
+    """8 to 256 characters (code points), any printable Unicode, never truncated, not a common
+    one. Control characters (NUL, escapes) cannot be typed and are refused as hostile input."""
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidPassword()
+    if _CONTROL_CHARACTER.search(password):
+        raise InvalidPassword("Passwords cannot contain control characters.")
     # The list is lower case; "Password1" is as guessable as "password1".
     if password.lower() in common_passwords():
         raise WeakPassword()

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from chalicelib.clock import Clock
 from chalicelib.config import Settings
-from chalicelib.store import DynamoStore, SessionRecord
+from chalicelib.store import DynamoStore, SessionRecord, UserRecord
 from chalicelib.users import User
 
 # 32 random bytes (256 bits) as URL-safe base64: 43 characters that need no cookie quoting.
@@ -54,9 +54,48 @@ class SessionManager:
         self._activity_interval = int(settings.session_activity_interval.total_seconds())
 
     def create_session(
-        self, user: User, *, user_agent: str = "", ip: str = ""
+        self,
+        user: User,
+        *,
+        user_agent: str = "",
+        ip: str = "",
+        replacing: str | None = None,
+        new_user: UserRecord | None = None,
     ) -> tuple[str, Session]:
-        """A new session for `user`; returns the token (for the cookie only) and the session."""
+        """A new session for `user`; returns the token (for the cookie only) and the session.
+
+        In the same write, the session of token `replacing` ends (a sign-in rotates the
+        client's session) and `new_user` is created (a sign-up): all or nothing.
+        """
+        token, record = self._new_record(user, user_agent, ip)
+        self._store.put_session(record, replacing=_digest_if_token(replacing), new_user=new_user)
+        return token, _session(record, fresh=True)
+
+    def replace_all_sessions(
+        self,
+        user: User,
+        *,
+        password_hash: str,
+        presented: str | None,
+        user_agent: str = "",
+        ip: str = "",
+    ) -> tuple[str, Session]:
+        """After a password change: store `password_hash`, end every session of the user
+        (and the presented one, should the index lag) and start one new session, atomically."""
+        token, record = self._new_record(user, user_agent, ip)
+        revoke = self.session_digests(user.id, presented=presented)
+        self._store.change_password(user.id, password_hash, revoke=revoke, new_session=record)
+        return token, _session(record, fresh=True)
+
+    def session_digests(self, user_id: str, *, presented: str | None = None) -> list[str]:
+        """The storage keys of the user's sessions, and of the presented token's session."""
+        digests = [record.digest for record in self._store.list_user_sessions(user_id)]
+        presented_digest = _digest_if_token(presented)
+        if presented_digest is not None and presented_digest not in digests:
+            digests.append(presented_digest)
+        return digests
+
+    def _new_record(self, user: User, user_agent: str, ip: str) -> tuple[str, SessionRecord]:
         now = self._clock.now()
         token = secrets.token_urlsafe(_TOKEN_BYTES)
         absolute_expires_at = now + self._absolute_lifetime
@@ -72,8 +111,7 @@ class SessionManager:
             user_agent=user_agent[:_MAX_USER_AGENT],
             ip=ip,
         )
-        self._store.put_session(record)
-        return token, _session(record, fresh=True)
+        return token, record
 
     def validate_session(self, token: str) -> Session | None:
         """The live session for `token`, extended when less than half its lifetime remains.
@@ -143,6 +181,10 @@ class SessionManager:
         ]
         self._store.delete_sessions(doomed)
         return len(doomed)
+
+
+def _digest_if_token(token: str | None) -> str | None:
+    return token_digest(token) if token is not None and _TOKEN_SHAPE.fullmatch(token) else None
 
 
 def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = None) -> Session:

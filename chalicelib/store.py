@@ -24,13 +24,14 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import EmailTaken, ServiceUnavailable
+from chalicelib.errors import AppError, EmailTaken, ServiceUnavailable, Unauthenticated
 
 SESSIONS_BY_USER = "sessions_by_user"
 TTL_ATTRIBUTE = "expires_at"
@@ -71,16 +72,39 @@ IAM_TABLE_ACTIONS = (
 )
 IAM_INDEX_ACTIONS = ("dynamodb:Query",)  # only ever on sessions_by_user
 
-# Every request must be answered well inside API Gateway's 29 s limit: a call gives up after
-# 3 attempts of at most 1 s to connect and 2 s to read (DynamoDB's p99 is milliseconds).
+# Every request must be answered well inside API Gateway's 29 s limit and the function's 25 s
+# timeout. One call makes at most 3 attempts of at most 1 s to connect and 1 s to read
+# (DynamoDB answers in milliseconds), with up to 1 + 2 s of standard-mode backoff: 9 s. No new
+# call starts once a request has spent REQUEST_BUDGET_SECONDS, so the worst case is 8 + 9 s.
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=1,
-    read_timeout=2,
+    read_timeout=1,
     tcp_keepalive=True,
 )
+REQUEST_BUDGET_SECONDS = 8.0
+
+_deadline: ContextVar[float | None] = ContextVar("store_deadline", default=None)
+
+
+@contextmanager
+def request_budget(seconds: float = REQUEST_BUDGET_SECONDS) -> Iterator[None]:
+    """Within this block, store calls stop starting once `seconds` have passed (-> 503)."""
+    reset = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(reset)
+
+
+def _check_budget() -> None:
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() >= deadline:
+        raise ServiceUnavailable()
+
 
 _TRANSACTION_ATTEMPTS = 4
+_MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 
 
 def make_client() -> Any:
@@ -117,6 +141,7 @@ class Counter(NamedTuple):
 @contextmanager
 def _store_call() -> Iterator[None]:
     """Turn a failed or timed-out call into ServiceUnavailable (503), never "not signed in"."""
+    _check_budget()
     try:
         yield
     except ClientError as error:
@@ -142,52 +167,6 @@ class DynamoStore:
 
     # -- users -------------------------------------------------------------------------
 
-    def create_user(self, user: UserRecord) -> None:
-        """Create the user and its email claim atomically; EmailTaken if the email is claimed."""
-        request = {
-            "TransactItems": [
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": {
-                            "pk": {"S": f"EMAIL#{user.email}"},
-                            "user_id": {"S": user.user_id},
-                        },
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": {
-                            "pk": {"S": f"USER#{user.user_id}"},
-                            "email": {"S": user.email},
-                            "password_hash": {"S": user.password_hash},
-                            "created_at": {"N": str(user.created_at)},
-                        },
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-            ]
-        }
-        for attempt in range(_TRANSACTION_ATTEMPTS):
-            if attempt:
-                self._sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter)
-            try:
-                self._client.transact_write_items(**request)
-                return
-            except ClientError as error:
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    raise EmailTaken() from None
-                if "TransactionConflict" not in reasons:
-                    raise ServiceUnavailable() from error
-                # A concurrent signup holds the claim. Retrying tells whether it committed
-                # (-> EmailTaken) or rolled back (-> this signup may take the email).
-            except BotoCoreError as error:
-                raise ServiceUnavailable() from error
-        raise ServiceUnavailable()
-
     def get_user_by_email(self, email: str) -> UserRecord | None:
         claim = self._get(f"EMAIL#{email}")
         return None if claim is None else self.get_user(claim["user_id"]["S"])
@@ -203,15 +182,40 @@ class DynamoStore:
             created_at=int(item["created_at"]["N"]),
         )
 
-    def delete_user(self, user_id: str, email: str) -> None:
-        """Delete the user and its email claim together, so the email can register again."""
-        with _store_call():
-            self._client.transact_write_items(
-                TransactItems=[
-                    {"Delete": {"TableName": self._table, "Key": {"pk": {"S": pk}}}}
-                    for pk in (f"USER#{user_id}", f"EMAIL#{email}")
-                ]
-            )
+    def delete_user(self, user_id: str, email: str, session_digests: list[str]) -> None:
+        """Delete the user, its email claim and the given sessions in one transaction, so the
+        email can register again and no session outlives its account."""
+        fixed = [self._delete(f"USER#{user_id}"), self._delete(f"EMAIL#{email}")]
+        deletes = [self._delete(f"SESSION#{d}") for d in session_digests]
+        self._transact(fixed + self._fit(deletes, room=_MAX_TRANSACTION_ITEMS - len(fixed)))
+
+    def change_password(
+        self,
+        user_id: str,
+        password_hash: str,
+        *,
+        revoke: list[str],
+        new_session: SessionRecord,
+    ) -> None:
+        """Store the new hash, delete the `revoke` sessions and store `new_session`, all or
+        nothing: success never leaves an old session alive."""
+        fixed = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": f"USER#{user_id}"}},
+                    "UpdateExpression": "SET password_hash = :h",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":h": {"S": password_hash}},
+                }
+            },
+            self._put_session(new_session),
+        ]
+        deletes = [self._delete(f"SESSION#{d}") for d in dict.fromkeys(revoke)]
+        self._transact(
+            fixed + self._fit(deletes, room=_MAX_TRANSACTION_ITEMS - len(fixed)),
+            on_condition_failed=Unauthenticated,  # the account was deleted meanwhile
+        )
 
     def update_password_hash(self, user_id: str, password_hash: str) -> None:
         with _store_call():
@@ -229,13 +233,51 @@ class DynamoStore:
 
     # -- sessions ------------------------------------------------------------------------
 
-    def put_session(self, session: SessionRecord) -> None:
-        with _store_call():
-            self._client.put_item(
-                TableName=self._table,
-                Item=_session_item(session),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+    def put_session(
+        self,
+        session: SessionRecord,
+        *,
+        replacing: str | None = None,
+        new_user: UserRecord | None = None,
+    ) -> None:
+        """Store a new session, in one transaction with what must happen with it: deleting the
+        session it replaces (digest `replacing`) and creating its user with the email claim
+        (EmailTaken if the email is claimed). A sign-in happens entirely or not at all."""
+        put = self._put_session(session)
+        if replacing is None and new_user is None:
+            with _store_call():
+                self._client.put_item(**put["Put"])
+            return
+        items = []
+        if new_user is not None:
+            items += [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": {"S": f"EMAIL#{new_user.email}"},
+                            "user_id": {"S": new_user.user_id},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": {"S": f"USER#{new_user.user_id}"},
+                            "email": {"S": new_user.email},
+                            "password_hash": {"S": new_user.password_hash},
+                            "created_at": {"N": str(new_user.created_at)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        items.append(put)
+        if replacing is not None:
+            items.append(self._delete(f"SESSION#{replacing}"))
+        self._transact(items, on_condition_failed=EmailTaken)
 
     def get_session(self, digest: str) -> SessionRecord | None:
         item = self._get(f"SESSION#{digest}")
@@ -400,6 +442,53 @@ class DynamoStore:
     def delete_counter(self, key: tuple[str, str]) -> None:
         with _store_call():
             self._client.delete_item(TableName=self._table, Key={"pk": {"S": _counter_pk(key)}})
+
+    # -- transactions ------------------------------------------------------------------------
+
+    def _transact(
+        self, items: list[dict[str, Any]], on_condition_failed: type[AppError] = ServiceUnavailable
+    ) -> None:
+        """TransactWriteItems, retried while another transaction holds one of its items.
+
+        A conflict means a concurrent request (say, a sign-up with the same email) is writing
+        the same item; retrying tells whether it committed (then a condition fails here) or
+        rolled back (then this one may succeed).
+        """
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            if attempt:
+                self._sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter)
+            _check_budget()
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as error:
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    raise on_condition_failed() from None
+                if "TransactionConflict" not in reasons:
+                    raise ServiceUnavailable() from error
+            except BotoCoreError as error:
+                raise ServiceUnavailable() from error
+        raise ServiceUnavailable()
+
+    def _fit(self, deletes: list[dict[str, Any]], room: int) -> list[dict[str, Any]]:
+        """The deletes that fit in a transaction with `room` places left; the rest (only for a
+        user with about a hundred sessions) are deleted first, in batches."""
+        overflow, kept = deletes[room:], deletes[:room]
+        self._batch_write([{"DeleteRequest": {"Key": d["Delete"]["Key"]}} for d in overflow])
+        return kept
+
+    def _put_session(self, session: SessionRecord) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": _session_item(session),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _delete(self, pk: str) -> dict[str, Any]:
+        return {"Delete": {"TableName": self._table, "Key": {"pk": {"S": pk}}}}
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -54,17 +54,17 @@ class Accounts:
         self._hasher = hasher
         self._clock = clock
 
-    def sign_up(self, email: str, password: str) -> User:
+    def register(self, email: str, password: str) -> UserRecord:
+        """A new account, validated and with its password hashed, but not stored yet: it is
+        stored together with its first session (SessionManager.create_session(new_user=...))."""
         normalized = normalize_email(email)
         check_password_policy(password)
-        record = UserRecord(
+        return UserRecord(
             user_id=str(uuid.uuid4()),
             email=normalized,
             password_hash=self._hasher.hash(password),
             created_at=self._clock.now(),
         )
-        self._store.create_user(record)
-        return User(id=record.user_id, email=record.email)
 
     def authenticate(self, email: str, password: str) -> User:
         """The user, or InvalidCredentials; an unknown email costs the same Argon2 work."""
@@ -87,12 +87,15 @@ class Accounts:
             raise Unauthenticated()  # the account was deleted under this session
         return self._verify(record, password)
 
-    def set_password(self, user_id: str, password: str) -> None:
+    def new_password_hash(self, password: str) -> str:
+        """The hash to store for a new password (stored with SessionManager.replace_all_sessions,
+        which ends every session in the same write)."""
         check_password_policy(password)
-        self._store.update_password_hash(user_id, self._hasher.hash(password))
+        return self._hasher.hash(password)
 
-    def delete(self, user: User) -> None:
-        self._store.delete_user(user.id, user.email)
+    def delete(self, user: User, session_digests: list[str]) -> None:
+        """Delete the account, its email claim and these sessions, atomically."""
+        self._store.delete_user(user.id, user.email, session_digests)
 
     def _verify(self, record: UserRecord, password: str) -> User:
         ok, new_hash = self._hasher.verify(record.password_hash, password)

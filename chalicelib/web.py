@@ -39,6 +39,7 @@ from chalicelib.errors import (
     UnsupportedMediaType,
 )
 from chalicelib.sessions import Session
+from chalicelib.store import request_budget
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
@@ -170,7 +171,8 @@ def install(app: Chalice) -> None:
             return _finish(error_response(AppError()), None)
         reset = _current.set((request, request_auth))
         try:
-            response = get_response(request)
+            with request_budget():
+                response = get_response(request)
         except AppError as error:
             response = error_response(error)
         except Exception:

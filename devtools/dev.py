@@ -1,7 +1,8 @@
 """`make dev`: DynamoDB Local (persistent), the table, and `chalice local --stage local`.
 
-Honours PORT (default 8000) for the API and AWS_ENDPOINT_URL_DYNAMODB: when that is set, its
-DynamoDB is used and none is started. Ctrl-C stops everything this started.
+Honours PORT (default 8000) for the API, DYNAMODB_DATA_DIR (default .dynamodb/) for the data,
+and AWS_ENDPOINT_URL_DYNAMODB: when that is set, its DynamoDB is used and none is started.
+Ctrl-C stops everything this started.
 """
 
 from __future__ import annotations
@@ -17,17 +18,16 @@ from chalicelib.store import CLIENT_CONFIG, create_table
 from devtools.dynamodb_local import ROOT, DynamoDBLocal, MotoServer, java_available, local_aws_env
 from devtools.stage import stage_environment
 
-DATA_DIR = ROOT / ".dynamodb"
-
 
 def main() -> int:
     port = os.environ.get("PORT", "8000")
+    data_dir = Path(os.environ.get("DYNAMODB_DATA_DIR", ROOT / ".dynamodb"))
     env = {**os.environ, **local_aws_env(), **stage_environment("local")}
     database: DynamoDBLocal | MotoServer | None = None
     if "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ:
         if java_available():
-            database = DynamoDBLocal(data_dir=DATA_DIR).start()
-            print(f"DynamoDB Local on {database.endpoint}, data in {DATA_DIR}", flush=True)
+            database = DynamoDBLocal(data_dir=data_dir).start()
+            print(f"DynamoDB Local on {database.endpoint}, data in {data_dir}", flush=True)
         else:
             print(
                 "WARNING: `java` not found; using moto's in-memory DynamoDB instead."

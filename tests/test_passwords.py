@@ -36,7 +36,10 @@ def test_policy_rejects_common_passwords_in_any_case(password):
         check_password_policy(password)
 
 
-@pytest.mark.parametrize("password", ["", "a" * 7, "🔑" * 7, "a" * 257])
+@pytest.mark.parametrize(
+    "password",
+    ["", "a" * 7, "🔑" * 7, "a" * 257, "long enough\x00", "tab\tinside it", "esc\x1b[31m!"],
+)
 def test_policy_rejects_shorter_than_8_or_longer_than_256(password):
     with pytest.raises(InvalidPassword):
         check_password_policy(password)

@@ -12,8 +12,9 @@ from chalicelib.errors import (
     ServiceUnavailable,
 )
 from chalicelib.passwords import PasswordHasher
+from chalicelib.sessions import SessionManager
 from chalicelib.store import UserRecord
-from chalicelib.users import Accounts, normalize_email
+from chalicelib.users import Accounts, User, normalize_email
 from tests.conftest import table_items
 
 PASSWORD = "correct horse battery"
@@ -27,6 +28,19 @@ def hasher(settings) -> PasswordHasher:
 @pytest.fixture
 def accounts(store, hasher, clock) -> Accounts:
     return Accounts(store, hasher, clock)
+
+
+@pytest.fixture
+def sessions(store, settings, clock) -> SessionManager:
+    return SessionManager(store, settings, clock)
+
+
+def sign_up(accounts, sessions, email, password) -> User:
+    """What a sign-up stores: the account, in one write with its first session."""
+    record = accounts.register(email, password)
+    user = User(id=record.user_id, email=record.email)
+    sessions.create_session(user, new_user=record)
+    return user
 
 
 @pytest.mark.parametrize(
@@ -52,11 +66,15 @@ def test_invalid_emails_are_refused(raw):
         normalize_email(raw)
 
 
-def test_sign_up_stores_user_and_email_claim_with_an_argon2id_hash(accounts, dynamodb, settings):
-    user = accounts.sign_up(" Ann@Example.com ", PASSWORD)
+def test_sign_up_stores_user_claim_and_session_in_one_write(
+    accounts, sessions, dynamodb, settings, calls
+):
+    user = sign_up(accounts, sessions, " Ann@Example.com ", PASSWORD)
+    assert calls.operations == ["TransactWriteItems"]
     assert user.email == "ann@example.com"
     items = {item["pk"]["S"]: item for item in table_items(dynamodb, settings.table_name)}
-    assert set(items) == {f"USER#{user.id}", "EMAIL#ann@example.com"}
+    assert {pk.split("#")[0] for pk in items} == {"USER", "EMAIL", "SESSION"}
+    assert {f"USER#{user.id}", "EMAIL#ann@example.com"} < set(items)
     assert items["EMAIL#ann@example.com"]["user_id"] == {"S": user.id}
     stored = items[f"USER#{user.id}"]
     assert stored["email"] == {"S": "ann@example.com"}
@@ -65,21 +83,24 @@ def test_sign_up_stores_user_and_email_claim_with_an_argon2id_hash(accounts, dyn
 
 
 @pytest.mark.parametrize("again", ["ann@example.com", "ANN@EXAMPLE.COM", "  Ann@example.com  "])
-def test_an_email_can_register_once_whatever_its_case(accounts, dynamodb, settings, again):
-    accounts.sign_up("ann@example.com", PASSWORD)
+def test_an_email_can_register_once_whatever_its_case(
+    accounts, sessions, dynamodb, settings, again
+):
+    sign_up(accounts, sessions, "ann@example.com", PASSWORD)
+    before = table_items(dynamodb, settings.table_name)
     with pytest.raises(EmailTaken):
-        accounts.sign_up(again, "another password")
-    assert len(table_items(dynamodb, settings.table_name)) == 2
+        sign_up(accounts, sessions, again, "another password")
+    assert table_items(dynamodb, settings.table_name) == before
 
 
 def test_sign_up_checks_the_password_policy_before_writing(accounts, dynamodb, settings):
     with pytest.raises(InvalidPassword):
-        accounts.sign_up("ann@example.com", "short")
+        accounts.register("ann@example.com", "short")
     assert table_items(dynamodb, settings.table_name) == []
 
 
-def test_authenticate_returns_the_user(accounts):
-    created = accounts.sign_up("ann@example.com", PASSWORD)
+def test_authenticate_returns_the_user(accounts, sessions):
+    created = sign_up(accounts, sessions, "ann@example.com", PASSWORD)
     assert accounts.authenticate(" ANN@example.com", PASSWORD) == created
 
 
@@ -92,8 +113,10 @@ def test_authenticate_returns_the_user(accounts):
         ("ann@example.com", "x" * 300),
     ],
 )
-def test_unknown_email_and_wrong_password_are_indistinguishable(accounts, hasher, email, password):
-    accounts.sign_up("ann@example.com", PASSWORD)
+def test_unknown_email_and_wrong_password_are_indistinguishable(
+    accounts, sessions, hasher, email, password
+):
+    sign_up(accounts, sessions, "ann@example.com", PASSWORD)
     with (
         mock.patch.object(hasher, "verify", wraps=hasher.verify) as verify,
         pytest.raises(InvalidCredentials) as raised,
@@ -103,9 +126,9 @@ def test_unknown_email_and_wrong_password_are_indistinguishable(accounts, hasher
     assert verify.call_count == 1  # an Argon2 verification runs on every path
 
 
-def test_login_rehashes_an_outdated_hash(store, clock, dynamodb, settings):
+def test_login_rehashes_an_outdated_hash(store, sessions, clock, dynamodb, settings):
     old = Accounts(store, PasswordHasher(replace(settings, argon2_time_cost=3)), clock)
-    user = old.sign_up("ann@example.com", PASSWORD)
+    user = sign_up(old, sessions, "ann@example.com", PASSWORD)
     current = Accounts(store, PasswordHasher(settings), clock)
     current.authenticate("ann@example.com", PASSWORD)
     items = {i["pk"]["S"]: i for i in table_items(dynamodb, settings.table_name)}
@@ -115,7 +138,9 @@ def test_login_rehashes_an_outdated_hash(store, clock, dynamodb, settings):
     assert current.authenticate("ann@example.com", PASSWORD) == user
 
 
-def test_concurrent_signup_conflict_is_retried_then_reported_as_taken(store, dynamodb):
+def test_concurrent_signup_conflict_is_retried_then_reported_as_taken(sessions, dynamodb):
+    winner = User(id="winner", email="ann@example.com")
+    loser = User(id="loser", email="ann@example.com")
     conflict = ClientError(
         {
             "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
@@ -129,7 +154,7 @@ def test_concurrent_signup_conflict_is_retried_then_reported_as_taken(store, dyn
     def conflicting_then_real(**kwargs):
         attempts.append(kwargs)
         if len(attempts) == 1:
-            store.create_user(UserRecord("winner", "ann@example.com", "h", 1))
+            sessions.create_session(winner, new_user=UserRecord("winner", winner.email, "h", 1))
             raise conflict
         return real(**kwargs)
 
@@ -137,7 +162,7 @@ def test_concurrent_signup_conflict_is_retried_then_reported_as_taken(store, dyn
         mock.patch.object(dynamodb, "transact_write_items", side_effect=conflicting_then_real),
         pytest.raises(EmailTaken),
     ):
-        store.create_user(UserRecord("loser", "ann@example.com", "h", 1))
+        sessions.create_session(loser, new_user=UserRecord("loser", loser.email, "h", 1))
     assert len(attempts) == 3  # the loser's 2 tries, and the winner's one inside
 
 

@@ -1,0 +1,125 @@
+"""Hostile input: whatever arrives, the answer is a 4xx in the one error shape, never a 500,
+and nothing is written."""
+
+import json
+
+import pytest
+
+from tests.conftest import table_items
+from tests.helpers import parse_set_cookie, set_cookies
+
+PASSWORD = "correct horse battery"
+JSON = "application/json"
+
+
+def post(client, path, body: bytes | str, content_type=JSON, cookie=None):
+    headers = {"Content-Type": content_type} if content_type else {}
+    if cookie is not None:
+        headers["Cookie"] = cookie
+    raw = body.encode() if isinstance(body, str) else body
+    return client.http.post(path, headers=headers, body=raw)
+
+
+def assert_error_shape(response, status=None):
+    assert 400 <= response.status_code < 500, response.body
+    if status is not None:
+        assert response.status_code == status
+    body = response.json_body
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+
+
+def credentials(email="ann@example.com", password=PASSWORD) -> str:
+    return json.dumps({"email": email, "password": password})
+
+
+# Expected status: one for both routes, or (sign-up, login). A login never says what is wrong
+# with the email or password it was given, only that they do not match an account.
+BODIES = {
+    "over 64 KiB": (credentials(password="x" * 70_000), 413),
+    "exactly one byte over": ('{"a":"' + "x" * (64 * 1024 - 7) + '"}', 413),
+    "invalid UTF-8": (b'{"email": "\xc3\x28", "password": "correct horse"}', 400),
+    "UTF-16": (credentials().encode("utf-16"), 400),
+    "NUL in the email": (credentials(email="ann\x00@example.com"), (400, 401)),
+    "control characters in the email": (credentials(email="ann\x1b[2J@example.com"), (400, 401)),
+    "NUL in the password": (credentials(password="correct\x00horse"), (400, 401)),
+    "raw NUL outside strings": (b'{"email": "a@b.co",\x00 "password": "x"}', 400),
+    "a JSON array": ("[]", 400),
+    "a JSON number": ("12345", 400),
+    "JSON null": ("null", 400),
+    "a JSON string": ('"ann@example.com"', 400),
+    "deeply nested arrays": ("[" * 50_000 + "]" * 50_000, 413),
+    "deeply nested objects": ('{"a":' * 3_000 + "1" + "}" * 3_000, 400),
+    "email as a number": ('{"email": 1, "password": "correct horse battery"}', 400),
+    "email as an object": ('{"email": {"$ne": null}, "password": "correct horse battery"}', 400),
+    "password as a list": ('{"email": "ann@example.com", "password": ["a"]}', 400),
+    "a 10 KB email": (credentials(email="a" * 10_000 + "@example.com"), (400, 401)),
+    "a 10 KB domain": (credentials(email="ann@" + "a" * 10_000 + ".com"), (400, 401)),
+    "NaN": ('{"email": NaN, "password": "correct horse battery"}', 400),
+    "truncated": ('{"email": "ann@example.com", "pass', 400),
+    "empty": ("", 400),
+    "a BOM": ("\ufeff" + credentials(), 400),
+}
+
+
+@pytest.mark.parametrize("path", ["/auth/signup", "/auth/login"])
+@pytest.mark.parametrize("case", list(BODIES))
+def test_hostile_bodies_get_a_4xx_in_the_error_shape(client, dynamodb, settings, path, case):
+    body, status = BODIES[case]
+    if isinstance(status, tuple):
+        status = status[0] if path == "/auth/signup" else status[1]
+    response = post(client, path, body)
+    assert_error_shape(response, status)
+    assert [
+        i for i in table_items(dynamodb, settings.table_name) if "THROTTLE" not in i["pk"]["S"]
+    ] == []
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+     "application/jsonx", "application/xml"],
+)  # fmt: skip
+def test_a_wrong_content_type_is_415(client, content_type):
+    response = post(client, "/auth/signup", credentials(), content_type=content_type)
+    assert_error_shape(response, 415)
+
+
+def sign_up(client) -> str:
+    response = post(client, "/auth/signup", credentials())
+    assert response.status_code == 201
+    return parse_set_cookie(set_cookies(response.headers)[0])[1]
+
+
+def get_trainings(client, cookie_header):
+    return client.http.get("/trainings", headers={"Cookie": cookie_header})
+
+
+@pytest.mark.parametrize(
+    "cookie_header",
+    [
+        "auth_session=" + "A" * 8_000,  # overlong
+        "auth_session=" + "é" * 43,
+        "auth_session=%41%41%41",
+        "auth_session=" + "A" * 42 + "\x00",
+        "auth_session=garbage; auth_session=" + "B" * 43,  # duplicated: the first one counts
+        "; ".join(f"c{i}=v{i}" for i in range(500)) + "; auth_session=" + "C" * 43,
+        'auth_session="' + "D" * 43,
+        "auth_session",
+        "=auth_session=x",
+        ";;;;;",
+    ],
+)
+def test_hostile_cookies_get_401_in_the_error_shape(client, cookie_header):
+    sign_up(client)
+    response = get_trainings(client, cookie_header)
+    assert_error_shape(response, 401)
+    assert response.json_body["error"]["code"] == "unauthenticated"
+
+
+def test_a_valid_cookie_is_found_among_hundreds(client):
+    token = sign_up(client)
+    crowd = "; ".join(f"tracker{i}=%7B%22v%22%3A{i}%7D" for i in range(300))
+    assert get_trainings(client, f"{crowd}; auth_session={token}; after=1").status_code == 200
+    assert get_trainings(client, f"auth_session={token}; auth_session=second").status_code == 200

@@ -1,0 +1,44 @@
+"""The OpenAPI document is the single description of the routes: neither may have what the
+other lacks."""
+
+import json
+
+import schemathesis
+
+from chalicelib.openapi import DOCUMENT
+
+METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
+
+
+def test_every_route_is_documented_and_every_documented_route_exists():
+    from app import app
+
+    routes = {(path, method.lower()) for path, entries in app.routes.items() for method in entries}
+    document = json.loads(DOCUMENT.read_text())
+    documented = {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+    assert routes == documented
+
+
+def test_the_document_is_valid_openapi_3_1_with_the_one_error_shape():
+    schema = schemathesis.openapi.from_path(str(DOCUMENT))
+    document = schema.raw_schema
+    assert document["openapi"] == "3.1.0"
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    assert error["properties"]["error"]["required"] == ["code", "message"]
+    operations = list(schema.get_all_operations())
+    documented = sum(1 for item in document["paths"].values() for m in item if m in METHODS)
+    assert len(operations) == documented == 19
+    assert all(op.ok() for op in operations)  # every operation parses
+
+
+def test_the_document_is_served(client):
+    response = client.http.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json_body == json.loads(DOCUMENT.read_text())
