@@ -115,7 +115,7 @@ class RequestAuth:
         )
         # A login that raced with the deletion may have added a session: sweep once more.
         sessions.invalidate_user_sessions(user.id)
-        self._token = None
+        self._token = None  # its session went with the account: nothing left to delete
         self._sign_out()
         self._audit(Event.ACCOUNT_DELETED, user.id)
 

@@ -200,15 +200,7 @@ class DynamoStore:
         """Store the new hash, delete the `revoke` sessions and store `new_session`, all or
         nothing: success never leaves an old session alive."""
         fixed = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": {"pk": {"S": f"USER#{user_id}"}},
-                    "UpdateExpression": "SET password_hash = :h",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": {":h": {"S": password_hash}},
-                }
-            },
+            {"Update": self._password_update(user_id, password_hash)},
             self._put_session(new_session),
         ]
         deletes = [self._delete(f"SESSION#{d}") for d in dict.fromkeys(revoke)]
@@ -218,18 +210,23 @@ class DynamoStore:
         )
 
     def update_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Re-hash after a login; nothing to do if the account was deleted meanwhile."""
         with _store_call():
             try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key={"pk": {"S": f"USER#{user_id}"}},
-                    UpdateExpression="SET password_hash = :h",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":h": {"S": password_hash}},
-                )
+                self._client.update_item(**self._password_update(user_id, password_hash))
             except ClientError as error:
                 if _error_code(error) != "ConditionalCheckFailedException":
                     raise
+
+    def _password_update(self, user_id: str, password_hash: str) -> dict[str, Any]:
+        # Conditional: an update must never re-create a deleted account.
+        return {
+            "TableName": self._table,
+            "Key": {"pk": {"S": f"USER#{user_id}"}},
+            "UpdateExpression": "SET password_hash = :h",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {":h": {"S": password_hash}},
+        }
 
     # -- sessions ------------------------------------------------------------------------
 
