@@ -8,6 +8,7 @@ on a password change, and writing the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chalicelib.audit import Event
@@ -65,20 +66,9 @@ class RequestAuth:
         return user
 
     def log_in(self, email: str, password: str) -> User:
-        key = login_key(email)
-        try:
-            had_failures = self._services.throttle.check(key, self._ip)
-        except TooManyAttempts:
-            self._audit(Event.LOGIN_THROTTLED, None)
-            raise
-        try:
-            user = self._services.accounts.authenticate(email, password)
-        except InvalidCredentials:
-            self._services.throttle.record_failure(key, self._ip)
-            self._audit(Event.LOGIN_FAILURE, None)
-            raise
-        if had_failures:
-            self._services.throttle.clear(key)
+        user = self._check_password(
+            login_key(email), lambda: self._services.accounts.authenticate(email, password)
+        )
         self._start(user)
         self._audit(Event.LOGIN_SUCCESS, user.id)
         return user
@@ -147,13 +137,37 @@ class RequestAuth:
     def _reauthenticate(self, password: str) -> User:
         """The signed-in user, after checking their password; failures count like logins."""
         user = self.require().user
-        self._services.throttle.check(user.email, self._ip)
+        return self._check_password(
+            user.email,
+            lambda: self._services.accounts.check_password(user.id, password),
+            user_id=user.id,
+            reason="reauthentication",
+        )
+
+    def _check_password(
+        self,
+        email_key: str,
+        verify: Callable[[], User],
+        user_id: str | None = None,
+        **details: str,
+    ) -> User:
+        """Every password check: refused while throttled, failures counted and audited, and a
+        success forgets the email's earlier failures."""
+        throttle = self._services.throttle
         try:
-            return self._services.accounts.check_password(user.id, password)
-        except InvalidCredentials:
-            self._services.throttle.record_failure(user.email, self._ip)
-            self._audit(Event.LOGIN_FAILURE, user.id, reason="reauthentication")
+            had_failures = throttle.check(email_key, self._ip)
+        except TooManyAttempts:
+            self._audit(Event.LOGIN_THROTTLED, user_id, **details)
             raise
+        try:
+            user = verify()
+        except InvalidCredentials:
+            throttle.record_failure(email_key, self._ip)
+            self._audit(Event.LOGIN_FAILURE, user_id, **details)
+            raise
+        if had_failures:
+            throttle.clear(email_key)
+        return user
 
     def _start(self, user: User, new_user: UserRecord | None = None) -> None:
         """Sign `user` in with a new session, ending the one this client held (no fixation) in

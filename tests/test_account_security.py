@@ -8,26 +8,10 @@ import pytest
 from chalicelib.errors import CrossOriginRequest, WeakPassword
 from chalicelib.sessions import token_digest
 from tests.conftest import table_items
-from tests.helpers import error_body, parse_set_cookie, set_cookies
+from tests.helpers import call, error_body, parse_set_cookie, session_token, set_cookies
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
-
-
-def call(client, method, path, body=None, token=None, headers=None):
-    all_headers = {"Content-Type": "application/json", **(headers or {})}
-    if token:
-        all_headers["Cookie"] = f"auth_session={token}"
-    raw = json.dumps(body) if body is not None else ""
-    return client.http.request(method, path, headers=all_headers, body=raw.encode())
-
-
-def token_of(response) -> str:
-    (cookie,) = set_cookies(response.headers)
-    name, value, _ = parse_set_cookie(cookie)
-    assert name == "auth_session"
-    assert value
-    return value
 
 
 def sign_up(client, email="ann@example.com", password=PASSWORD, user_agent="Firefox"):
@@ -36,7 +20,7 @@ def sign_up(client, email="ann@example.com", password=PASSWORD, user_agent="Fire
         headers={"User-Agent": user_agent},
     )  # fmt: skip
     assert response.status_code == 201, response.body
-    return token_of(response)
+    return session_token(response)
 
 
 def log_in(client, email="ann@example.com", password=PASSWORD, user_agent="Firefox"):
@@ -164,9 +148,9 @@ def test_signup_and_session_checks_never_touch_the_counters(client, calls):
 def test_sessions_are_listed_newest_first_with_the_current_one_marked(client, clock):
     sign_up(client, user_agent="Firefox on Linux")
     clock.advance(seconds=10)
-    phone = token_of(log_in(client, user_agent="Safari on iPhone"))
+    phone = session_token(log_in(client, user_agent="Safari on iPhone"))
     clock.advance(seconds=10)
-    laptop = token_of(log_in(client, user_agent="x" * 1000))
+    laptop = session_token(log_in(client, user_agent="x" * 1000))
     response = call(client, "GET", "/auth/sessions", token=phone)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -217,8 +201,8 @@ def test_last_used_is_updated_at_most_hourly(client, clock):
 
 def test_revoking_a_session_kills_its_cookie_at_once(client):
     sign_up(client)
-    laptop = token_of(log_in(client, user_agent="laptop"))
-    phone = token_of(log_in(client, user_agent="phone"))
+    laptop = session_token(log_in(client, user_agent="laptop"))
+    phone = session_token(log_in(client, user_agent="phone"))
     listed = call(client, "GET", "/auth/sessions", token=laptop).json_body["sessions"]
     (phone_id,) = [s["id"] for s in listed if s["user_agent"] == "phone"]
     response = call(client, "DELETE", f"/auth/sessions/{phone_id}", token=laptop)
@@ -251,7 +235,7 @@ def test_revoking_another_users_or_an_unknown_session_is_404(client, session_id)
 
 def test_revoking_all_other_sessions_keeps_the_current_one(client):
     current = sign_up(client)
-    others = [token_of(log_in(client)) for _ in range(3)]
+    others = [session_token(log_in(client)) for _ in range(3)]
     bob = sign_up(client, "bob@example.com")
     assert call(client, "DELETE", "/auth/sessions", token=current).status_code == 204
     assert [status(client, t) for t in others] == [401, 401, 401]
@@ -278,11 +262,11 @@ def change(client, token, current=PASSWORD, new=NEW_PASSWORD):
 
 def test_password_change_revokes_every_session_and_issues_a_new_one(client, dynamodb, settings):
     current = sign_up(client)
-    other = token_of(log_in(client))
+    other = session_token(log_in(client))
     response = change(client, current)
     assert response.status_code == 200
     assert response.json_body["user"]["email"] == "ann@example.com"
-    new = token_of(response)
+    new = session_token(response)
     assert new not in (current, other)
     assert [status(client, t) for t in (current, other, new)] == [401, 401, 200]
     assert [i["pk"]["S"] for i in items(dynamodb, settings, "SESSION#")] == [
@@ -324,7 +308,7 @@ def test_password_change_needs_a_session(client):
 
 def test_deleting_the_account_removes_everything_and_frees_the_email(client, dynamodb, settings):
     token = sign_up(client)
-    other = token_of(log_in(client))
+    other = session_token(log_in(client))
     bob = sign_up(client, "bob@example.com")
     response = call(client, "DELETE", "/auth/account", {"password": PASSWORD}, token=token)
     assert response.status_code == 204
@@ -372,16 +356,16 @@ def test_common_passwords_are_refused_at_signup(client, password, dynamodb, sett
 def test_every_auth_event_is_logged_once_without_secrets(client, audit, clock):
     ann = sign_up(client)
     log_in(client, password="wrong password")
-    other = token_of(log_in(client))
+    other = session_token(log_in(client))
     call(client, "POST", "/auth/logout", token=other)
     listed = call(client, "GET", "/auth/sessions", token=ann).json_body["sessions"]
-    extra = token_of(log_in(client))
+    extra = session_token(log_in(client))
     extra_id = next(
         s["id"] for s in call(client, "GET", "/auth/sessions", token=ann).json_body["sessions"]
         if s["id"] != listed[0]["id"]
     )  # fmt: skip
     call(client, "DELETE", f"/auth/sessions/{extra_id}", token=ann)
-    new = token_of(change(client, ann))
+    new = session_token(change(client, ann))
     for _ in range(5):
         log_in(client, password="wrong password")
     log_in(client, password=NEW_PASSWORD)
@@ -413,3 +397,20 @@ def test_every_auth_event_is_logged_once_without_secrets(client, audit, clock):
     for token in (ann, other, extra, new):
         assert token_digest(token) not in text
     assert "$argon2" not in text
+
+
+def test_reauthentication_is_throttled_audited_and_cleared_like_a_login(
+    client, audit, dynamodb, settings
+):
+    token = sign_up(client)
+    for _ in range(4):
+        assert change(client, token, current="wrong password").status_code == 401
+    new = session_token(change(client, token))  # a success forgets the email's failures
+    assert items(dynamodb, settings, "THROTTLE#email#") == []
+    for _ in range(5):
+        change(client, new, current="wrong password", new="another fine passphrase")
+    assert change(client, new, new="another fine passphrase").status_code == 429
+    assert audit.events[-6:] == [*["login_failure"] * 5, "login_throttled"]
+    assert audit.lines[-1]["event"] == "login_throttled"
+    assert audit.lines[-1]["reason"] == "reauthentication"
+    assert audit.lines[-1]["user_id"] == audit.lines[0]["user_id"]

@@ -14,7 +14,7 @@ from chalicelib.errors import (
 from chalicelib.sessions import token_digest
 from chalicelib.trainings import TRAININGS
 from tests.conftest import START, table_items
-from tests.helpers import error_body, parse_set_cookie, set_cookies
+from tests.helpers import error_body, parse_set_cookie, session_token, set_cookies
 
 DAY = 86400
 PASSWORD = "correct horse battery"
@@ -36,14 +36,6 @@ def get(client, path, cookie=None, raw_cookie=None):
     if raw_cookie is not None:
         headers["Cookie"] = raw_cookie
     return client.http.get(path, headers=headers)
-
-
-def session_token(response) -> str:
-    (cookie,) = set_cookies(response.headers)
-    name, value, attrs = parse_set_cookie(cookie)
-    assert name == "auth_session"
-    assert int(attrs["max-age"]) > 0
-    return value
 
 
 def assert_blank_cookie(response):

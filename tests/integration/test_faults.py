@@ -3,8 +3,6 @@ under botocore in front of DynamoDB Local (moto's own botocore hook would still 
 write a fault stands for). The service retries within its budget, then answers 503 with
 Retry-After; never a 500 or a hang, never a signed-out user, never half-written state."""
 
-import json
-
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 from chalice.test import Client
@@ -12,7 +10,7 @@ from chalice.test import Client
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.store import request_budget
 from devtools.faults import FaultInjector
-from tests.helpers import parse_set_cookie, set_cookies
+from tests.helpers import call, session_token, set_cookies
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
@@ -41,18 +39,10 @@ def client(live_server):
         yield test_client
 
 
-def call(client, method, path, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Cookie"] = f"auth_session={token}"
-    raw = json.dumps(body) if body is not None else ""
-    return client.http.request(method, path, headers=headers, body=raw.encode())
-
-
 def sign_up(client, email="ann@example.com") -> str:
     response = call(client, "POST", "/auth/signup", {"email": email, "password": PASSWORD})
     assert response.status_code == 201
-    return parse_set_cookie(set_cookies(response.headers)[0])[1]
+    return session_token(response)
 
 
 def log_in(client, password=PASSWORD, token=None):
@@ -118,7 +108,7 @@ def test_a_failed_login_sets_no_cookie_and_keeps_the_old_session(client, faults,
 @pytest.mark.parametrize("kind", [*KINDS, "conflict"])
 def test_a_failed_password_change_changes_nothing(client, faults, kind, live_server):
     current = sign_up(client)
-    other = parse_set_cookie(set_cookies(log_in(client).headers)[0])[1]
+    other = session_token(log_in(client))
     before = snapshot(live_server)
     faults.inject(kind, "TransactWriteItems")
     body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
