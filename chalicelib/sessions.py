@@ -120,9 +120,9 @@ class SessionManager:
         to note its use when `last_used_at` is older than the activity interval, or to delete
         an expired session (DynamoDB's TTL deletes lazily, so expiry is enforced here).
         """
-        if not _TOKEN_SHAPE.fullmatch(token):
+        digest = _digest_if_token(token)
+        if digest is None:
             return None
-        digest = token_digest(token)
         record = self._store.get_session(digest)
         if record is None:
             return None
@@ -144,9 +144,10 @@ class SessionManager:
 
     def invalidate_session(self, token: str) -> Session | None:
         """Delete the session of `token`; returns it if there was one (expired or not)."""
-        if not _TOKEN_SHAPE.fullmatch(token):
+        digest = _digest_if_token(token)
+        if digest is None:
             return None
-        record = self._store.delete_session(token_digest(token))
+        record = self._store.delete_session(digest)
         return None if record is None else _session(record, fresh=False)
 
     def list_sessions(self, user_id: str) -> list[SessionSummary]:
@@ -184,6 +185,7 @@ class SessionManager:
 
 
 def _digest_if_token(token: str | None) -> str | None:
+    """The storage key of a well-formed token; None (and no store call) for anything else."""
     return token_digest(token) if token is not None and _TOKEN_SHAPE.fullmatch(token) else None
 
 
