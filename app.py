@@ -18,10 +18,6 @@ app = Chalice(app_name="session-auth")
 web.install(app)
 
 
-def _fields(*names: str) -> list[str]:
-    return web.string_fields(web.json_body(app.current_request), *names)
-
-
 def _user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email}
 
@@ -44,13 +40,13 @@ def _no_content() -> Response:
 
 @app.route("/auth/signup", methods=["POST"])
 def signup() -> Response:
-    user = web.auth().sign_up(*_fields("email", "password"))
+    user = web.auth().sign_up(*web.json_fields("email", "password"))
     return Response(body={"user": _user_json(user)}, status_code=201)
 
 
 @app.route("/auth/login", methods=["POST"])
 def login() -> dict[str, Any]:
-    user = web.auth().log_in(*_fields("email", "password"))
+    user = web.auth().log_in(*web.json_fields("email", "password"))
     return {"user": _user_json(user)}
 
 
@@ -94,14 +90,14 @@ def revoke_other_sessions() -> Response:
 @app.route("/auth/password", methods=["POST"])
 @web.login_required
 def change_password() -> dict[str, Any]:
-    user = web.auth().change_password(*_fields("current_password", "new_password"))
+    user = web.auth().change_password(*web.json_fields("current_password", "new_password"))
     return {"user": _user_json(user)}
 
 
 @app.route("/auth/account", methods=["DELETE"])
 @web.login_required
 def delete_account() -> Response:
-    web.auth().delete_account(*_fields("password"))
+    web.auth().delete_account(*web.json_fields("password"))
     return _no_content()
 
 

@@ -21,8 +21,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -40,6 +42,7 @@ from chalicelib.errors import (
 )
 from chalicelib.sessions import Session
 from chalicelib.store import request_budget
+from chalicelib.users import User
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
@@ -55,15 +58,32 @@ _CHALICE_ERRORS: dict[int, type[AppError]] = {
 }
 
 
-_current: ContextVar[tuple[Request, RequestAuth]] = ContextVar("current_request")
+# JSON's \ud800-style escapes can name a lone surrogate: a str that UTF-8 cannot encode, so
+# hashing, logging or storing it would fail far from the edge.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass
+class _RequestState:
+    request: Request
+    auth: RequestAuth
+    body: dict[str, Any] | None = None  # the JSON body, parsed once at the edge
+
+
+_current: ContextVar[_RequestState] = ContextVar("current_request")
 
 
 def auth() -> RequestAuth:
-    return _current.get()[1]
+    return _current.get().auth
 
 
 def current_session() -> Session:
     return auth().require()
+
+
+def current_user() -> User:
+    """The signed-in user of this request (Flask-Login's `current_user`)."""
+    return auth().require().user
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,9 +103,9 @@ def login_page_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
-        request, request_auth = _current.get()
-        if request_auth.session() is None:
-            return pages.redirect(request, "/login")
+        state = _current.get()
+        if state.auth.session() is None:
+            return pages.redirect(state.request, "/login")
         return view(*args, **kwargs)
 
     return protected
@@ -93,6 +113,14 @@ def login_page_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def client_ip(request: Request) -> str:
     return str(request.context.get("identity", {}).get("sourceIp") or "")
+
+
+def json_fields(*names: str) -> list[str]:
+    """The named string fields of the current request's JSON body (parsed once per request)."""
+    state = _current.get()
+    if state.body is None:
+        state.body = json_body(state.request)
+    return string_fields(state.body, *names)
 
 
 def json_body(request: Request) -> dict[str, Any]:
@@ -104,7 +132,23 @@ def json_body(request: Request) -> dict[str, Any]:
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    _refuse_lone_surrogates(body)
     return body
+
+
+def _refuse_lone_surrogates(body: dict[str, Any]) -> None:
+    """Every string in the body, keys included and however deep, must be encodable text."""
+    pending: list[Any] = [body]
+    while pending:  # iterative: a body may nest thousands of levels deep
+        value = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _LONE_SURROGATE.search(value):
+                raise InvalidRequest("The request body holds an invalid Unicode escape.")
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def form_fields(request: Request, *names: str) -> list[str]:
@@ -116,9 +160,12 @@ def form_fields(request: Request, *names: str) -> list[str]:
     return [fields.get(name, [""])[0] for name in names]
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def _body_text(request: Request, media_type: str) -> str:
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != media_type:
+    if _media_type(request) != media_type:
         raise UnsupportedMediaType(f"Send the request body as {media_type}.")
     raw = request.raw_body
     if len(raw) > MAX_BODY_BYTES:
@@ -164,12 +211,17 @@ def install(app: Chalice) -> None:
                 ip=client_ip(request),
                 user_agent=request.headers.get("user-agent", ""),
             )
+            state = _RequestState(request, request_auth)
+            if request.raw_body and _media_type(request) == JSON:
+                # Parsed before any view, session read or hashing: a malformed body costs
+                # nothing downstream, whatever the route.
+                state.body = json_body(request)
         except AppError as error:
             return _finish(error_response(error), None)
         except Exception:
             logger.exception("could not set up request")
             return _finish(error_response(AppError()), None)
-        reset = _current.set((request, request_auth))
+        reset = _current.set(state)
         try:
             with request_budget():
                 response = get_response(request)

@@ -123,3 +123,74 @@ def test_a_valid_cookie_is_found_among_hundreds(client):
     crowd = "; ".join(f"tracker{i}=%7B%22v%22%3A{i}%7D" for i in range(300))
     assert get_trainings(client, f"{crowd}; auth_session={token}; after=1").status_code == 200
     assert get_trainings(client, f"auth_session={token}; auth_session=second").status_code == 200
+
+
+# -- strings JSON allows but UTF-8 cannot encode ----------------------------------------------
+
+
+def json_routes() -> list[tuple[str, str, list[str]]]:
+    """(method, path, fields) of every route the OpenAPI document gives a JSON body."""
+    from chalicelib.openapi import DOCUMENT
+
+    document = json.loads(DOCUMENT.read_text())
+    schemas = document["components"]["schemas"]
+    routes = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if JSON in content:
+                name = content[JSON]["schema"]["$ref"].rsplit("/", 1)[-1]
+                routes.append((method.upper(), path, list(schemas[name]["properties"])))
+    return routes
+
+
+JSON_ROUTES = json_routes()
+# Lone high and low surrogates, at the start, middle and end, and a pair in the wrong order.
+SURROGATES = ["\ud800", "abc\udfffdef", "correct horse battery\udbff", "\udc00\ud800"]
+
+
+def surrogate_bodies(fields: list[str]) -> dict[str, dict]:
+    valid = {name: "ann@example.com" if "email" in name else PASSWORD for name in fields}
+    bodies = {
+        f"{field}={text!r}": {**valid, field: text} for field in fields for text in SURROGATES
+    }
+    bodies["nested in an extra field"] = {**valid, "extra": [{"deeper": ["ok", "\udead"]}]}
+    bodies["in a key"] = {**valid, "\ud83d": "x"}
+    return bodies
+
+
+def test_every_json_route_is_covered():
+    assert {(method, path) for method, path, _ in JSON_ROUTES} >= {
+        ("POST", "/auth/signup"),
+        ("POST", "/auth/login"),
+        ("POST", "/auth/password"),
+        ("DELETE", "/auth/account"),
+    }
+
+
+@pytest.mark.parametrize(("method", "path", "fields"), JSON_ROUTES)
+def test_lone_surrogates_anywhere_are_400_before_any_store_call(
+    client, calls, dynamodb, settings, method, path, fields
+):
+    token = sign_up(client)
+    before = table_items(dynamodb, settings.table_name)
+    for case, body in surrogate_bodies(fields).items():
+        raw = json.dumps(body)  # ensure_ascii: the surrogates travel as \ud800-style escapes
+        assert "\\ud" in raw
+        calls.clear()
+        response = client.http.request(
+            method,
+            path,
+            headers={"Content-Type": JSON, "Cookie": f"auth_session={token}"},
+            body=raw.encode(),
+        )
+        assert_error_shape(response, 400)
+        assert response.json_body["error"]["code"] == "invalid_request", case
+        assert calls.operations == [], case
+    assert table_items(dynamodb, settings.table_name) == before
+
+
+def test_a_valid_surrogate_pair_is_an_ordinary_character(client):
+    body = json.dumps({"email": "ann@example.com", "password": "correct horse \U0001f40e"})
+    assert "\\ud83d\\udc0e" in body
+    assert post(client, "/auth/signup", body).status_code == 201

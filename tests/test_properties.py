@@ -95,23 +95,51 @@ def test_any_json_body_is_an_object_or_a_4xx(body):
         assert isinstance(parsed, dict)
 
 
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(),
-        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
-        max_leaves=30,
-    )
+# Any text JSON can carry, lone surrogates (\ud800-style escapes) included.
+ANY_TEXT = st.text(st.characters(exclude_categories=()))
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | ANY_TEXT,
+    lambda inner: st.lists(inner) | st.dictionaries(ANY_TEXT, inner),
+    max_leaves=30,
 )
-def test_json_values_other_than_objects_are_refused(value):
+
+
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in [key, *strings_in(item)]]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_in(item)]
+    return []
+
+
+def encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@settings(max_examples=300)
+@given(JSON_VALUES)
+def test_a_json_body_is_accepted_exactly_when_it_is_an_object_of_encodable_text(value):
     import json
 
-    body = json.dumps(value).encode()
-    if isinstance(value, dict):
+    body = json.dumps(value).encode()  # ASCII: surrogates travel as escapes
+    if isinstance(value, dict) and all(encodable(s) for s in strings_in(value)):
         assert json_body(request(body, "application/json")) == value
     else:
         with pytest.raises(AppError) as raised:
             json_body(request(body, "application/json"))
         assert raised.value.status == 400
+
+
+def test_generated_text_does_include_lone_surrogates():
+    from hypothesis import find
+
+    assert not encodable(find(ANY_TEXT, lambda text: not encodable(text)))
 
 
 @given(st.binary(max_size=300))
