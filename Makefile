@@ -7,13 +7,17 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAGE ?= prod
 
-.PHONY: dev test lint format package bench clean
+.PHONY: dev test lint chromium format package bench clean
 
 dev: $(VENV)/.installed node_modules/.installed
 	PORT=$(PORT) $(BIN)/python -m devtools.dev
 
-test: $(VENV)/.installed node_modules/.installed lint
+test: $(VENV)/.installed node_modules/.installed lint chromium
 	$(BIN)/python -m pytest
+
+# The browser tests' Chromium: Debian's package, installed here when missing (as root).
+chromium:
+	@devtools/ensure-chromium
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

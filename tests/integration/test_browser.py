@@ -1,7 +1,8 @@
 """The pages in a real browser: Debian's Chromium driven by Playwright, against the live server.
 
 Playwright's own browser download cannot work on these machines and is never attempted: the
-tests launch /usr/bin/chromium (installed by .ci/run). Without it they fail rather than skip.
+tests launch /usr/bin/chromium, which `make test` installs when missing
+(devtools/ensure-chromium). Without it they fail rather than skip.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `apt-get install chromium` (.ci/run)"
+    assert CHROMIUM.exists(), "Debian's chromium is missing: `make test` installs it (apt-get)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
