@@ -1,0 +1,65 @@
+"""The README's "Add a protected route" recipe, run as written there on an app of its own."""
+
+import re
+
+import pytest
+from chalice import Chalice
+from chalice.test import Client
+
+from chalicelib import web
+from devtools.dynamodb_local import ROOT
+from tests.helpers import call, session_token
+
+
+def recipe() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Add a protected route", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    return code
+
+
+@pytest.fixture
+def recipe_client(services):
+    app = Chalice(app_name="yours")
+    web.install(app)  # what app.py does once
+    exec(compile(recipe(), "README.md", "exec"), {"app": app})  # noqa: S102 (our own README)
+    with Client(app) as client:
+        yield client
+
+
+def sign_up(client) -> str:
+    body = {"email": "ann@example.com", "password": "correct horse battery"}
+    # Sign-up lives in the real app; the recipe's app shares its services and table.
+    from app import app as real_app
+
+    with Client(real_app) as real:
+        response = call(real, "POST", "/auth/signup", body)
+    assert response.status_code == 201
+    return session_token(response)
+
+
+def test_the_recipe_protects_an_api_route(recipe_client):
+    anonymous = call(recipe_client, "GET", "/notes")
+    assert anonymous.status_code == 401
+    assert anonymous.json_body["error"]["code"] == "unauthenticated"
+
+    token = sign_up(recipe_client)
+    signed_in = call(recipe_client, "GET", "/notes", token=token)
+    assert signed_in.status_code == 200
+    assert signed_in.json_body == {"owner": "ann@example.com", "notes": []}
+    assert signed_in.headers["Cache-Control"] == "no-store"
+
+    forged = call(recipe_client, "GET", "/notes", token="A" * 43)
+    assert forged.status_code == 401
+    assert "Max-Age=0" in forged.headers["Set-Cookie"][0]
+
+
+def test_the_recipe_protects_a_page(recipe_client):
+    anonymous = recipe_client.http.get("/notes/page")
+    assert anonymous.status_code == 303
+    assert anonymous.headers["Location"] == "/login"
+
+    token = sign_up(recipe_client)
+    page = recipe_client.http.get("/notes/page", headers={"Cookie": f"auth_session={token}"})
+    assert page.status_code == 200
+    assert page.body.decode().startswith("<p>Notes of ")
