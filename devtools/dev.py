@@ -2,42 +2,100 @@
 
 Honours PORT (default 8000) for the API, DYNAMODB_DATA_DIR (default .dynamodb/) for the data,
 and AWS_ENDPOINT_URL_DYNAMODB: when that is set, its DynamoDB is used and none is started.
-Ctrl-C stops everything this started.
+Ctrl-C, SIGTERM (an IDE's stop button, `docker stop`) and SIGHUP stop everything this started:
+the server first, then DynamoDB Local, so its data is flushed. If either dies on its own, this
+says which, stops the other and exits non-zero.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import boto3
 
 from chalicelib.store import CLIENT_CONFIG, create_table
-from devtools.dynamodb_local import ROOT, DynamoDBLocal, MotoServer, java_available, local_aws_env
+from devtools.dynamodb_local import (
+    ROOT,
+    DynamoDBLocal,
+    MotoServer,
+    die_with_parent,
+    java_available,
+    local_aws_env,
+    stop_process,
+)
 from devtools.stage import stage_environment
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SERVER = "the chalice local server"
+
+
+def _handle_stop_signals(
+    handler: Callable[[int, FrameType | None], object] | signal.Handlers,
+) -> None:
+    # A signal ignored from the start stays ignored: `nohup make dev` must survive a hangup.
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, handler)
+
+
+def _describe(code: int) -> str:
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:  # a real-time signal has no name
+        return f"killed by signal {-code}"
+
+
+def _supervise(server: subprocess.Popen[bytes], database: DynamoDBLocal | None) -> int:
+    """Return 1 as soon as a child exits on its own; a stop signal interrupts the wait instead."""
+    children: dict[str, Callable[[], int | None]] = {SERVER: server.poll}
+    if database is not None:
+        children["DynamoDB Local"] = database.poll
+    while True:
+        for name, poll in children.items():
+            if (code := poll()) is not None:
+                rest = " and ".join(other for other in children if other != name)
+                print(
+                    f"make dev: {name} exited unexpectedly ({_describe(code)})"
+                    + (f"; stopping {rest}" if rest else ""),
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+        time.sleep(0.2)
 
 
 def main() -> int:
+    # SIGTERM and SIGHUP take Ctrl-C's path (KeyboardInterrupt), so every way of stopping this
+    # goes through the `finally` below.
+    _handle_stop_signals(signal.default_int_handler)
     port = os.environ.get("PORT", "8000")
     data_dir = Path(os.environ.get("DYNAMODB_DATA_DIR", ROOT / ".dynamodb"))
     env = {**os.environ, **local_aws_env(), **stage_environment("local")}
     database: DynamoDBLocal | MotoServer | None = None
-    if "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ:
-        if java_available():
-            database = DynamoDBLocal(data_dir=data_dir).start()
-            print(f"DynamoDB Local on {database.endpoint}, data in {data_dir}", flush=True)
-        else:
-            print(
-                "WARNING: `java` not found; using moto's in-memory DynamoDB instead."
-                " Nothing will persist when this stops.",
-                file=sys.stderr,
-                flush=True,
-            )
-            database = MotoServer().start()
-        env["AWS_ENDPOINT_URL_DYNAMODB"] = database.endpoint
+    server: subprocess.Popen[bytes] | None = None
     try:
+        if "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ:
+            if java_available():
+                database = DynamoDBLocal(data_dir=data_dir).start()
+                print(f"DynamoDB Local on {database.endpoint}, data in {data_dir}", flush=True)
+            else:
+                print(
+                    "WARNING: `java` not found; using moto's in-memory DynamoDB instead."
+                    " Nothing will persist when this stops.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                database = MotoServer().start()
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = database.endpoint
         client = boto3.client(
             "dynamodb",
             endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
@@ -56,14 +114,21 @@ def main() -> int:
             str(chalice), "local", "--stage", "local", "--no-autoreload",
             "--host", "127.0.0.1", "--port", port,
         ]  # fmt: skip
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
-        try:
-            return server.wait()
-        except KeyboardInterrupt:
-            server.terminate()
-            server.wait(timeout=10)
-            return 0
+        # Its own session, like DynamoDB Local's: only this process gets a terminal's Ctrl-C,
+        # and stops the server before the database it uses.
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent()
+        )
+        # moto runs in a thread of this process: nothing to watch.
+        return _supervise(server, database if isinstance(database, DynamoDBLocal) else None)
+    except KeyboardInterrupt:
+        return 0
     finally:
+        # Each step below is bounded by a timeout; a second Ctrl-C or SIGTERM must not cut it
+        # short and leave a child running.
+        _handle_stop_signals(signal.SIG_IGN)
+        if server is not None:
+            stop_process(server)
         if database is not None:
             database.stop()
             print("DynamoDB stopped", flush=True)

@@ -7,11 +7,15 @@ Without Java, moto's in-process server stands in (nothing persists then).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -43,6 +47,40 @@ def find_jar() -> Path:
 
 def java_available() -> bool:
     return shutil.which("java") is not None
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` for the children of a dev tool: on Linux the kernel sends the child SIGTERM
+    when its parent dies, even by SIGKILL, so no orphan keeps a port or the data folder.
+
+    The kernel tracks the *thread* that started the child: start children from the main thread.
+    """
+    if sys.platform != "linux":
+        return None
+    parent = os.getpid()
+    # Looked up here, not between fork and exec, where as little as possible should run.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # it died before prctl took effect: nothing would stop us
+            os._exit(1)
+
+    return preexec
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM, so the process can shut down cleanly; SIGKILL if it has not within `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
@@ -87,24 +125,33 @@ class DynamoDBLocal:
             *storage,
         ]
         self._process = subprocess.Popen(
-            command, cwd=jar.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command,
+            cwd=jar.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # Its own session: a terminal's Ctrl-C reaches only our process, which then stops
+            # this one with SIGTERM, after whatever depends on it.
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         try:
             _wait_for_port(self.port, self._process, timeout)
-        except Exception:
+        except BaseException:  # KeyboardInterrupt too: Ctrl-C no longer reaches java itself
             self.stop()
             raise
         return self
 
+    def poll(self) -> int | None:
+        """None while DynamoDB Local runs; its exit code (-N: killed by signal N) once it has
+        exited on its own."""
+        if self._process is None:
+            raise RuntimeError("DynamoDB Local is not started")
+        return self._process.poll()
+
     def stop(self) -> None:
         if self._process is None:
             return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process)
         self._process = None
 
     def __enter__(self) -> DynamoDBLocal:

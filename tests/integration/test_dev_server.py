@@ -1,49 +1,52 @@
-"""`make dev` itself: the service it runs keeps its data across a restart, and Ctrl-C stops
-everything it started."""
+"""`make dev` itself: however it is stopped (Ctrl-C, SIGTERM, SIGHUP) it stops everything it
+started and the next run finds the data; if one of its children dies, it says which and stops."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
 
 from devtools.dynamodb_local import ROOT, free_port
 
+EMAIL = "ann@example.com"
 PASSWORD = "correct horse battery"
 
 
-def start_dev(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL_DYNAMODB"}
-    env.update(PORT=str(port), DYNAMODB_DATA_DIR=str(data_dir))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.dev"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, as a terminal would give it
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/", timeout=2)
-            return process
-        except requests.ConnectionError:
-            assert process.poll() is None, "make dev exited early"
-            time.sleep(0.3)
-    stop_dev(process)
-    raise TimeoutError("make dev did not start serving")
+def descendants(pid: int) -> dict[int, list[str]]:
+    """Every process under `pid` (pid -> its command line), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):  # a process that ended while we looked
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found: dict[int, list[str]] = {}
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for child in [p for p, pp in parents.items() if pp == parent]:
+            found[child] = command_line(child)
+            todo.append(child)
+    return found
 
 
-def stop_dev(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
-    process.wait(timeout=30)
+def command_line(pid: int) -> list[str]:
+    """[] once the process is gone; a zombie's is empty too, and it holds no port."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    except OSError:
+        return []
 
 
 def port_is_open(port: int) -> bool:
@@ -51,60 +54,155 @@ def port_is_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_a_session_survives_a_restart_of_make_dev(tmp_path):
-    port = free_port()
-    first = start_dev(port, tmp_path)
+@dataclass
+class Dev:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    children: dict[int, list[str]]  # found once it serves, before anything is stopped
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def child(self, java: bool) -> int:
+        return next(p for p, argv in self.children.items() if (argv[0] == "java") == java)
+
+    def stop(self, signum: int = signal.SIGINT, *, group: bool = True) -> None:
+        """The signal to make dev's process group (a terminal's Ctrl-C) or to it alone (kill):
+        it must exit 0, nothing it started may be left running, and its ports are free."""
+        dynamodb = re.search(r"DynamoDB Local on http://127\.0\.0\.1:(\d+)", self.output())
+        (os.killpg if group else os.kill)(self.process.pid, signum)
+        assert self.process.wait(timeout=30) == 0, self.output()
+        self.assert_children_gone()
+        assert not port_is_open(self.port)
+        assert not dynamodb or not port_is_open(int(dynamodb.group(1)))
+
+    def assert_children_gone(self) -> None:
+        deadline = time.monotonic() + 5
+        while left := [p for p, argv in self.children.items() if command_line(p) == argv]:
+            assert time.monotonic() < deadline, f"still running: {left}\n{self.output()}"
+            time.sleep(0.1)
+
+
+@contextmanager
+def running_dev(
+    port: int, data_dir: Path, log: Path, env_changes: dict[str, str] | None = None
+) -> Iterator[Dev]:
+    """`make dev` (its script) on this port and data folder, serving; killed on the way out."""
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL_DYNAMODB"}
+    env.update(PORT=str(port), DYNAMODB_DATA_DIR=str(data_dir), **(env_changes or {}))
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devtools.dev"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal would give it
+        )  # fmt: skip
+    dev = Dev(process, port, log, {})
     try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, f"make dev exited early\n{dev.output()}"
+                assert time.monotonic() < deadline, "make dev did not start serving"
+                time.sleep(0.3)
+        dev.children = descendants(process.pid)
+        yield dev
+    finally:
+        # Whatever failed, nothing outlives the test: make dev's group, and each child's own.
+        for group in [process.pid, *dev.children]:
+            with suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        process.wait()
+
+
+@dataclass
+class Account:
+    """A user signed up through make dev; later runs reuse its port and data folder."""
+
+    port: int
+    data_dir: Path
+    token: str
+
+
+@pytest.fixture(scope="module")
+def account(tmp_path_factory: pytest.TempPathFactory) -> Account:
+    folder = tmp_path_factory.mktemp("make-dev")
+    port, data_dir = free_port(), folder / "data"
+    with running_dev(port, data_dir, folder / "signup.log") as dev:
         signup = requests.post(
             f"http://127.0.0.1:{port}/auth/signup",
-            json={"email": "ann@example.com", "password": PASSWORD},
+            json={"email": EMAIL, "password": PASSWORD},
             timeout=30,
         )
         assert signup.status_code == 201
-        token = signup.cookies["auth_session"]
-    finally:
-        stop_dev(first)
-    assert not port_is_open(port)
-    assert list(tmp_path.iterdir()), "DynamoDB Local wrote no data"
+        dev.stop()  # Ctrl-C in a terminal
+    assert list(data_dir.iterdir()), "DynamoDB Local wrote no data"
+    return Account(port, data_dir, signup.cookies["auth_session"])
 
-    second = start_dev(port, tmp_path)
-    try:
+
+@contextmanager
+def restarted(account: Account, log: Path) -> Iterator[Dev]:
+    """make dev again on the account's port and data: whichever way the run before it stopped,
+    the port is free again and the session made before is still valid."""
+    with running_dev(account.port, account.data_dir, log) as dev:
         response = requests.get(
-            f"http://127.0.0.1:{port}/auth/session",
-            cookies={"auth_session": token},
+            f"http://127.0.0.1:{account.port}/auth/session",
+            cookies={"auth_session": account.token},
             timeout=30,
         )
-        assert response.status_code == 200
-        assert response.json()["user"]["email"] == "ann@example.com"
-    finally:
-        stop_dev(second)
+        assert response.status_code == 200, dev.output()
+        assert response.json()["user"]["email"] == EMAIL
+        yield dev
+
+
+# Ctrl-C in a terminal (SIGINT to the process group) is the `account` fixture's stop.
+@pytest.mark.parametrize(
+    "signum",
+    [
+        signal.SIGINT,
+        signal.SIGTERM,  # an IDE's stop button, docker stop, a process manager
+        signal.SIGHUP,  # the terminal closed
+    ],
+    ids=lambda signum: signum.name,
+)
+def test_a_stop_signal_stops_everything_make_dev_started(account, tmp_path, signum):
+    with restarted(account, tmp_path / "dev.log") as dev:
+        assert sorted(argv[0] == "java" for argv in dev.children.values()) == [False, True]
+        dev.stop(signum, group=False)
+        assert "DynamoDB stopped" in dev.output()  # after the server: the orderly path
+
+
+@pytest.mark.parametrize(
+    ("kill_java", "name"),
+    [
+        pytest.param(True, "DynamoDB Local", id="DynamoDB Local dies"),
+        pytest.param(False, "the chalice local server", id="the server dies"),
+    ],
+)
+def test_when_a_child_dies_make_dev_names_it_and_stops_the_other(
+    account, tmp_path, kill_java, name
+):
+    with restarted(account, tmp_path / "dev.log") as dev:
+        os.kill(dev.child(java=kill_java), signal.SIGKILL)
+        assert dev.process.wait(timeout=30) != 0
+        assert f"make dev: {name} exited unexpectedly (killed by SIGKILL)" in dev.output()
+        dev.assert_children_gone()  # the other one too
 
 
 def run_dev_briefly(env_changes: dict[str, str], tmp_path: Path) -> tuple[int, str]:
     """Start make dev's script with these environment changes, sign up once, stop it."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL_DYNAMODB"}
-    env.update(PORT=str(port), DYNAMODB_DATA_DIR=str(tmp_path), **env_changes)
-    log = tmp_path / "dev.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "devtools.dev"],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 90
-            while not port_is_open(port):
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "make dev did not start serving"
-                time.sleep(0.3)
-            signup = requests.post(
-                f"http://127.0.0.1:{port}/auth/signup",
-                json={"email": "ann@example.com", "password": PASSWORD},
-                timeout=30,
-            )
-        finally:
-            stop_dev(process)
-    return signup.status_code, log.read_text()
+    with running_dev(port, tmp_path, tmp_path / "dev.log", env_changes) as dev:
+        signup = requests.post(
+            f"http://127.0.0.1:{port}/auth/signup",
+            json={"email": EMAIL, "password": PASSWORD},
+            timeout=30,
+        )
+        dev.stop()
+    return signup.status_code, dev.output()
 
 
 def test_make_dev_uses_a_given_endpoint_and_starts_no_dynamodb(live_server, tmp_path, monkeypatch):
