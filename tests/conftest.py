@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -48,6 +49,17 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def prod_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make package STAGE=prod`'s output folder (sam.json, deployment.zip), built once: the
+    build downloads the Lambda wheels, and both the template and the zip's tests read it."""
+    from devtools.package import package
+
+    out = tmp_path_factory.mktemp("package") / "prod"
+    package("prod", out)  # raises if `chalice package` or cfn-lint fails
+    return out
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ permissions exactly what the code uses."""
 import json
 import re
 import zipfile
-from pathlib import Path
 
 import pytest
 
 from chalicelib.store import IAM_INDEX_ACTIONS, IAM_TABLE_ACTIONS, TABLE_DEFINITION
 from devtools.dynamodb_local import ROOT
-from devtools.package import package
 
 # What each client call of the store needs from IAM.
 IAM_FOR_CALL = {
@@ -27,15 +25,8 @@ IAM_FOR_CALL = {
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("package") / "prod"
-    package("prod", out)  # raises if `chalice package` or cfn-lint fails
-    return out
-
-
-@pytest.fixture(scope="module")
-def resources(built) -> dict:
-    return json.loads((built / "sam.json").read_text())["Resources"]
+def resources(prod_package) -> dict:
+    return json.loads((prod_package / "sam.json").read_text())["Resources"]
 
 
 def test_the_table_is_the_one_definition_the_code_and_local_setup_use(resources):
@@ -92,8 +83,8 @@ def test_chalice_does_not_generate_the_policy():
     assert config["autogen_policy"] is False
 
 
-def test_the_package_holds_the_app_and_its_data_but_no_dev_code(built):
-    names = zipfile.ZipFile(built / "deployment.zip").namelist()
+def test_the_package_holds_the_app_and_its_data_but_no_dev_code(prod_package):
+    names = zipfile.ZipFile(prod_package / "deployment.zip").namelist()
     for required in (
         "app.py",
         "chalicelib/sessions.py",

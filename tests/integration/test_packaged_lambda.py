@@ -1,0 +1,282 @@
+"""The zip `make package` builds, run as Lambda runs it.
+
+test_deployment.py checks the template and the zip's file list; this unpacks the zip into an
+empty folder and calls its handler (`app.app`) in a fresh `python -I -S` whose import path is
+that folder, the packages the Lambda Python 3.11 runtime ships (boto3 and its dependencies)
+and the standard library: a dependency missing from requirements.txt fails here, not after a
+deploy. The handler gets API Gateway REST proxy events and the prod stage's environment from
+the template, with DynamoDB Local standing in for the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bench.events import api_event
+from chalicelib.store import CLIENT_CONFIG, create_table
+from devtools.dynamodb_local import LOCAL_AWS_ENV, DynamoDBLocal
+from devtools.packaged_lambda import HandlerFailed, PackagedHandler, link_runtime, unpack
+from tests.helpers import parse_set_cookie
+
+PASSWORD = "correct horse battery"
+EMAIL = "packaged@example.com"
+# The execute-api host API Gateway puts in Host; the stage (`api`) prefixes every path.
+HOST = "abc123.execute-api.us-east-1.amazonaws.com"
+COOKIE = "__Host-auth_session"  # COOKIE_SECURE is true on prod: the __Host- name
+SESSION_MAX_AGE = 30 * 86400  # SESSION_LIFETIME 30d
+COOKIE_ATTRIBUTES = {"path", "max-age", "expires", "httponly", "samesite", "secure"}
+
+# Lambda's python3.11 runtime runs on Amazon Linux 2, whose glibc is 2.26: a wheel built for a
+# newer glibc installs and even imports here, then fails on Lambda.
+LAMBDA_GLIBC = (2, 26)
+# The legacy manylinux names and the glibc version each stands for (PEP 600).
+LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+# Extension modules (`.so`) and the versioned libraries auditwheel vendors (`.so.1.2`).
+SHARED_OBJECT = re.compile(r".*\.so(\.\d+)*")
+
+
+@dataclass
+class Package:
+    folder: Path  # sam.json and deployment.zip
+    task_root: Path  # the zip, unpacked: Lambda's /var/task
+    runtime_root: Path  # boto3 and its dependencies, linked from the venv
+
+    @property
+    def function(self) -> dict[str, Any]:
+        resources = json.loads((self.folder / "sam.json").read_text())["Resources"]
+        properties: dict[str, Any] = resources["APIHandler"]["Properties"]
+        return properties
+
+
+@pytest.fixture(scope="module")
+def package(prod_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    folder = tmp_path_factory.mktemp("lambda")
+    return Package(
+        prod_package,
+        unpack(prod_package / "deployment.zip", folder / "task"),
+        link_runtime(folder / "runtime"),
+    )
+
+
+@pytest.fixture
+def table(dynamodb_local: DynamoDBLocal) -> Iterator[str]:
+    """A fresh table on DynamoDB Local (the autouse _aws_env points boto3 at it)."""
+    name = f"pkg-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("dynamodb", config=CLIENT_CONFIG)
+    create_table(client, name)
+    yield name
+    client.delete_table(TableName=name)
+
+
+def function_environment(package: Package, table: str, endpoint: str) -> dict[str, str]:
+    """The prod stage's variables as `chalice package` wrote them into the template, with the
+    table's Ref resolved to our table, plus what reaches DynamoDB Local."""
+    variables = dict(package.function["Environment"]["Variables"])
+    assert variables.pop("TABLE_NAME") == {"Ref": "SessionsTable"}
+    assert all(isinstance(value, str) for value in variables.values()), variables
+    return {
+        **variables,
+        "TABLE_NAME": table,
+        **LOCAL_AWS_ENV,  # dummy credentials and region
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+    }
+
+
+@contextmanager
+def running(package: Package, env: dict[str, str]) -> Iterator[PackagedHandler]:
+    """The handler the template names, started; its failures fail the test with its stderr."""
+    try:
+        with PackagedHandler(
+            package.task_root, package.runtime_root, package.function["Handler"], env
+        ) as handler:
+            yield handler
+    except HandlerFailed as failure:
+        pytest.fail(str(failure), pytrace=False)
+
+
+def request(method: str, path: str, token: str | None = None, body: Any = None) -> dict[str, Any]:
+    """A browser's request through API Gateway: Host, X-Forwarded-Proto, and for a POST the
+    Origin a same-origin fetch sends (so the cross-origin check runs as in production)."""
+    headers = {"host": HOST, "x-forwarded-proto": "https", "user-agent": "pytest"}
+    if method == "POST":
+        headers["origin"] = f"https://{HOST}"
+    if token is not None:
+        headers["cookie"] = f"{COOKIE}={token}"
+    return api_event(method, path, headers, body)
+
+
+def answer(handler: PackagedHandler, event: dict[str, Any], status: int) -> dict[str, Any]:
+    response = handler.invoke(event)
+    assert response["statusCode"] == status, (
+        f"{event['httpMethod']} {event['path']}: {response['statusCode']}, expected {status}\n"
+        f"body: {response.get('body')}\n--- handler stderr ---\n{handler.stderr}"
+    )
+    return response
+
+
+def the_set_cookie(response: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The one Set-Cookie, which must come in multiValueHeaders (API Gateway would drop a
+    second cookie given in `headers`); returns its value and attributes."""
+    assert "Set-Cookie" not in response.get("headers", {})
+    (cookie,) = response["multiValueHeaders"]["Set-Cookie"]
+    name, value, attributes = parse_set_cookie(cookie)
+    assert name == COOKIE
+    assert set(attributes) == COOKIE_ATTRIBUTES  # no Domain: __Host- forbids it
+    assert (attributes["path"], attributes["samesite"]) == ("/", "Lax")
+    assert attributes["httponly"] == attributes["secure"] == ""  # flags
+    return value, attributes
+
+
+def expires(attributes: dict[str, str]) -> float:
+    return parsedate_to_datetime(attributes["expires"]).timestamp()
+
+
+def test_the_packaged_handler_serves_signup_session_page_and_logout(package, table, dynamodb_local):
+    env = function_environment(package, table, dynamodb_local.endpoint)
+    with running(package, env) as handler:
+        assert handler.started["version_info"] == [3, 11]
+
+        signup = answer(
+            handler,
+            request("POST", "/auth/signup", body={"email": EMAIL, "password": PASSWORD}),
+            201,
+        )
+        assert json.loads(signup["body"])["user"]["email"] == EMAIL
+        token, attributes = the_set_cookie(signup)
+        assert re.fullmatch(r"[A-Za-z0-9_-]{20,}", token)
+        # The clock may tick between the session's creation and the cookie's serialisation.
+        assert int(attributes["max-age"]) in (SESSION_MAX_AGE, SESSION_MAX_AGE - 1)
+        assert abs(expires(attributes) - (time.time() + SESSION_MAX_AGE)) < 60
+
+        session = answer(handler, request("GET", "/auth/session", token), 200)
+        assert json.loads(session["body"])["user"]["email"] == EMAIL
+
+        # A visitor without a session (with one, the form redirects to the training page).
+        page = answer(handler, request("GET", "/login"), 200)
+        assert page["headers"]["Content-Type"].startswith("text/html")
+        html = page["body"]
+        assert '<form method="post" action="/api/login">' in html
+        assert 'name="password"' in html
+        links = re.findall(r'(?:href|action)="([^"]*)"', html)
+        assert "/api/signup" in links
+        assert all(link.startswith("/api/") for link in links), links
+
+        logout = answer(handler, request("POST", "/auth/logout", token), 204)
+        blank, attributes = the_set_cookie(logout)
+        assert blank == ""
+        assert attributes["max-age"] == "0"
+        assert expires(attributes) < time.time()
+
+        replay = answer(handler, request("GET", "/auth/session", token), 401)
+        assert json.loads(replay["body"])["error"]["code"] == "unauthenticated"
+
+        modules = handler.finish()
+
+    # Everything the handler imported came from the zip, the runtime's packages or the
+    # standard library, never from the venv around it.
+    own = [str(package.task_root), str(package.runtime_root)]
+    stdlib: list[str] = handler.started["stdlib"]
+    assert handler.started["sys_path"] == [*own, *stdlib]
+    assert not any("site-packages" in entry for entry in stdlib), stdlib
+    roots = tuple(own + [entry for entry in stdlib if entry])
+    strays = {name: file for name, file in modules.items() if not file.startswith(roots)}
+    assert strays == {}
+    assert modules["jinja2"].startswith(str(package.task_root))
+    assert modules["boto3"].startswith(str(package.runtime_root))
+
+
+def test_a_handler_that_cannot_import_fails_with_its_traceback(tmp_path):
+    """The failure a forgotten requirement causes at import: named, with the traceback. The
+    `chalice` imported here is installed in the venv, so this also shows the venv is out of
+    reach."""
+    task_root = tmp_path / "task"
+    task_root.mkdir()
+    (task_root / "app.py").write_text("import chalice\n\napp = chalice.Chalice('x')\n")
+    runtime_root = link_runtime(tmp_path / "runtime")
+    with (
+        pytest.raises(HandlerFailed) as failed,
+        PackagedHandler(task_root, runtime_root, "app.app", LOCAL_AWS_ENV),
+    ):
+        pass
+    message = str(failed.value)
+    assert "failed to import the handler app.app: the handler could not be imported" in message
+    assert "ModuleNotFoundError: No module named 'chalice'" in message
+
+
+# -- native code ---------------------------------------------------------------------------------
+
+
+def wheel_tags(wheel_file: str) -> list[str]:
+    return [
+        line.partition(":")[2].strip()
+        for line in wheel_file.splitlines()
+        if line.startswith("Tag:")
+    ]
+
+
+def glibc_of(platform: str) -> tuple[int, int] | None:
+    """The glibc version a manylinux x86_64 platform tag requires; None for any other tag."""
+    if not platform.endswith("_x86_64"):
+        return None
+    if match := re.fullmatch(r"manylinux_(\d+)_(\d+)_x86_64", platform):
+        return int(match[1]), int(match[2])
+    return LEGACY_MANYLINUX.get(platform.removesuffix("_x86_64"))
+
+
+def fits_lambda(tag: str) -> bool:
+    """Whether a wheel tag runs on Lambda's python3.11 x86_64: CPython 3.11's own ABI, or the
+    stable ABI from a CPython 3.x no newer than 3.11; manylinux x86_64 for glibc <= 2.26."""
+    python, abi, platform = tag.split("-")
+    minor = re.fullmatch(r"cp3(\d+)", python)
+    fits_python = (python, abi) == ("cp311", "cp311") or (
+        abi == "abi3" and minor is not None and int(minor[1]) <= 11
+    )
+    glibc = glibc_of(platform)
+    return fits_python and glibc is not None and glibc <= LAMBDA_GLIBC
+
+
+def test_every_compiled_wheel_fits_the_python_3_11_lambda_runtime(prod_package):
+    with zipfile.ZipFile(prod_package / "deployment.zip") as zipped:
+        names = zipped.namelist()
+        shared_objects = {n for n in names if SHARED_OBJECT.fullmatch(n)}
+        # Each installed wheel lists its files in RECORD: the wheels that brought a .so.
+        compiled: dict[str, list[str]] = {}
+        claimed: set[str] = set()
+        for record in (n for n in names if n.endswith(".dist-info/RECORD")):
+            rows = csv.reader(zipped.read(record).decode().splitlines())
+            files = {row[0] for row in rows if row}
+            if files & shared_objects:
+                dist_info = record.removesuffix("/RECORD")
+                compiled[dist_info] = wheel_tags(zipped.read(f"{dist_info}/WHEEL").decode())
+                claimed |= files & shared_objects
+    assert claimed == shared_objects, "a .so that no wheel in the zip installed"
+    assert any(d.startswith("argon2_cffi_bindings-") for d in compiled), sorted(compiled)
+    misfits = {d: tags for d, tags in compiled.items() if not any(map(fits_lambda, tags))}
+    assert misfits == {}, "wheels that cannot load on Lambda's python3.11 (x86_64, glibc 2.26)"
+
+
+def test_every_shared_object_is_an_x86_64_elf_library(prod_package):
+    with zipfile.ZipFile(prod_package / "deployment.zip") as zipped:
+        headers = {n: zipped.read(n)[:20] for n in zipped.namelist() if SHARED_OBJECT.fullmatch(n)}
+    assert headers
+    for name, header in headers.items():
+        # ELF magic, 64-bit (EI_CLASS 2), little-endian (EI_DATA 1); e_type ET_DYN (3), a shared
+        # object; e_machine EM_X86_64 (62): a macOS or arm64 build would fail on the function.
+        assert header[:4] == b"\x7fELF", name
+        assert (header[4], header[5]) == (2, 1), name
+        assert int.from_bytes(header[16:18], "little") == 3, name
+        assert int.from_bytes(header[18:20], "little") == 62, name
