@@ -8,15 +8,22 @@ on a password change, and writing the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from chalicelib.audit import Event
-from chalicelib.errors import InvalidCredentials, NotFound, TooManyAttempts, Unauthenticated
+from chalicelib.errors import (
+    InvalidCredentials,
+    InvalidEmail,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from chalicelib.passwords import check_password_policy
 from chalicelib.sessions import Session, SessionSummary
-from chalicelib.store import UserRecord
-from chalicelib.users import User, login_key
+from chalicelib.store.accounts import Credentials
+from chalicelib.store.table import Write
+from chalicelib.users import User, login_key, normalize_email
 
 if TYPE_CHECKING:
     from chalicelib.runtime import Services
@@ -59,17 +66,14 @@ class RequestAuth:
     # -- signing in and out ---------------------------------------------------------------------
 
     def sign_up(self, email: str, password: str) -> User:
-        record = self._services.accounts.register(email, password)
-        user = User(id=record.user_id, email=record.email)
-        self._start(user, new_user=record)  # the account exists only with its first session
+        user, account = self._services.accounts.register(email, password)
+        self._start(user, writes=account)  # the account exists only with its first session
         self._audit(Event.SIGNUP, user.id)
         return user
 
     def log_in(self, email: str, password: str) -> User:
-        user = self._check_password(
-            login_key(email), lambda: self._services.accounts.authenticate(email, password)
-        )
-        self._start(user)
+        user, writes, _ = self._check_password(login_key(email), password)
+        self._start(user, writes=writes)
         self._audit(Event.LOGIN_SUCCESS, user.id)
         return user
 
@@ -84,13 +88,15 @@ class RequestAuth:
     def change_password(self, current_password: str, new_password: str) -> User:
         """New password; every session of the user ends and this client gets a new one."""
         check_password_policy(new_password)  # a bad new password is a 400, not a failed attempt
-        user = self._reauthenticate(current_password)
+        user, credentials, writes = self._reauthenticate(current_password)
+        new_hash = self._services.accounts.new_password(credentials, new_password)
         token, session = self._services.sessions.replace_all_sessions(
             user,
-            password_hash=self._services.accounts.new_password_hash(new_password),
             presented=self._token,
             user_agent=self._user_agent,
             ip=self._ip,
+            two_factor_verified=self.require().two_factor_verified,
+            writes=[new_hash, *writes],
         )
         self._adopt(token, session)
         self._audit(Event.PASSWORD_CHANGED, user.id)
@@ -98,10 +104,10 @@ class RequestAuth:
 
     def delete_account(self, password: str) -> None:
         """Delete the user, the email claim and every session; the email is free again."""
-        user = self._reauthenticate(password)
+        user, _, _ = self._reauthenticate(password)
         sessions = self._services.sessions
-        self._services.accounts.delete(
-            user, sessions.session_digests(user.id, presented=self._token)
+        sessions.end_all_sessions(
+            user.id, presented=self._token, writes=self._services.accounts.delete(user)
         )
         # A login that raced with the deletion may have added a session: sweep once more.
         sessions.invalidate_user_sessions(user.id)
@@ -134,50 +140,56 @@ class RequestAuth:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _reauthenticate(self, password: str) -> User:
+    def _reauthenticate(self, password: str) -> tuple[User, Credentials, list[Write]]:
         """The signed-in user, after checking their password; failures count like logins."""
         user = self.require().user
-        return self._check_password(
-            user.email,
-            lambda: self._services.accounts.check_password(user.id, password),
-            user_id=user.id,
-            reason="reauthentication",
+        checked, writes, credentials = self._check_password(
+            user.email, password, user_id=user.id, reason="reauthentication"
         )
+        if checked.id != user.id or credentials is None:
+            raise Unauthenticated()  # the account was deleted, or the email passed on
+        return user, credentials, writes
 
     def _check_password(
-        self,
-        email_key: str,
-        verify: Callable[[], User],
-        user_id: str | None = None,
-        **details: str,
-    ) -> User:
-        """Every password check: refused while throttled, failures counted and audited, and a
-        success forgets the email's earlier failures."""
-        throttle = self._services.throttle
+        self, email_key: str, password: str, user_id: str | None = None, **details: str
+    ) -> tuple[User, list[Write], Credentials | None]:
+        """Every password check, in one read round trip (the failure counters and the email's
+        credentials): refused while throttled, a failure counted and audited. On success,
+        the user and the writes it owes (clearing earlier failures, a re-hash), for the
+        caller to commit together with its own."""
+        services = self._services
+        throttle = services.throttle
+        reads = throttle.reads(email_key, self._ip)
+        email = _valid_email(email_key)
+        if email is not None:
+            reads.append(services.accounts.credentials(email))
+        *seen, credentials = services.store.table.read(*reads)
+        if email is None:
+            seen, credentials = [*seen, credentials], None
         try:
-            had_failures = throttle.check(email_key, self._ip)
+            had_failures = throttle.check(email_key, self._ip, seen)
         except TooManyAttempts:
             self._audit(Event.LOGIN_THROTTLED, user_id, **details)
             raise
         try:
-            user = verify()
+            user, writes = services.accounts.verify(credentials, password)
         except InvalidCredentials:
-            throttle.record_failure(email_key, self._ip)
+            throttle.record_failure(email_key, self._ip, seen)
             self._audit(Event.LOGIN_FAILURE, user_id, **details)
             raise
         if had_failures:
-            throttle.clear(email_key)
-        return user
+            writes.append(throttle.clear(email_key))
+        return user, writes, credentials
 
-    def _start(self, user: User, new_user: UserRecord | None = None) -> None:
+    def _start(self, user: User, writes: Sequence[Write] = ()) -> None:
         """Sign `user` in with a new session, ending the one this client held (no fixation) in
-        the same write: a failure leaves the client signed in as before."""
+        the same write as `writes`: a failure leaves the client signed in as before."""
         token, session = self._services.sessions.create_session(
             user,
             user_agent=self._user_agent,
             ip=self._ip,
             replacing=self._token,
-            new_user=new_user,
+            writes=writes,
         )
         self._adopt(token, session)
 
@@ -207,3 +219,11 @@ class RequestAuth:
         self._services.audit.record(
             event, user_id=user_id, ip=self._ip, user_agent=self._user_agent, **details
         )
+
+
+def _valid_email(email_key: str) -> str | None:
+    """The login key as a normalised email, or None when it is none (no account to read)."""
+    try:
+        return normalize_email(email_key)
+    except InvalidEmail:
+        return None

@@ -11,7 +11,7 @@ from chalicelib.cookies import SessionCookies
 from chalicelib.origins import CrossOriginProtection
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import SessionManager
-from chalicelib.store import DynamoStore, make_client
+from chalicelib.store import Store, make_client, open_store
 from chalicelib.throttle import LoginThrottle
 from chalicelib.users import Accounts
 
@@ -19,7 +19,7 @@ from chalicelib.users import Accounts
 class Services(NamedTuple):
     settings: Settings
     clock: Clock
-    store: DynamoStore
+    store: Store
     cookies: SessionCookies
     sessions: SessionManager
     accounts: Accounts
@@ -33,7 +33,7 @@ def build(
 ) -> Services:
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
-    store = DynamoStore(client or make_client(), settings.table_name)
+    store = open_store(client or make_client(), settings.table_name)
     return Services(
         settings=settings,
         clock=clock,

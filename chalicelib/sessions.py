@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from chalicelib.clock import Clock
 from chalicelib.config import Settings
-from chalicelib.store import DynamoStore, SessionRecord, UserRecord
+from chalicelib.store import Store
+from chalicelib.store.sessions import SessionRecord
+from chalicelib.store.table import Write
 from chalicelib.users import User
 
 # 32 random bytes (256 bits) as URL-safe base64: 43 characters that need no cookie quoting.
@@ -28,6 +31,7 @@ class Session(NamedTuple):
     created_at: int
     expires_at: int
     fresh: bool  # created or extended by this call: the cookie must be (re)sent
+    two_factor_verified: bool = False
 
 
 class SessionSummary(NamedTuple):
@@ -46,8 +50,9 @@ def token_digest(token: str) -> str:
 
 
 class SessionManager:
-    def __init__(self, store: DynamoStore, settings: Settings, clock: Clock) -> None:
+    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
         self._store = store
+        self._items = store.sessions
         self._clock = clock
         self._lifetime = int(settings.session_lifetime.total_seconds())
         self._absolute_lifetime = int(settings.session_absolute_lifetime.total_seconds())
@@ -59,43 +64,59 @@ class SessionManager:
         *,
         user_agent: str = "",
         ip: str = "",
+        two_factor_verified: bool = False,
         replacing: str | None = None,
-        new_user: UserRecord | None = None,
+        writes: Sequence[Write] = (),
     ) -> tuple[str, Session]:
         """A new session for `user`; returns the token (for the cookie only) and the session.
 
         In the same write, the session of token `replacing` ends (a sign-in rotates the
-        client's session) and `new_user` is created (a sign-up): all or nothing.
+        client's session) and `writes` happen (creating the account, clearing failures): all
+        or nothing.
         """
-        token, record = self._new_record(user, user_agent, ip)
-        self._store.put_session(record, replacing=_digest_if_token(replacing), new_user=new_user)
+        token, record = self._new_record(user, user_agent, ip, two_factor_verified)
+        together = [self._items.put(record), *writes]
+        old = _digest_if_token(replacing)
+        if old is not None:
+            together.append(self._items.delete(old))
+        self._store.table.commit(*together)
         return token, _session(record, fresh=True)
 
     def replace_all_sessions(
         self,
         user: User,
         *,
-        password_hash: str,
         presented: str | None,
         user_agent: str = "",
         ip: str = "",
+        two_factor_verified: bool = False,
+        writes: Sequence[Write] = (),
     ) -> tuple[str, Session]:
-        """After a password change: store `password_hash`, end every session of the user
-        (and the presented one, should the index lag) and start one new session, atomically."""
-        token, record = self._new_record(user, user_agent, ip)
-        revoke = self.session_digests(user.id, presented=presented)
-        self._store.change_password(user.id, password_hash, revoke=revoke, new_session=record)
+        """After a change to the account (password, email, verification, second factor): end
+        every session of the user (and the presented one, should the index lag) and start one
+        new session, with `writes`, atomically."""
+        token, record = self._new_record(user, user_agent, ip, two_factor_verified)
+        self._store.table.commit_with_deletes(
+            [*writes, self._items.put(record)], self._every_session(user.id, presented)
+        )
         return token, _session(record, fresh=True)
 
-    def session_digests(self, user_id: str, *, presented: str | None = None) -> list[str]:
-        """The storage keys of the user's sessions, and of the presented token's session."""
-        digests = [record.digest for record in self._store.list_user_sessions(user_id)]
-        presented_digest = _digest_if_token(presented)
-        if presented_digest is not None and presented_digest not in digests:
-            digests.append(presented_digest)
-        return digests
+    def end_all_sessions(
+        self, user_id: str, *, presented: str | None, writes: Sequence[Write] = ()
+    ) -> None:
+        """End every session of the user with `writes`, atomically (deleting the account)."""
+        self._store.table.commit_with_deletes(writes, self._every_session(user_id, presented))
 
-    def _new_record(self, user: User, user_agent: str, ip: str) -> tuple[str, SessionRecord]:
+    def _every_session(self, user_id: str, presented: str | None) -> list[Write]:
+        digests = [handle.digest for handle in self._items.handles_of_user(user_id)]
+        presented_digest = _digest_if_token(presented)
+        if presented_digest is not None:
+            digests.append(presented_digest)
+        return [self._items.delete(digest) for digest in digests]
+
+    def _new_record(
+        self, user: User, user_agent: str, ip: str, two_factor_verified: bool
+    ) -> tuple[str, SessionRecord]:
         now = self._clock.now()
         token = secrets.token_urlsafe(_TOKEN_BYTES)
         absolute_expires_at = now + self._absolute_lifetime
@@ -104,6 +125,9 @@ class SessionManager:
             session_id=secrets.token_urlsafe(12),
             user_id=user.id,
             email=user.email,
+            email_verified=user.email_verified,
+            two_factor_enabled=user.two_factor_enabled,
+            two_factor_verified=two_factor_verified,
             created_at=now,
             expires_at=min(now + self._lifetime, absolute_expires_at),
             absolute_expires_at=absolute_expires_at,
@@ -123,12 +147,12 @@ class SessionManager:
         digest = _digest_if_token(token)
         if digest is None:
             return None
-        record = self._store.get_session(digest)
+        record = self._items.get(digest)
         if record is None:
             return None
         now = self._clock.now()
         if now >= record.expires_at:
-            self._store.delete_session(digest)
+            self._store.table.commit(self._items.delete(digest))
             return None
         expires_at, fresh = record.expires_at, False
         if record.expires_at - now < self._lifetime / 2:
@@ -137,8 +161,8 @@ class SessionManager:
             if extended > record.expires_at:
                 expires_at, fresh = extended, True
         if fresh or now - record.last_used_at >= self._activity_interval:
-            updated = self._store.update_session(digest, expires_at=expires_at, last_used_at=now)
-            if not updated:
+            touched = self._items.touch(digest, expires_at=expires_at, last_used_at=now)
+            if not touched:
                 return None  # invalidated between our read and our write
         return _session(record, fresh=fresh, expires_at=expires_at)
 
@@ -147,7 +171,7 @@ class SessionManager:
         digest = _digest_if_token(token)
         if digest is None:
             return None
-        record = self._store.delete_session(digest)
+        record = self._items.remove(digest)
         return None if record is None else _session(record, fresh=False)
 
     def list_sessions(self, user_id: str) -> list[SessionSummary]:
@@ -162,25 +186,25 @@ class SessionManager:
                 user_agent=r.user_agent,
                 ip=r.ip,
             )
-            for r in self._store.list_user_sessions(user_id)
+            for r in self._items.of_user(user_id)
             if now < r.expires_at
         ]
 
     def revoke_session(self, user_id: str, session_id: str) -> bool:
         """Delete one of the user's sessions by its public id; False if the user has none such."""
-        for record in self._store.list_user_sessions(user_id):
-            if record.session_id == session_id:
-                return self._store.delete_session(record.digest) is not None
+        for handle in self._items.handles_of_user(user_id):
+            if handle.session_id == session_id:
+                return self._items.remove(handle.digest) is not None
         return False
 
     def invalidate_user_sessions(self, user_id: str, *, keep_session_id: str | None = None) -> int:
         """Delete every session of the user (but `keep_session_id`); returns how many."""
         doomed = [
-            record.digest
-            for record in self._store.list_user_sessions(user_id)
-            if record.session_id != keep_session_id
+            handle.digest
+            for handle in self._items.handles_of_user(user_id)
+            if handle.session_id != keep_session_id
         ]
-        self._store.delete_sessions(doomed)
+        self._items.delete_many(doomed)
         return len(doomed)
 
 
@@ -192,8 +216,14 @@ def _digest_if_token(token: str | None) -> str | None:
 def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = None) -> Session:
     return Session(
         id=record.session_id,
-        user=User(id=record.user_id, email=record.email),
+        user=User(
+            id=record.user_id,
+            email=record.email,
+            email_verified=record.email_verified,
+            two_factor_enabled=record.two_factor_enabled,
+        ),
         created_at=record.created_at,
         expires_at=record.expires_at if expires_at is None else expires_at,
         fresh=fresh,
+        two_factor_verified=record.two_factor_verified,
     )

@@ -6,9 +6,11 @@ import uuid
 from typing import NamedTuple
 
 from chalicelib.clock import Clock
-from chalicelib.errors import InvalidCredentials, InvalidEmail, Unauthenticated
+from chalicelib.errors import InvalidCredentials, InvalidEmail
 from chalicelib.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, check_password_policy
-from chalicelib.store import DynamoStore, UserRecord
+from chalicelib.store import Store
+from chalicelib.store.accounts import Credentials, UserRecord
+from chalicelib.store.table import Read, Write
 
 # RFC 5321 caps an address at 254 octets; anything far longer is refused before parsing.
 _MAX_EMAIL_INPUT = 320
@@ -17,6 +19,8 @@ _MAX_EMAIL_INPUT = 320
 class User(NamedTuple):
     id: str
     email: str
+    email_verified: bool = False
+    two_factor_enabled: bool = False
 
 
 def normalize_email(raw: str) -> str:
@@ -48,59 +52,71 @@ def login_key(raw: str) -> str:
         return raw.strip().lower()[:_MAX_EMAIL_INPUT]
 
 
+def user_of(credentials: Credentials) -> User:
+    return User(
+        id=credentials.user_id,
+        email=credentials.email,
+        email_verified=credentials.email_verified,
+        two_factor_enabled=credentials.two_factor,
+    )
+
+
 class Accounts:
-    def __init__(self, store: DynamoStore, hasher: PasswordHasher, clock: Clock) -> None:
+    def __init__(self, store: Store, hasher: PasswordHasher, clock: Clock) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
 
-    def register(self, email: str, password: str) -> UserRecord:
-        """A new account, validated and with its password hashed, but not stored yet: it is
-        stored together with its first session (SessionManager.create_session(new_user=...))."""
+    def register(self, email: str, password: str) -> tuple[User, list[Write]]:
+        """A new account, validated and with its password hashed, as the writes that create it:
+        they are committed together with its first session (EmailTaken if the email is
+        claimed meanwhile)."""
         normalized = normalize_email(email)
         check_password_policy(password)
-        return UserRecord(
+        record = UserRecord(
             user_id=str(uuid.uuid4()),
             email=normalized,
-            password_hash=self._hasher.hash(password),
+            email_verified=False,
+            two_factor=False,
             created_at=self._clock.now(),
         )
+        writes = self._store.accounts.create(record, self._hasher.hash(password))
+        return User(id=record.user_id, email=record.email), writes
 
-    def authenticate(self, email: str, password: str) -> User:
-        """The user, or InvalidCredentials; an unknown email costs the same Argon2 work."""
+    def credentials(self, email: str) -> Read:
+        """The read of what logging in as the normalised `email` needs (None: no account)."""
+        return self._store.accounts.claim(email)
+
+    def verify(self, credentials: Credentials | None, password: str) -> tuple[User, list[Write]]:
+        """The user whose password this is, or InvalidCredentials; an unknown account costs the
+        same Argon2 work. Also the writes a success owes: a re-hash when the parameters
+        changed (like Django's check_password with its setter)."""
+        if credentials is None or len(password) > MAX_PASSWORD_LENGTH:
+            self._hasher.verify_dummy(password[:MAX_PASSWORD_LENGTH])
+            raise InvalidCredentials()
+        ok, new_hash = self._hasher.verify(credentials.password_hash, password)
+        if not ok:
+            raise InvalidCredentials()
+        writes = []
+        if new_hash is not None:
+            writes.append(self._store.accounts.set_password_hash(credentials, new_hash))
+        return user_of(credentials), writes
+
+    def authenticate(self, email: str, password: str) -> tuple[User, list[Write]]:
+        """`verify` for a raw email, reading its claim (one GetItem)."""
         try:
             normalized = normalize_email(email)
         except InvalidEmail:
-            record = None
+            credentials = None
         else:
-            record = self._store.get_user_by_email(normalized)
-        if record is None or len(password) > MAX_PASSWORD_LENGTH:
-            self._hasher.verify_dummy(password[:MAX_PASSWORD_LENGTH])
-            raise InvalidCredentials()
-        return self._verify(record, password)
+            (credentials,) = self._store.table.read(self.credentials(normalized))
+        return self.verify(credentials, password)
 
-    def check_password(self, user_id: str, password: str) -> User:
-        """Re-authentication for sensitive changes: the signed-in user's password, or
-        InvalidCredentials."""
-        record = self._store.get_user(user_id)
-        if record is None:
-            raise Unauthenticated()  # the account was deleted under this session
-        return self._verify(record, password)
-
-    def new_password_hash(self, password: str) -> str:
-        """The hash to store for a new password (stored with SessionManager.replace_all_sessions,
-        which ends every session in the same write)."""
+    def new_password(self, credentials: Credentials, password: str) -> Write:
+        """The write that stores a new password (committed with the end of every session)."""
         check_password_policy(password)
-        return self._hasher.hash(password)
+        return self._store.accounts.set_password_hash(credentials, self._hasher.hash(password))
 
-    def delete(self, user: User, session_digests: list[str]) -> None:
-        """Delete the account, its email claim and these sessions, atomically."""
-        self._store.delete_user(user.id, user.email, session_digests)
-
-    def _verify(self, record: UserRecord, password: str) -> User:
-        ok, new_hash = self._hasher.verify(record.password_hash, password)
-        if not ok:
-            raise InvalidCredentials()
-        if new_hash is not None:
-            self._store.update_password_hash(record.user_id, new_hash)
-        return User(id=record.user_id, email=record.email)
+    def delete(self, user: User) -> list[Write]:
+        """The writes that delete the account and its email claim, freeing the email."""
+        return self._store.accounts.delete(user.id, user.email)

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from chalicelib import runtime
 from chalicelib.config import Settings
-from chalicelib.store import CLIENT_CONFIG, DynamoStore, create_table
+from chalicelib.store import CLIENT_CONFIG, Store, create_table, open_store
 from devtools.calls import CallRecorder
 
 START = 1_800_000_000  # 2027-01-15T08:00:00Z
@@ -86,8 +86,8 @@ def calls(dynamodb: Any) -> CallRecorder:
 
 
 @pytest.fixture
-def store(dynamodb: Any, settings: Settings) -> DynamoStore:
-    return DynamoStore(dynamodb, settings.table_name, sleep=lambda _: None)
+def store(dynamodb: Any, settings: Settings) -> Store:
+    return open_store(dynamodb, settings.table_name, sleep=lambda _: None)
 
 
 @pytest.fixture

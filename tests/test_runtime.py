@@ -13,7 +13,7 @@ def test_services_are_built_once_per_container(monkeypatch):
         assert runtime.get() is first
         assert first.settings.table_name == "from-env"
         assert isinstance(first.clock, SystemClock)
-        assert first.store._client is runtime.get().store._client
+        assert first.store.table.client is runtime.get().store.table.client
     finally:
         runtime.use(None)
 

@@ -152,14 +152,14 @@ def test_extension_does_not_resurrect_a_session_deleted_meanwhile(
 ):
     token, _ = sessions.create_session(ANN)
     clock.advance(days=20)
-    real_get = store.get_session
+    real_get = store.sessions.get
 
     def get_then_logout(digest):
         record = real_get(digest)
-        store.delete_session(digest)  # a concurrent logout lands between read and write
+        store.sessions.remove(digest)  # a concurrent logout lands between read and write
         return record
 
-    store.get_session = get_then_logout
+    store.sessions.get = get_then_logout
     assert sessions.validate_session(token) is None
     assert table_items(dynamodb, settings.table_name) == []
 

@@ -8,9 +8,29 @@ EMAIL = "ann@example.com"
 IP = "203.0.113.7"
 
 
+class Throttle:
+    """The throttle as a password check drives it: read the counters, check, record."""
+
+    def __init__(self, store, settings, clock):
+        self.store = store
+        self.login = LoginThrottle(store, settings, clock)
+
+    def seen(self, email=EMAIL, ip=IP):
+        return self.store.table.read(*self.login.reads(email, ip))
+
+    def check(self, email=EMAIL, ip=IP) -> bool:
+        return self.login.check(email, ip, self.seen(email, ip))
+
+    def record_failure(self, email=EMAIL, ip=IP):
+        self.login.record_failure(email, ip, self.seen(email, ip))
+
+    def clear(self, email=EMAIL):
+        self.store.table.commit(self.login.clear(email))
+
+
 @pytest.fixture
-def throttle(store, settings, clock) -> LoginThrottle:
-    return LoginThrottle(store, settings, clock)
+def throttle(store, settings, clock) -> Throttle:
+    return Throttle(store, settings, clock)
 
 
 def fail(throttle, times, email=EMAIL, ip=IP):
@@ -91,10 +111,45 @@ def test_counter_items_expire_by_ttl(throttle, dynamodb, settings, clock):
     fail(throttle, 1)
     for item in table_items(dynamodb, settings.table_name):
         assert item["expires_at"] == {"N": str(clock.now() + 15 * 60)}
-        assert item["failures"] == {"N": "1"}
+        assert item["count"] == {"N": "1"}
 
 
 def test_check_reads_both_counters_in_one_call(throttle, calls):
     throttle.check(EMAIL, IP)
     assert calls.operations == ["BatchGetItem"]
     assert calls.calls[0][1]["RequestItems"]["auth-test"]["ConsistentRead"] is True
+
+
+def test_a_failure_records_both_counters_in_one_call(throttle, calls, dynamodb, settings):
+    fail(throttle, 2)
+    seen = throttle.seen()
+    calls.clear()
+    throttle.login.record_failure(EMAIL, IP, seen)
+    assert calls.operations == ["TransactWriteItems"]
+    counts = {i["pk"]["S"]: i["count"]["N"] for i in table_items(dynamodb, settings.table_name)}
+    assert counts == {f"THROTTLE#email#{EMAIL}": "3", f"THROTTLE#ip#{IP}": "3"}
+
+
+def test_a_failure_counted_by_another_request_meanwhile_is_not_lost(
+    throttle, calls, dynamodb, settings
+):
+    fail(throttle, 1)
+    stale = throttle.seen()
+    throttle.record_failure()  # a concurrent request counts its failure first
+    calls.clear()
+    throttle.login.record_failure(EMAIL, IP, stale)
+    # The optimistic write fails on the stale count; the atomic increments take over.
+    assert calls.operations[0] == "TransactWriteItems"
+    assert "UpdateItem" in calls.operations[1:]
+    counts = {i["pk"]["S"]: i["count"]["N"] for i in table_items(dynamodb, settings.table_name)}
+    assert counts == {f"THROTTLE#email#{EMAIL}": "3", f"THROTTLE#ip#{IP}": "3"}
+
+
+def test_without_an_ip_only_the_email_is_counted_in_one_put(throttle, calls, dynamodb, settings):
+    seen = throttle.seen(ip="")
+    calls.clear()
+    throttle.login.record_failure(EMAIL, "", seen)
+    assert calls.operations == ["PutItem"]
+    assert [i["pk"]["S"] for i in table_items(dynamodb, settings.table_name)] == [
+        f"THROTTLE#email#{EMAIL}"
+    ]

@@ -13,7 +13,7 @@ from chalicelib.errors import (
 )
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import SessionManager
-from chalicelib.store import UserRecord
+from chalicelib.store.accounts import UserRecord
 from chalicelib.users import Accounts, User, normalize_email
 from tests.conftest import table_items
 
@@ -37,9 +37,8 @@ def sessions(store, settings, clock) -> SessionManager:
 
 def sign_up(accounts, sessions, email, password) -> User:
     """What a sign-up stores: the account, in one write with its first session."""
-    record = accounts.register(email, password)
-    user = User(id=record.user_id, email=record.email)
-    sessions.create_session(user, new_user=record)
+    user, writes = accounts.register(email, password)
+    sessions.create_session(user, writes=writes)
     return user
 
 
@@ -75,10 +74,15 @@ def test_sign_up_stores_user_claim_and_session_in_one_write(
     items = {item["pk"]["S"]: item for item in table_items(dynamodb, settings.table_name)}
     assert {pk.split("#")[0] for pk in items} == {"USER", "EMAIL", "SESSION"}
     assert {f"USER#{user.id}", "EMAIL#ann@example.com"} < set(items)
-    assert items["EMAIL#ann@example.com"]["user_id"] == {"S": user.id}
+    claim = items["EMAIL#ann@example.com"]
+    assert claim["user_id"] == {"S": user.id}
+    # The claim is the login view: the hash (only there) and the flags a session copies.
+    assert claim["password_hash"]["S"].startswith("$argon2id$")
+    assert (claim["email_verified"], claim["two_factor"]) == ({"BOOL": False}, {"BOOL": False})
     stored = items[f"USER#{user.id}"]
     assert stored["email"] == {"S": "ann@example.com"}
-    assert stored["password_hash"]["S"].startswith("$argon2id$")
+    assert "password_hash" not in stored
+    assert (stored["email_verified"], stored["two_factor"]) == ({"BOOL": False}, {"BOOL": False})
     assert PASSWORD not in str(items)
 
 
@@ -101,7 +105,7 @@ def test_sign_up_checks_the_password_policy_before_writing(accounts, dynamodb, s
 
 def test_authenticate_returns_the_user(accounts, sessions):
     created = sign_up(accounts, sessions, "ann@example.com", PASSWORD)
-    assert accounts.authenticate(" ANN@example.com", PASSWORD) == created
+    assert accounts.authenticate(" ANN@example.com", PASSWORD) == (created, [])
 
 
 @pytest.mark.parametrize(
@@ -130,15 +134,18 @@ def test_login_rehashes_an_outdated_hash(store, sessions, clock, dynamodb, setti
     old = Accounts(store, PasswordHasher(replace(settings, argon2_time_cost=3)), clock)
     user = sign_up(old, sessions, "ann@example.com", PASSWORD)
     current = Accounts(store, PasswordHasher(settings), clock)
-    current.authenticate("ann@example.com", PASSWORD)
+    authenticated, writes = current.authenticate("ann@example.com", PASSWORD)
+    assert authenticated == user
+    assert len(writes) == 1  # the re-hash, for the login to commit with its session
+    store.table.commit(*writes)
     items = {i["pk"]["S"]: i for i in table_items(dynamodb, settings.table_name)}
-    assert items[f"USER#{user.id}"]["password_hash"]["S"].startswith(
+    assert items["EMAIL#ann@example.com"]["password_hash"]["S"].startswith(
         "$argon2id$v=19$m=1024,t=1,p=1$"
     )
-    assert current.authenticate("ann@example.com", PASSWORD) == user
+    assert current.authenticate("ann@example.com", PASSWORD) == (user, [])
 
 
-def test_concurrent_signup_conflict_is_retried_then_reported_as_taken(sessions, dynamodb):
+def test_concurrent_signup_conflict_is_retried_then_reported_as_taken(sessions, store, dynamodb):
     winner = User(id="winner", email="ann@example.com")
     loser = User(id="loser", email="ann@example.com")
     conflict = ClientError(
@@ -154,7 +161,7 @@ def test_concurrent_signup_conflict_is_retried_then_reported_as_taken(sessions, 
     def conflicting_then_real(**kwargs):
         attempts.append(kwargs)
         if len(attempts) == 1:
-            sessions.create_session(winner, new_user=UserRecord("winner", winner.email, "h", 1))
+            sessions.create_session(winner, writes=new_account(store, winner))
             raise conflict
         return real(**kwargs)
 
@@ -162,8 +169,12 @@ def test_concurrent_signup_conflict_is_retried_then_reported_as_taken(sessions, 
         mock.patch.object(dynamodb, "transact_write_items", side_effect=conflicting_then_real),
         pytest.raises(EmailTaken),
     ):
-        sessions.create_session(loser, new_user=UserRecord("loser", loser.email, "h", 1))
+        sessions.create_session(loser, writes=new_account(store, loser))
     assert len(attempts) == 3  # the loser's 2 tries, and the winner's one inside
+
+
+def new_account(store, user):
+    return store.accounts.create(UserRecord(user.id, user.email, False, False, 1), "hash")
 
 
 def test_store_failure_is_reported_as_unavailable_not_as_bad_credentials(accounts, dynamodb):

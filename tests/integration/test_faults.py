@@ -143,7 +143,7 @@ def test_a_failed_logout_says_so_and_does_not_pretend(client, faults):
 def test_failure_counting_fails_closed(client, faults):
     """If a wrong password cannot be counted, the answer is 503, not a free extra guess."""
     sign_up(client)
-    faults.inject("internal", "UpdateItem", "PutItem")
+    faults.inject("internal", "TransactWriteItems", "UpdateItem", "PutItem")
     assert_unavailable(log_in(client, password="wrong password"))
 
 
@@ -176,5 +176,5 @@ def test_under_a_total_outage_every_route_answers_503_never_500(
 
 def test_no_store_call_starts_once_the_request_budget_is_spent(store, faults):
     with request_budget(0), pytest.raises(ServiceUnavailable):
-        store.get_session("0" * 64)
+        store.sessions.get("0" * 64)
     assert faults.attempts.total() == 0

@@ -1,0 +1,57 @@
+"""DynamoDB storage: the only code that knows key shapes, attribute types and expressions.
+
+One table (see `table`), one module per item family. A flow reads what it needs in one round
+trip (`store.table.read(...)` over the families' `Read`s) and writes what must happen
+together in one (`store.table.commit(...)` over their `Write`s).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from chalicelib.store.accounts import AccountItems
+from chalicelib.store.counters import CounterItems
+from chalicelib.store.sessions import SessionItems
+from chalicelib.store.table import (
+    CLIENT_CONFIG,
+    IAM_INDEX_ACTIONS,
+    IAM_TABLE_ACTIONS,
+    SESSIONS_BY_USER,
+    TABLE_DEFINITION,
+    Table,
+    create_table,
+    make_client,
+    request_budget,
+)
+
+__all__ = [
+    "CLIENT_CONFIG",
+    "IAM_INDEX_ACTIONS",
+    "IAM_TABLE_ACTIONS",
+    "SESSIONS_BY_USER",
+    "TABLE_DEFINITION",
+    "Store",
+    "create_table",
+    "make_client",
+    "open_store",
+    "request_budget",
+]
+
+
+class Store(NamedTuple):
+    table: Table
+    accounts: AccountItems
+    sessions: SessionItems
+    counters: CounterItems
+
+
+def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
+    table = Table(client, table_name, sleep)
+    return Store(
+        table=table,
+        accounts=AccountItems(),
+        sessions=SessionItems(table),
+        counters=CounterItems(table),
+    )

@@ -1,0 +1,150 @@
+"""Sessions: pk `SESSION#<sha256 hex of the token>`.
+
+Attributes: session_id (the public handle), session_user_id, what the session knows of its user
+(email, email_verified, two_factor_enabled) and of itself (two_factor_verified), created_at,
+expires_at (the TTL attribute), absolute_expires_at, last_used_at, user_agent, ip.
+
+The key is a digest of the cookie's token, so a table dump holds no usable cookie. Carrying its
+user's state makes a protected request one GetItem, no join; every change to that state rotates
+the user's sessions instead of updating them. The sparse index `sessions_by_user`
+(session_user_id, created_at, projecting session_id only) lists a user's sessions without a
+scan; DynamoDB deletes expired items only eventually, so callers compare `expires_at` with
+the clock themselves.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from chalicelib.store.table import (
+    SESSIONS_BY_USER,
+    Item,
+    Table,
+    Write,
+    delete,
+    put,
+    update,
+)
+
+
+class SessionRecord(NamedTuple):
+    digest: str
+    session_id: str
+    user_id: str
+    email: str
+    email_verified: bool
+    two_factor_enabled: bool
+    two_factor_verified: bool
+    created_at: int
+    expires_at: int
+    absolute_expires_at: int
+    last_used_at: int
+    user_agent: str
+    ip: str
+
+
+class SessionHandle(NamedTuple):
+    """What the index holds of a session: enough to find it, nothing that changes."""
+
+    digest: str
+    session_id: str
+
+
+def session_pk(digest: str) -> str:
+    return f"SESSION#{digest}"
+
+
+class SessionItems:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get(self, digest: str) -> SessionRecord | None:
+        item = self._table.get(session_pk(digest))
+        return None if item is None else _record(item)
+
+    def put(self, session: SessionRecord) -> Write:
+        return put(_item(session), "attribute_not_exists(pk)")
+
+    def delete(self, digest: str) -> Write:
+        return delete(session_pk(digest))
+
+    def touch(self, digest: str, *, expires_at: int, last_used_at: int) -> bool:
+        """Move expiry and last use; False when the session was deleted meanwhile (an update
+        never re-creates it). Neither attribute is projected into the index: 1 write unit."""
+        return self._table.try_commit(
+            update(
+                session_pk(digest),
+                "SET expires_at = :e, last_used_at = :u",
+                "attribute_exists(pk)",
+                values={":e": {"N": str(expires_at)}, ":u": {"N": str(last_used_at)}},
+            )
+        )
+
+    def remove(self, digest: str) -> SessionRecord | None:
+        """Delete a session; returns what was deleted (None if nothing was), in the same call."""
+        item = self._table.delete_returning(self.delete(digest))
+        return None if item is None else _record(item)
+
+    def handles_of_user(self, user_id: str) -> list[SessionHandle]:
+        """The user's sessions as the index has them, newest first (one Query, no scan)."""
+        items = self._table.query(
+            IndexName=SESSIONS_BY_USER,
+            KeyConditionExpression="session_user_id = :u",
+            ExpressionAttributeValues={":u": {"S": user_id}},
+            ScanIndexForward=False,
+        )
+        return [
+            SessionHandle(item["pk"]["S"].removeprefix("SESSION#"), item["session_id"]["S"])
+            for item in items
+        ]
+
+    def of_user(self, user_id: str) -> list[SessionRecord]:
+        """The user's sessions in full, newest first: the index's keys, then the live fields
+        from the base table (a session the index still lists but that is gone is skipped)."""
+        handles = self.handles_of_user(user_id)
+        items = self._table.get_items([session_pk(h.digest) for h in handles])
+        found = (items.get(session_pk(h.digest)) for h in handles)
+        return [_record(item) for item in found if item is not None]
+
+    def delete_many(self, digests: list[str]) -> None:
+        self._table.delete_items([session_pk(d) for d in digests])
+
+    def put_many(self, sessions: list[SessionRecord]) -> None:
+        """Write many sessions at once (imports, load tests); unconditional, unlike put."""
+        self._table.put_items([_item(s) for s in sessions])
+
+
+def _item(session: SessionRecord) -> Item:
+    return {
+        "pk": {"S": session_pk(session.digest)},
+        "session_id": {"S": session.session_id},
+        "session_user_id": {"S": session.user_id},
+        "email": {"S": session.email},
+        "email_verified": {"BOOL": session.email_verified},
+        "two_factor_enabled": {"BOOL": session.two_factor_enabled},
+        "two_factor_verified": {"BOOL": session.two_factor_verified},
+        "created_at": {"N": str(session.created_at)},
+        "expires_at": {"N": str(session.expires_at)},
+        "absolute_expires_at": {"N": str(session.absolute_expires_at)},
+        "last_used_at": {"N": str(session.last_used_at)},
+        "user_agent": {"S": session.user_agent},
+        "ip": {"S": session.ip},
+    }
+
+
+def _record(item: Item) -> SessionRecord:
+    return SessionRecord(
+        digest=item["pk"]["S"].removeprefix("SESSION#"),
+        session_id=item["session_id"]["S"],
+        user_id=item["session_user_id"]["S"],
+        email=item["email"]["S"],
+        email_verified=item["email_verified"]["BOOL"],
+        two_factor_enabled=item["two_factor_enabled"]["BOOL"],
+        two_factor_verified=item["two_factor_verified"]["BOOL"],
+        created_at=int(item["created_at"]["N"]),
+        expires_at=int(item["expires_at"]["N"]),
+        absolute_expires_at=int(item["absolute_expires_at"]["N"]),
+        last_used_at=int(item["last_used_at"]["N"]),
+        user_agent=item["user_agent"]["S"],
+        ip=item["ip"]["S"],
+    )
