@@ -2,7 +2,7 @@
 
 `chalice package` knows only the Lambda function and API Gateway. This merges in what the
 code needs besides, all built from chalicelib.store so nothing is written twice:
-- the DynamoDB table from TABLE_DEFINITION (on-demand, TTL on expires_at, the sessions_by_user
+- the DynamoDB table from TABLE_DEFINITION (on-demand, TTL on expires_at, the user_session_keys
   index), with point-in-time recovery, and retained if the stack is deleted or replaced;
 - a least-privilege IAM policy: only the DynamoDB actions the store calls, only on this table
   and its index (Chalice's own policy generator reads only app.py and would grant `*`);

@@ -185,7 +185,7 @@ def test_listing_uses_the_index_not_a_scan(client, calls):
     call(client, "GET", "/auth/sessions", token=token)
     # The index holds keys only: the live fields come from the base table, in one batch.
     assert calls.operations == ["GetItem", "Query", "BatchGetItem"]
-    assert calls.calls[1][1]["IndexName"] == "sessions_by_user"
+    assert calls.calls[1][1]["IndexName"] == "user_session_keys"
 
 
 def test_last_used_is_updated_at_most_hourly(client, clock):

@@ -74,7 +74,7 @@ def test_the_role_allows_only_the_dynamodb_actions_the_store_calls_on_this_table
             "Sid": "SessionsByUserIndex",
             "Effect": "Allow",
             "Action": ["dynamodb:Query"],
-            "Resource": {"Fn::Sub": "${SessionsTable.Arn}/index/sessions_by_user"},
+            "Resource": {"Fn::Sub": "${SessionsTable.Arn}/index/user_session_keys"},
         },
     ]
     assert all("*" not in json.dumps(s["Action"]) for s in statements)

@@ -6,7 +6,7 @@ expires_at (the TTL attribute), absolute_expires_at, last_used_at, user_agent, i
 
 The key is a digest of the cookie's token, so a table dump holds no usable cookie. Carrying its
 user's state makes a protected request one GetItem, no join; every change to that state rotates
-the user's sessions instead of updating them. The sparse index `sessions_by_user`
+the user's sessions instead of updating them. The sparse index `user_session_keys`
 (session_user_id, created_at, projecting session_id only) lists a user's sessions without a
 scan; DynamoDB deletes expired items only eventually, so callers compare `expires_at` with
 the clock themselves.

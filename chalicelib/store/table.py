@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import AppError, ServiceUnavailable
 
-SESSIONS_BY_USER = "sessions_by_user"
+SESSIONS_BY_USER = "user_session_keys"
 TTL_ATTRIBUTE = "expires_at"
 
 # The one table definition. Its keys read the same in the CreateTable API and in a
@@ -47,6 +47,8 @@ TABLE_DEFINITION: dict[str, Any] = {
             # Only attributes that never change after creation: a session's extension and its
             # activity refresh then write the base item alone (1 write unit), never the index.
             # Listing reads the live fields back from the base table (see store.sessions).
+            # (It replaced `sessions_by_user`, which projected ALL: DynamoDB cannot change an
+            # index's projection in place, so the new projection came with a new name.)
             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["session_id"]},
         }
     ],
@@ -66,7 +68,7 @@ IAM_TABLE_ACTIONS = (
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 )
-IAM_INDEX_ACTIONS = ("dynamodb:Query",)  # only ever on sessions_by_user
+IAM_INDEX_ACTIONS = ("dynamodb:Query",)  # only ever on user_session_keys
 
 # Every request must be answered well inside API Gateway's 29 s limit and the function's 25 s
 # timeout. One call makes at most 3 attempts of at most 1 s to connect and 1 s to read
@@ -365,15 +367,22 @@ class Table:
 
 
 def create_table(client: Any, table_name: str) -> bool:
-    """Create the table from TABLE_DEFINITION unless it exists; True if it was created."""
+    """Create the table from TABLE_DEFINITION unless it exists; True if it was created.
+
+    Either way TTL ends up enabled: a first call may have created the table and then failed
+    (a timeout against a DynamoDB Local still starting) before it could enable TTL.
+    """
     definition = dict(TABLE_DEFINITION)
     ttl = definition.pop("TimeToLiveSpecification")
     try:
         client.create_table(TableName=table_name, **definition)
+        created = True
     except ClientError as error:
-        if error_code(error) == "ResourceInUseException":
-            return False
-        raise
+        if error_code(error) != "ResourceInUseException":
+            raise
+        created = False
     client.get_waiter("table_exists").wait(TableName=table_name)
-    client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
-    return True
+    status = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+    if status.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    return created

@@ -2,7 +2,7 @@
 
 import boto3
 
-from chalicelib.store import CLIENT_CONFIG, create_table
+from chalicelib.store import CLIENT_CONFIG, TABLE_DEFINITION, create_table
 from devtools.dynamodb_local import DynamoDBLocal, MotoServer
 
 
@@ -30,6 +30,17 @@ def test_moto_server_stands_in_without_java():
         client = _client(server.endpoint)
         assert create_table(client, "dev-table") is True
         indexes = client.describe_table(TableName="dev-table")["Table"]["GlobalSecondaryIndexes"]
-        assert [index["IndexName"] for index in indexes] == ["sessions_by_user"]
+        assert [index["IndexName"] for index in indexes] == ["user_session_keys"]
     finally:
         server.stop()
+
+
+def test_a_table_created_without_ttl_gets_it_on_the_next_start():
+    """A first `make dev` may create the table and time out before enabling TTL."""
+    with DynamoDBLocal() as database:
+        client = _client(database.endpoint)
+        definition = {k: v for k, v in TABLE_DEFINITION.items() if k != "TimeToLiveSpecification"}
+        client.create_table(TableName="half-made", **definition)
+        assert create_table(client, "half-made") is False
+        ttl = client.describe_time_to_live(TableName="half-made")["TimeToLiveDescription"]
+        assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
