@@ -1,8 +1,7 @@
 """The audit log: one JSON line per authentication event (OWASP logging guidance).
 
 Lines carry the event, the user id where known, source IP, user agent and time, and never a
-password, token, token digest or password hash: callers cannot pass those, since `record`
-takes only the fields below.
+password, token, code, link, digest or hash: flows pass only ids, names and counts as details.
 """
 
 from __future__ import annotations
@@ -33,6 +32,15 @@ class Event(StrEnum):
     SESSION_REVOKED = "session_revoked"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
     ACCOUNT_DELETED = "account_deleted"
+    EMAIL_VERIFICATION_SENT = "email_verification_sent"
+    CODE_SENT = "code_sent"
+    CODE_FAILURE = "code_failure"
+    EMAIL_VERIFIED = "email_verified"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 (an event name)
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (an event name)
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGED = "email_changed"
+    MAIL_FAILED = "mail_failed"
 
 
 _MAX_FIELD = 256

@@ -21,6 +21,13 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   lockout it caused ends).
 - LOGIN_LOCKOUT_BASE (1m), LOGIN_LOCKOUT_MAX (15m): the first lockout, doubled on each further
   failure up to the maximum.
+- REQUIRE_VERIFIED_EMAIL (false): when true, protected resources answer 403 email_unverified
+  (and protected pages redirect to /verify-email) until the user has verified their address.
+- MAIL_FROM (unset): the From address of every message, a verified Amazon SES identity;
+  deployed stages send through SES v2 from it.
+- MAIL_OUTBOX_DIR (unset): when set, mail is never sent but written as .eml files into this
+  folder (the `local` stage: `.outbox`), and one line per message is printed.
+- MAIL_SENDER_NAME (Training): the display name on the From line and the issuer in messages.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 # scheme://host[:port], lower case, no path: exactly what browsers put in an Origin header.
 _ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:\d{1,5})?")
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -61,6 +69,10 @@ class Settings:
     login_failure_window: timedelta = timedelta(minutes=15)
     login_lockout_base: timedelta = timedelta(minutes=1)
     login_lockout_max: timedelta = timedelta(minutes=15)
+    require_verified_email: bool = False
+    mail_from: str | None = None
+    mail_outbox_dir: str | None = None
+    mail_sender_name: str = "Training"
 
     def __post_init__(self) -> None:
         if self.session_lifetime <= timedelta(0):
@@ -80,6 +92,18 @@ class Settings:
             raise ConfigError("LOGIN_EMAIL_MAX_FAILURES and LOGIN_IP_MAX_FAILURES must be >= 1")
         if not timedelta(0) < self.login_lockout_base <= self.login_lockout_max:
             raise ConfigError("LOGIN_LOCKOUT_BASE must be positive and at most LOGIN_LOCKOUT_MAX")
+        if self.mail_from is not None and not _ADDRESS.fullmatch(self.mail_from):
+            raise ConfigError(f"MAIL_FROM {self.mail_from!r} is not an address like a@b.example")
+        if not re.fullmatch(r"[\w .'-]{1,64}", self.mail_sender_name):
+            raise ConfigError("MAIL_SENDER_NAME may hold letters, digits, spaces and .'- only")
+
+    def check_mail(self) -> None:
+        """Mail needs a way out and an origin for its links; checked when the mailer is built
+        (the first request of a container), so a stage that never mails needs neither."""
+        if self.mail_outbox_dir is None and self.mail_from is None:
+            raise ConfigError("MAIL_FROM (a verified SES identity) or MAIL_OUTBOX_DIR is required")
+        if self.public_origin is None:
+            raise ConfigError("PUBLIC_ORIGIN is required: links in mail are built from it")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -114,6 +138,12 @@ class Settings:
             ),
             login_lockout_base=_duration(env, "LOGIN_LOCKOUT_BASE", defaults.login_lockout_base),
             login_lockout_max=_duration(env, "LOGIN_LOCKOUT_MAX", defaults.login_lockout_max),
+            require_verified_email=_flag(
+                env, "REQUIRE_VERIFIED_EMAIL", defaults.require_verified_email
+            ),
+            mail_from=env.get("MAIL_FROM") or None,
+            mail_outbox_dir=env.get("MAIL_OUTBOX_DIR") or None,
+            mail_sender_name=env.get("MAIL_SENDER_NAME", defaults.mail_sender_name),
         )
 
 

@@ -48,6 +48,24 @@ class WeakPassword(AppError):
     message = "This password is among the most common ones. Choose another."
 
 
+class InvalidCode(AppError):
+    status = 400
+    code = "invalid_code"
+    message = "This code is not right. Check it and try again."
+
+
+class CodeExpired(AppError):
+    status = 400
+    code = "code_expired"
+    message = "This code has expired. We sent you a new one."
+
+
+class InvalidToken(AppError):
+    status = 400
+    code = "invalid_token"
+    message = "This link is invalid, expired or already used. Ask for a new one."
+
+
 class InvalidCredentials(AppError):
     status = 401
     code = "invalid_credentials"
@@ -64,6 +82,18 @@ class CrossOriginRequest(AppError):
     status = 403
     code = "cross_origin_request"
     message = "This request came from another site and was refused."
+
+
+class TwoFactorRequired(AppError):
+    status = 403
+    code = "two_factor_required"
+    message = "Confirm your sign-in with your second factor to continue."
+
+
+class EmailUnverified(AppError):
+    status = 403
+    code = "email_unverified"
+    message = "Verify your email address to continue."
 
 
 class NotFound(AppError):
@@ -84,13 +114,19 @@ class EmailTaken(AppError):
     message = "An account with this email already exists."
 
 
+class AlreadyVerified(AppError):
+    status = 409
+    code = "already_verified"
+    message = "This email address is verified already."
+
+
 class TooManyAttempts(AppError):
     status = 429
     code = "too_many_attempts"
     message = "Too many failed sign-in attempts. Wait a little and try again."
 
-    def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__()
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        super().__init__(message)
         self.retry_after_seconds = max(1, retry_after_seconds)
 
     def headers(self) -> dict[str, str]:

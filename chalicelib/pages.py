@@ -20,12 +20,15 @@ if TYPE_CHECKING:
 _HERE = Path(__file__).parent
 HTML = "text/html; charset=utf-8"
 
-# Which form field an error belongs to, so its message is shown (and announced) next to it.
+# Which form field an error belongs to, so its message is shown (and announced) next to it;
+# a page whose fields have other names says so (`field_of`).
 _FIELD_OF_ERROR = {
     "invalid_email": "email",
     "email_taken": "email",
     "invalid_password": "password",
     "weak_password": "password",
+    "invalid_code": "code",
+    "code_expired": "code",
 }
 
 
@@ -75,20 +78,39 @@ def render(
 
 
 def form_page(
-    request: Request, template: str, *, error: AppError | None = None, email: str = ""
+    request: Request,
+    template: str,
+    *,
+    error: AppError | None = None,
+    form: str | None = None,
+    field_of: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    **context: Any,
 ) -> Response:
-    """A sign-up or log-in form; after a failure, with the message, the email kept, and the
-    failure's status code."""
+    """A page of forms; after a failure, with the message next to its field (or its form, on a
+    page with several: `form`), the values kept, and the failure's status code."""
     if error is None:
-        return render(request, template, email=email, error=None, error_field=None)
+        return render(
+            request,
+            template,
+            headers=headers,
+            error=None,
+            error_field=None,
+            error_form=None,
+            error_code=None,
+            **context,
+        )
+    fields = {**_FIELD_OF_ERROR, **(field_of or {})}
     return render(
         request,
         template,
         status=error.status,
-        headers=error.headers(),
-        email=email,
+        headers={**error.headers(), **(headers or {})},
         error=error.message,
-        error_field=_FIELD_OF_ERROR.get(error.code),
+        error_field=fields.get(error.code),
+        error_form=form,
+        error_code=error.code,
+        **context,
     )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from chalicelib.audit import AuditLog
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.cookies import SessionCookies
+from chalicelib.limits import Limits
+from chalicelib.mail import Mail, Transport, transport_for
 from chalicelib.origins import CrossOriginProtection
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import SessionManager
@@ -26,14 +30,28 @@ class Services(NamedTuple):
     throttle: LoginThrottle
     origins: CrossOriginProtection
     audit: AuditLog
+    limits: Limits
+    mail: Mail
+    pause: Callable[[float], None]  # sleeps; tests pass one that only records
+
+
+def _pause(seconds: float) -> None:
+    if seconds > 0:
+        time.sleep(seconds)
 
 
 def build(
-    settings: Settings | None = None, *, client: Any = None, clock: Clock | None = None
+    settings: Settings | None = None,
+    *,
+    client: Any = None,
+    clock: Clock | None = None,
+    mail_transport: Transport | None = None,
+    pause: Callable[[float], None] = _pause,
 ) -> Services:
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
     store = open_store(client or make_client(), settings.table_name)
+    transport = mail_transport or transport_for(settings)
     return Services(
         settings=settings,
         clock=clock,
@@ -44,6 +62,9 @@ def build(
         throttle=LoginThrottle(store, settings, clock),
         origins=CrossOriginProtection(settings),
         audit=AuditLog(clock),
+        limits=Limits(store, clock),
+        mail=Mail(settings, transport),
+        pause=pause,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from chalicelib.clock import Clock
 from chalicelib.errors import InvalidCredentials, InvalidEmail
@@ -87,22 +87,29 @@ class Accounts:
         """The read of what logging in as the normalised `email` needs (None: no account)."""
         return self._store.accounts.claim(email)
 
-    def verify(self, credentials: Credentials | None, password: str) -> tuple[User, list[Write]]:
-        """The user whose password this is, or InvalidCredentials; an unknown account costs the
-        same Argon2 work. Also the writes a success owes: a re-hash when the parameters
-        changed (like Django's check_password with its setter)."""
-        if credentials is None or len(password) > MAX_PASSWORD_LENGTH:
-            self._hasher.verify_dummy(password[:MAX_PASSWORD_LENGTH])
-            raise InvalidCredentials()
+    def refuse_unknown(self, password: str) -> NoReturn:
+        """InvalidCredentials for an email without an account, after the same Argon2 work as a
+        real check, so timing does not tell whether the account exists."""
+        self._hasher.verify_dummy(password[:MAX_PASSWORD_LENGTH])
+        raise InvalidCredentials()
+
+    def verify(self, credentials: Credentials, password: str) -> tuple[User, Write | None]:
+        """The user whose password this is, or InvalidCredentials. Also the write a success
+        owes when the hash's parameters are outdated: the re-hash (like Django's check_password
+        with its setter)."""
+        if len(password) > MAX_PASSWORD_LENGTH:
+            self.refuse_unknown(password)
         ok, new_hash = self._hasher.verify(credentials.password_hash, password)
         if not ok:
             raise InvalidCredentials()
-        writes = []
+        rehash = None
         if new_hash is not None:
-            writes.append(self._store.accounts.set_password_hash(credentials, new_hash))
-        return user_of(credentials), writes
+            rehash = self._store.accounts.update_claim(
+                credentials.user_id, credentials.email, password_hash=new_hash
+            )
+        return user_of(credentials), rehash
 
-    def authenticate(self, email: str, password: str) -> tuple[User, list[Write]]:
+    def authenticate(self, email: str, password: str) -> tuple[User, Write | None]:
         """`verify` for a raw email, reading its claim (one GetItem)."""
         try:
             normalized = normalize_email(email)
@@ -110,12 +117,14 @@ class Accounts:
             credentials = None
         else:
             (credentials,) = self._store.table.read(self.credentials(normalized))
+        if credentials is None:
+            self.refuse_unknown(password)
         return self.verify(credentials, password)
 
-    def new_password(self, credentials: Credentials, password: str) -> Write:
-        """The write that stores a new password (committed with the end of every session)."""
+    def new_password_hash(self, password: str) -> str:
+        """The hash to store for a new password that meets the policy."""
         check_password_policy(password)
-        return self._store.accounts.set_password_hash(credentials, self._hasher.hash(password))
+        return self._hasher.hash(password)
 
     def delete(self, user: User) -> list[Write]:
         """The writes that delete the account and its email claim, freeing the email."""

@@ -32,14 +32,17 @@ from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib import pages, runtime
-from chalicelib.auth import RequestAuth
 from chalicelib.errors import (
     AppError,
+    EmailUnverified,
     InvalidRequest,
     MethodNotAllowed,
     PayloadTooLarge,
+    TwoFactorRequired,
+    Unauthenticated,
     UnsupportedMediaType,
 )
+from chalicelib.flows.context import Access, RequestContext
 from chalicelib.sessions import Session
 from chalicelib.store import request_budget
 from chalicelib.users import User
@@ -66,49 +69,81 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 @dataclass
 class _RequestState:
     request: Request
-    auth: RequestAuth
+    context: RequestContext
     body: dict[str, Any] | None = None  # the JSON body, parsed once at the edge
 
 
 _current: ContextVar[_RequestState] = ContextVar("current_request")
 
 
-def auth() -> RequestAuth:
-    return _current.get().auth
+def context() -> RequestContext:
+    """The current request's context, which every flow takes."""
+    return _current.get().context
+
+
+def current_request() -> Request:
+    return _current.get().request
 
 
 def current_session() -> Session:
-    return auth().require()
+    """The session of a route that a decorator below protects (its access already checked)."""
+    return context().require(Access.SESSION)
 
 
 def current_user() -> User:
     """The signed-in user of this request (Flask-Login's `current_user`)."""
-    return auth().require().user
+    return current_session().user
 
 
-def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """For API routes: 401 without a valid session."""
+def _protect(access: Access) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def protected(*args: Any, **kwargs: Any) -> Any:
+            context().require(access)
+            return view(*args, **kwargs)
 
-    @functools.wraps(view)
-    def protected(*args: Any, **kwargs: Any) -> Any:
-        auth().require()
-        return view(*args, **kwargs)
+        return protected
 
-    return protected
+    return decorator
 
 
-def login_page_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """For pages: without a valid session, 303 to the login page (the middleware adds the
-    blank cookie when an invalid one was sent, as for API routes)."""
+# For API routes: 401 without a valid session, 403 two_factor_required while a second factor
+# is owed, 403 email_unverified while the stage requires a verified email and it is not.
+login_required = _protect(Access.RESOURCE)
+# Managing the account (sessions, password, email, deletion): the email may be unverified.
+account_required = _protect(Access.ACCOUNT)
+# Any live session, a second factor still owed included: the routes that give it.
+session_required = _protect(Access.SESSION)
 
-    @functools.wraps(view)
-    def protected(*args: Any, **kwargs: Any) -> Any:
-        state = _current.get()
-        if state.auth.session() is None:
-            return pages.redirect(state.request, "/login")
-        return view(*args, **kwargs)
+# Where a page sends a browser that lacks what it needs.
+_PAGE_FOR = {
+    Unauthenticated: "/login",
+    TwoFactorRequired: "/2fa",
+    EmailUnverified: "/verify-email",
+}
 
-    return protected
+
+def _protect_page(access: Access) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def protected(*args: Any, **kwargs: Any) -> Any:
+            state = _current.get()
+            try:
+                state.context.require(access)
+            except (Unauthenticated, TwoFactorRequired, EmailUnverified) as missing:
+                return pages.redirect(state.request, _PAGE_FOR[type(missing)])
+            return view(*args, **kwargs)
+
+        return protected
+
+    return decorator
+
+
+# For pages: 303 to /login, /2fa or /verify-email instead of the API's 401 and 403 (the
+# middleware adds the blank cookie when an invalid one was sent, as for API routes).
+login_page_required = _protect_page(Access.RESOURCE)
+account_page_required = _protect_page(Access.ACCOUNT)
+session_page_required = _protect_page(Access.SESSION)
 
 
 def client_ip(request: Request) -> str:
@@ -205,13 +240,13 @@ def install(app: Chalice) -> None:
             services = runtime.get()
             # Before any view runs, so a refused request changes nothing.
             services.origins.check(request.method, request.headers)
-            request_auth = RequestAuth(
+            request_context = RequestContext(
                 services,
                 token=services.cookies.read(request.headers.get("cookie")),
                 ip=client_ip(request),
                 user_agent=request.headers.get("user-agent", ""),
             )
-            state = _RequestState(request, request_auth)
+            state = _RequestState(request, request_context)
             if request.raw_body and _media_type(request) == JSON:
                 # Parsed before any view, session read or hashing: a malformed body costs
                 # nothing downstream, whatever the route.
@@ -232,16 +267,16 @@ def install(app: Chalice) -> None:
             response = error_response(AppError())
         finally:
             _current.reset(reset)
-        return _finish(response, request_auth)
+        return _finish(response, request_context)
 
 
-def _finish(response: Response, request_auth: RequestAuth | None) -> Response:
+def _finish(response: Response, request_context: RequestContext | None) -> Response:
     response = _in_our_shape(response)
-    if request_auth is not None and request_auth.set_cookie is not None:
+    if request_context is not None and request_context.set_cookie is not None:
         existing = response.headers.get("Set-Cookie", [])
         cookies = existing if isinstance(existing, list) else [existing]
         # A list value makes Chalice emit multiValueHeaders, so every cookie survives.
-        response.headers["Set-Cookie"] = [*cookies, request_auth.set_cookie]
+        response.headers["Set-Cookie"] = [*cookies, request_context.set_cookie]
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -31,7 +31,7 @@ from devtools.dynamodb_local import (
     local_aws_env,
     stop_process,
 )
-from devtools.stage import stage_environment
+from devtools.stage import local_dev_environment, stage_environment
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SERVER = "the chalice local server"
@@ -80,7 +80,15 @@ def main() -> int:
     _handle_stop_signals(signal.default_int_handler)
     port = os.environ.get("PORT", "8000")
     data_dir = Path(os.environ.get("DYNAMODB_DATA_DIR", ROOT / ".dynamodb"))
-    env = {**os.environ, **local_aws_env(), **stage_environment("local")}
+    outbox = Path(os.environ.get("MAIL_OUTBOX_DIR", ROOT / ".outbox"))
+    # localhost, not 127.0.0.1: browsers refuse WebAuthn on an IP address.
+    origin = os.environ.get("PUBLIC_ORIGIN", f"http://localhost:{port}")
+    env = {
+        **os.environ,
+        **local_aws_env(),
+        **stage_environment("local"),
+        **local_dev_environment(origin, outbox),
+    }
     database: DynamoDBLocal | MotoServer | None = None
     server: subprocess.Popen[bytes] | None = None
     try:
@@ -115,12 +123,17 @@ def main() -> int:
         # .venv and the DynamoDB data folder included, and restarts on every database write.
         command = [
             str(chalice), "local", "--stage", "local", "--no-autoreload",
-            "--host", "127.0.0.1", "--port", port,
+            "--host", "localhost", "--port", port,
         ]  # fmt: skip
         # Its own session, like DynamoDB Local's: only this process gets a terminal's Ctrl-C,
         # and stops the server before the database it uses.
         server = subprocess.Popen(
             command, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent()
+        )
+        print(
+            f"Open {origin} in a browser. Mail is not sent: each message is written to"
+            f" {outbox}/ and summed up here (python -m devtools.outbox shows the latest).",
+            flush=True,
         )
         # moto runs in a thread of this process: nothing to watch.
         return _supervise(server, database if isinstance(database, DynamoDBLocal) else None)

@@ -19,6 +19,7 @@ from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.store import CLIENT_CONFIG, Store, create_table, open_store
 from devtools.calls import CallRecorder
+from devtools.outbox import Mail, Mailbox, parse
 
 START = 1_800_000_000  # 2027-01-15T08:00:00Z
 
@@ -67,16 +68,29 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+MAIL_FROM = "no-reply@training.example"
+ORIGIN = "http://localhost:8000"
+
+
 @pytest.fixture
 def settings() -> Settings:
-    return replace(Settings(), table_name="auth-test", cookie_secure=False, **FAST_ARGON2)
+    return replace(
+        Settings(),
+        table_name="auth-test",
+        cookie_secure=False,
+        public_origin=ORIGIN,
+        mail_from=MAIL_FROM,
+        **FAST_ARGON2,
+    )
 
 
 @pytest.fixture
 def dynamodb(settings: Settings) -> Iterator[Any]:
+    """moto's AWS: the table, and SES with the sender's identity verified."""
     with mock_aws():
         client = boto3.client("dynamodb", config=CLIENT_CONFIG)
         create_table(client, settings.table_name)
+        boto3.client("sesv2").create_email_identity(EmailIdentity=MAIL_FROM)
         yield client
 
 
@@ -90,9 +104,23 @@ def store(dynamodb: Any, settings: Settings) -> Store:
     return open_store(dynamodb, settings.table_name, sleep=lambda _: None)
 
 
+class Pauses(list[float]):
+    """Records the pauses a flow asks for instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
 @pytest.fixture
-def services(dynamodb: Any, settings: Settings, clock: FakeClock) -> Iterator[runtime.Services]:
-    built = runtime.build(settings, client=dynamodb, clock=clock)
+def pauses() -> Pauses:
+    return Pauses()
+
+
+@pytest.fixture
+def services(
+    dynamodb: Any, settings: Settings, clock: FakeClock, pauses: Pauses
+) -> Iterator[runtime.Services]:
+    built = runtime.build(settings, client=dynamodb, clock=clock, pause=pauses)
     runtime.use(built)
     yield built
     runtime.use(None)
@@ -140,3 +168,19 @@ def audit() -> Iterator[AuditRecords]:
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)
+
+
+class SesMailbox(Mailbox):
+    """What moto's SES has sent."""
+
+    def messages(self) -> list[Mail]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+        return [parse(message.raw_data.encode()) for message in sent]
+
+
+@pytest.fixture
+def mailbox(dynamodb: Any) -> SesMailbox:
+    return SesMailbox()

@@ -134,12 +134,14 @@ def test_a_successful_login_clears_the_email_counter(client, dynamodb, settings)
     assert log_in(client).status_code == 200
 
 
-def test_signup_and_session_checks_never_touch_the_counters(client, calls):
+def test_signup_and_session_checks_never_touch_the_login_counters(client, calls):
     calls.clear()
     token = sign_up(client)
     status(client, token)
     assert "BatchGetItem" not in calls.operations
-    assert not any("THROTTLE" in json.dumps(params) for _, params in calls.calls)
+    for _, params in calls.calls:
+        assert "THROTTLE#email#" not in json.dumps(params)
+        assert "THROTTLE#ip#" not in json.dumps(params)
 
 
 # -- session management ---------------------------------------------------------------------
@@ -316,9 +318,20 @@ def test_deleting_the_account_removes_everything_and_frees_the_email(client, dyn
     assert parse_set_cookie(set_cookies(response.headers)[0])[1] == ""
     assert status(client, token) == 401
     assert status(client, other) == 401
-    remaining = {i["pk"]["S"].split("#")[0] for i in table_items(dynamodb, settings.table_name)}
-    assert remaining == {"USER", "EMAIL", "SESSION"}  # Bob's
-    assert len(items(dynamodb, settings, "USER#")) == 1
+    remaining = table_items(dynamodb, settings.table_name)
+    # Bob's account, claim, session and verification code, and counters with a TTL.
+    assert {i["pk"]["S"].split("#")[0] for i in remaining} == {
+        "USER",
+        "EMAIL",
+        "SESSION",
+        "SECRET",
+        "THROTTLE",
+    }
+    (bob_user,) = items(dynamodb, settings, "USER#")
+    bob_id = bob_user["pk"]["S"].removeprefix("USER#")
+    for item in remaining:
+        if not item["pk"]["S"].startswith("THROTTLE#"):
+            assert bob_id in json.dumps(item) or item["pk"]["S"] == "EMAIL#bob@example.com"
     assert status(client, bob) == 200
     assert log_in(client).status_code == 401
     sign_up(client)  # the email is free again
@@ -326,14 +339,19 @@ def test_deleting_the_account_removes_everything_and_frees_the_email(client, dyn
 
 def test_account_deletion_with_a_wrong_password_deletes_nothing(client, dynamodb, settings):
     token = sign_up(client)
-    before = table_items(dynamodb, settings.table_name)
+
+    def all_but_login_counters():
+        return [
+            i
+            for i in table_items(dynamodb, settings.table_name)
+            if not i["pk"]["S"].startswith(("THROTTLE#email#", "THROTTLE#ip#"))
+        ]
+
+    before = all_but_login_counters()
     response = call(client, "DELETE", "/auth/account", {"password": "wrong password"}, token=token)
     assert response.status_code == 401
     assert set_cookies(response.headers) == []
-    after = [
-        i for i in table_items(dynamodb, settings.table_name) if "THROTTLE" not in i["pk"]["S"]
-    ]
-    assert after == before
+    assert all_but_login_counters() == before
 
 
 # -- password quality ----------------------------------------------------------------------
@@ -375,6 +393,7 @@ def test_every_auth_event_is_logged_once_without_secrets(client, audit, clock):
 
     assert audit.events == [
         "signup",
+        "email_verification_sent",
         "login_failure",
         "login_success",
         "logout",

@@ -65,7 +65,12 @@ def test_signup_creates_the_user_and_signs_them_in(client, dynamodb, settings):
     response = post(client, "/auth/signup", {"email": " Ann@Example.com ", "password": PASSWORD})
     assert response.status_code == 201
     user = response.json_body["user"]
-    assert user == {"id": user["id"], "email": "ann@example.com"}
+    assert user == {
+        "id": user["id"],
+        "email": "ann@example.com",
+        "email_verified": False,
+        "two_factor_enabled": False,
+    }
     assert response.headers["Cache-Control"] == "no-store"
     (cookie,) = set_cookies(response.headers)
     name, token, attrs = parse_set_cookie(cookie)
@@ -76,7 +81,13 @@ def test_signup_creates_the_user_and_signs_them_in(client, dynamodb, settings):
     assert (attrs["samesite"], attrs["path"]) == ("Lax", "/")
     assert "secure" not in attrs  # the test settings are the `local` stage's
     pks = {i["pk"]["S"] for i in table_items(dynamodb, settings.table_name)}
-    assert pks == {f"USER#{user['id']}", "EMAIL#ann@example.com", f"SESSION#{token_digest(token)}"}
+    assert pks == {
+        f"USER#{user['id']}",
+        "EMAIL#ann@example.com",
+        f"SESSION#{token_digest(token)}",
+        f"SECRET#verify_email#{user['id']}",  # the verification code, as a digest
+        f"THROTTLE#send-verify#{user['id']}",  # its send, counted towards the limit
+    }
     assert get(client, "/auth/session", token).json_body["user"] == user
 
 
@@ -217,7 +228,11 @@ def test_session_reports_user_and_expiry(client):
     assert response.status_code == 200
     body = response.json_body
     assert body["user"]["email"] == "ann@example.com"
-    assert body["session"] == {"expires_at": "2027-02-14T08:00:00Z", "fresh": False}
+    assert body["session"] == {
+        "expires_at": "2027-02-14T08:00:00Z",
+        "fresh": False,
+        "two_factor_verified": False,
+    }
     assert set_cookies(response.headers) == []
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -270,7 +285,11 @@ def test_past_half_life_the_response_resends_the_cookie(client, clock, calls):
     calls.clear()
     response = get(client, "/auth/session", token)
     assert response.status_code == 200
-    assert response.json_body["session"] == {"expires_at": "2027-03-06T08:00:00Z", "fresh": True}
+    assert response.json_body["session"] == {
+        "expires_at": "2027-03-06T08:00:00Z",
+        "fresh": True,
+        "two_factor_verified": False,
+    }
     (cookie,) = set_cookies(response.headers)
     name, value, attrs = parse_set_cookie(cookie)
     assert (name, value, attrs["max-age"]) == ("auth_session", token, str(30 * DAY))

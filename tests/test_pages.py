@@ -83,7 +83,8 @@ def test_signing_up_redirects_to_training_with_the_cookie(client, dynamodb, sett
     assert (name, attrs["samesite"], attrs["path"]) == ("auth_session", "Lax", "/")
     assert "httponly" in attrs
     kinds = sorted(i["pk"]["S"].split("#")[0] for i in table_items(dynamodb, settings.table_name))
-    assert kinds == ["EMAIL", "SESSION", "USER"]
+    # The account, its claim, the session, the verification code and its send counter.
+    assert kinds == ["EMAIL", "SECRET", "SESSION", "THROTTLE", "USER"]
     training = page(client, "/training", token)
     assert training.status_code == 200
     assert training.headers["Cache-Control"] == "no-store"

@@ -8,6 +8,8 @@ from tests.helpers import parse_set_cookie, set_cookies
 def test_services_are_built_once_per_container(monkeypatch):
     runtime.use(None)
     monkeypatch.setenv("TABLE_NAME", "from-env")
+    monkeypatch.setenv("MAIL_FROM", "no-reply@training.example")
+    monkeypatch.setenv("PUBLIC_ORIGIN", "https://training.example")
     try:
         first = runtime.get()
         assert runtime.get() is first

@@ -7,6 +7,7 @@ from chalice import Chalice, Response
 from chalice.test import Client
 
 from chalicelib import web
+from chalicelib.flows import signin
 from tests.helpers import parse_set_cookie, set_cookies
 
 
@@ -17,7 +18,7 @@ def demo(services):
 
     @app.route("/start-with-own-cookie", methods=["POST"])
     def start_with_own_cookie():
-        web.auth().sign_up("ann@example.com", "correct horse battery")
+        signin.sign_up(web.context(), "ann@example.com", "correct horse battery")
         return Response(body={}, headers={"Set-Cookie": ["theme=dark; Path=/", "lang=en; Path=/"]})
 
     @app.route("/boom")

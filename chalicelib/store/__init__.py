@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from chalicelib.store.accounts import AccountItems
 from chalicelib.store.counters import CounterItems
+from chalicelib.store.secrets import SecretItems
 from chalicelib.store.sessions import SessionItems
 from chalicelib.store.table import (
     CLIENT_CONFIG,
@@ -45,6 +46,7 @@ class Store(NamedTuple):
     accounts: AccountItems
     sessions: SessionItems
     counters: CounterItems
+    secrets: SecretItems
 
 
 def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
@@ -54,4 +56,5 @@ def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = ti
         accounts=AccountItems(),
         sessions=SessionItems(table),
         counters=CounterItems(table),
+        secrets=SecretItems(),
     )

@@ -88,16 +88,85 @@ class AccountItems:
             put(account, "attribute_not_exists(pk)"),
         ]
 
-    def set_password_hash(self, credentials: Credentials, password_hash: str) -> Write:
+    def update_claim(
+        self,
+        user_id: str,
+        email: str,
+        *,
+        password_hash: str | None = None,
+        email_verified: bool | None = None,
+        two_factor: bool | None = None,
+    ) -> Write:
         # Conditional: an update must never re-create a deleted account's claim, nor write into
         # a claim that passed to another account meanwhile.
+        values = _set_values(
+            password_hash=password_hash, email_verified=email_verified, two_factor=two_factor
+        )
         return update(
-            claim_pk(credentials.email),
-            "SET password_hash = :h",
-            "user_id = :u",
-            values={":h": {"S": password_hash}, ":u": {"S": credentials.user_id}},
+            claim_pk(email),
+            "SET " + ", ".join(f"{name} = :{name}" for name in values),
+            "user_id = :user_id",
+            values={":user_id": {"S": user_id}, **{f":{k}": v for k, v in values.items()}},
             on_condition_failed=Unauthenticated,
         )
+
+    def update_user(
+        self,
+        user_id: str,
+        *,
+        email: str | None = None,
+        email_verified: bool | None = None,
+        two_factor: bool | None = None,
+    ) -> Write:
+        values = _set_values(email=email, email_verified=email_verified, two_factor=two_factor)
+        return update(
+            user_pk(user_id),
+            "SET " + ", ".join(f"{name} = :{name}" for name in values),
+            "attribute_exists(pk)",
+            values={f":{k}": v for k, v in values.items()},
+            on_condition_failed=Unauthenticated,
+        )
+
+    def set_flags(
+        self,
+        user_id: str,
+        email: str,
+        *,
+        password_hash: str | None = None,
+        email_verified: bool | None = None,
+        two_factor: bool | None = None,
+    ) -> list[Write]:
+        """The flags a session copies, on both items that hold them, in one transaction."""
+        return [
+            self.update_user(user_id, email_verified=email_verified, two_factor=two_factor),
+            self.update_claim(
+                user_id,
+                email,
+                password_hash=password_hash,
+                email_verified=email_verified,
+                two_factor=two_factor,
+            ),
+        ]
+
+    def move_claim(self, credentials: Credentials, new_email: str) -> list[Write]:
+        """The account's email becomes `new_email`, verified: the old claim goes, a new one is
+        made (EmailTaken if the address was claimed meanwhile), the user item follows."""
+        claim = {
+            "pk": {"S": claim_pk(new_email)},
+            "user_id": {"S": credentials.user_id},
+            "password_hash": {"S": credentials.password_hash},
+            **_flags(True, credentials.two_factor),
+        }
+        return [
+            put(claim, "attribute_not_exists(pk)", on_condition_failed=EmailTaken),
+            delete(
+                claim_pk(credentials.email),
+                "user_id = :u",
+                values={":u": {"S": credentials.user_id}},
+                on_condition_failed=Unauthenticated,
+            ),
+            self.update_user(credentials.user_id, email=new_email, email_verified=True),
+        ]
 
     def delete(self, user_id: str, email: str) -> list[Write]:
         return [
@@ -109,6 +178,19 @@ class AccountItems:
                 on_condition_failed=Unauthenticated,
             ),
         ]
+
+
+def _set_values(**attributes: str | bool | None) -> Item:
+    """DynamoDB values for the attributes given (None: leave that attribute alone)."""
+    values: Item = {}
+    for name, value in attributes.items():
+        if isinstance(value, bool):
+            values[name] = {"BOOL": value}
+        elif value is not None:
+            values[name] = {"S": value}
+    if not values:
+        raise ValueError("nothing to set")
+    return values
 
 
 def _flags(email_verified: bool, two_factor: bool) -> Item:

@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,7 +24,8 @@ from chalicelib.config import Settings
 from chalicelib.store import CLIENT_CONFIG, create_table
 from devtools.calls import CallRecorder
 from devtools.dynamodb_local import LOCAL_AWS_ENV, ROOT, DynamoDBLocal
-from devtools.stage import stage_environment
+from devtools.outbox import Outbox
+from devtools.stage import local_dev_environment, stage_environment
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +57,7 @@ class LiveServer:
     table: str
     calls: CallRecorder
     settings: Settings
+    outbox: Outbox
 
     def items(self, prefix: str = "") -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -83,10 +86,18 @@ def server_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def live_server(monkeypatch: pytest.MonkeyPatch, server_url: str) -> Iterator[LiveServer]:
-    """A fresh table, the `local` stage's settings (default Argon2 cost), and the server."""
+def live_server(
+    monkeypatch: pytest.MonkeyPatch, server_url: str, tmp_path: Path
+) -> Iterator[LiveServer]:
+    """A fresh table and outbox, the `local` stage's settings (default Argon2 cost) with what
+    `make dev` adds (the outbox, the public origin), and the server."""
     table = f"it-{uuid.uuid4().hex[:12]}"
-    for key, value in {**stage_environment("local"), "TABLE_NAME": table}.items():
+    outbox = tmp_path / "outbox"
+    for key, value in {
+        **stage_environment("local"),
+        **local_dev_environment(server_url, outbox),
+        "TABLE_NAME": table,
+    }.items():
         monkeypatch.setenv(key, value)
     client = boto3.client("dynamodb", config=CLIENT_CONFIG)
     create_table(client, table)
@@ -94,7 +105,9 @@ def live_server(monkeypatch: pytest.MonkeyPatch, server_url: str) -> Iterator[Li
     services = runtime.build(Settings.from_env(os.environ), client=client)
     runtime.use(services)
     try:
-        yield LiveServer(server_url, client, table, CallRecorder(client), services.settings)
+        yield LiveServer(
+            server_url, client, table, CallRecorder(client), services.settings, Outbox(outbox)
+        )
     finally:
         runtime.use(None)
         client.delete_table(TableName=table)

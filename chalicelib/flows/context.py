@@ -1,0 +1,216 @@
+"""The request context every flow runs in: like Flask-Login's login_user/logout_user and
+Lucia's validateRequest, bound to the request's cookie, client address and user agent.
+
+It owns the steps that no flow may get wrong on its own: validating the session at most once
+and gating it (two-factor, verified email), rotating the session on every sign-in or change to
+the account, throttling and counting password checks, the cookie the response must carry, and
+the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from chalicelib.audit import Event
+from chalicelib.errors import (
+    EmailUnverified,
+    InvalidCredentials,
+    InvalidEmail,
+    TooManyAttempts,
+    TwoFactorRequired,
+    Unauthenticated,
+)
+from chalicelib.sessions import Session
+from chalicelib.store.accounts import Credentials
+from chalicelib.store.table import Read, Write
+from chalicelib.users import User, normalize_email
+
+if TYPE_CHECKING:
+    from chalicelib.runtime import Services
+
+
+class Access(IntEnum):
+    """How far a session must be along for a route, each level including the ones before."""
+
+    SESSION = 1  # any live session: a second factor may still be owed, the email unverified
+    ACCOUNT = 2  # the second factor given (if the user has one): managing the account
+    RESOURCE = 3  # and the email verified, where the stage requires it: everything else
+
+
+class PasswordCheck(NamedTuple):
+    user: User
+    credentials: Credentials
+    writes: list[Write]  # what the success owes: clearing earlier failures
+    rehash: Write | None  # the hash with today's parameters, unless the caller replaces it
+    extra: list[Any]  # the records of the extra reads, in their order
+
+
+class RequestContext:
+    """The session state of one request. Validates at most once and remembers which cookie
+    the response must carry (`set_cookie`)."""
+
+    def __init__(self, services: Services, token: str | None, ip: str, user_agent: str) -> None:
+        self.services = services
+        self.ip = ip
+        self.user_agent = user_agent
+        self.set_cookie: str | None = None
+        self._token = token
+        self._validated = False
+        self._session: Session | None = None
+
+    # -- the current session ---------------------------------------------------------------
+
+    def session(self) -> Session | None:
+        if self._validated:
+            return self._session
+        if self._token is not None:
+            session = self.services.sessions.validate_session(self._token)
+            if session is None:
+                self.set_cookie = self.services.cookies.blank_cookie()
+            elif session.fresh:
+                self.set_cookie = self._session_cookie(self._token, session)
+            self._session = session
+        self._validated = True
+        return self._session
+
+    def require(self, access: Access = Access.RESOURCE) -> Session:
+        """The session, if it grants `access`: else 401, or 403 naming what is missing."""
+        session = self.session()
+        if session is None:
+            raise Unauthenticated()
+        user = session.user
+        if access >= Access.ACCOUNT and user.two_factor_enabled and not session.two_factor_verified:
+            raise TwoFactorRequired()
+        if (
+            access >= Access.RESOURCE
+            and self.services.settings.require_verified_email
+            and not user.email_verified
+        ):
+            raise EmailUnverified()
+        return session
+
+    # -- starting and ending sessions -------------------------------------------------------
+
+    def start_session(
+        self, user: User, writes: Sequence[Write] = (), *, two_factor_verified: bool = False
+    ) -> Session:
+        """Sign `user` in with a new session, ending the one this client held (no fixation) in
+        the same write as `writes`: a failure leaves the client signed in as before."""
+        token, session = self.services.sessions.create_session(
+            user,
+            user_agent=self.user_agent,
+            ip=self.ip,
+            two_factor_verified=two_factor_verified,
+            replacing=self._token,
+            writes=writes,
+        )
+        return self._adopt(token, session)
+
+    def rotate_sessions(
+        self, user: User, writes: Sequence[Write] = (), *, two_factor_verified: bool
+    ) -> Session:
+        """After a change to the account: end every session of `user` and give this client a
+        new one that knows the account as it now is, atomically with `writes`."""
+        token, session = self.services.sessions.replace_all_sessions(
+            user,
+            presented=self._token,
+            user_agent=self.user_agent,
+            ip=self.ip,
+            two_factor_verified=two_factor_verified,
+            writes=writes,
+        )
+        return self._adopt(token, session)
+
+    def end_every_session(self, user_id: str, writes: Sequence[Write] = ()) -> None:
+        """End every session of the user, this one included, atomically with `writes`."""
+        self.services.sessions.end_all_sessions(user_id, presented=self._token, writes=writes)
+        self._token = None  # its session is gone: nothing left to delete
+        self.sign_out()
+
+    def sign_out(self) -> Session | None:
+        """Destroy the presented session, if any; the response clears the cookie either way."""
+        ended = None
+        if self._token is not None:
+            ended = self.services.sessions.invalidate_session(self._token)
+            self._token = None
+        self._session, self._validated = None, True
+        self.set_cookie = self.services.cookies.blank_cookie()
+        return ended
+
+    def _adopt(self, token: str, session: Session) -> Session:
+        self._token, self._session, self._validated = token, session, True
+        self.set_cookie = self._session_cookie(token, session)
+        return session
+
+    def _session_cookie(self, token: str, session: Session) -> str:
+        return self.services.cookies.session_cookie(
+            token, session.expires_at, self.services.clock.now()
+        )
+
+    # -- passwords --------------------------------------------------------------------------
+
+    def check_password(
+        self,
+        email_key: str,
+        password: str,
+        *,
+        extra: Sequence[Read] = (),
+        user_id: str | None = None,
+        **details: str,
+    ) -> PasswordCheck:
+        """Every password check, in one read round trip (the failure counters, the email's
+        credentials and any `extra` reads): refused while throttled, a failure counted and
+        audited. On success, the user and the writes it owes, for the caller to commit
+        together with its own."""
+        services = self.services
+        throttle = services.throttle
+        counters = throttle.reads(email_key, self.ip)
+        email = _valid_email(email_key)
+        credentials_read = [] if email is None else [services.accounts.credentials(email)]
+        results = services.store.table.read(*counters, *credentials_read, *extra)
+        seen = results[: len(counters)]
+        credentials = results[len(counters)] if credentials_read else None
+        try:
+            had_failures = throttle.check(email_key, self.ip, seen)
+        except TooManyAttempts:
+            self.audit(Event.LOGIN_THROTTLED, user_id, **details)
+            raise
+        try:
+            if credentials is None:
+                services.accounts.refuse_unknown(password)
+            user, rehash = services.accounts.verify(credentials, password)
+        except InvalidCredentials:
+            throttle.record_failure(email_key, self.ip, seen)
+            self.audit(Event.LOGIN_FAILURE, user_id, **details)
+            raise
+        writes = [throttle.clear(email_key)] if had_failures else []
+        extra_results = results[len(counters) + len(credentials_read) :]
+        return PasswordCheck(user, credentials, writes, rehash, extra_results)
+
+    def reauthenticate(self, password: str, *, extra: Sequence[Read] = ()) -> PasswordCheck:
+        """Re-authentication before a sensitive change: the signed-in user's password, checked
+        like a login (failures count, throttled attempts refused)."""
+        user = self.require(Access.ACCOUNT).user
+        check = self.check_password(
+            user.email, password, extra=extra, user_id=user.id, reason="reauthentication"
+        )
+        if check.user.id != user.id:
+            raise Unauthenticated()  # the email passed to another account meanwhile
+        return check
+
+    # -- the audit log ----------------------------------------------------------------------
+
+    def audit(self, event: Event, user_id: str | None, **details: str | int) -> None:
+        self.services.audit.record(
+            event, user_id=user_id, ip=self.ip, user_agent=self.user_agent, **details
+        )
+
+
+def _valid_email(email_key: str) -> str | None:
+    """The login key as a normalised email, or None when it is none (no account to read)."""
+    try:
+        return normalize_email(email_key)
+    except InvalidEmail:
+        return None

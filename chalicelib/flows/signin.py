@@ -1,0 +1,108 @@
+"""Signing in and out, the user's sessions, and the account itself (password, deletion).
+
+Each flow is one named operation, so the security steps cannot be forgotten by a route:
+rotating the session on sign-in, throttling and counting failed passwords, revoking sessions
+on a password change, the notice by mail, and the audit log.
+"""
+
+from __future__ import annotations
+
+from chalicelib.audit import Event
+from chalicelib.errors import NotFound, ServiceUnavailable
+from chalicelib.flows import email
+from chalicelib.flows.context import Access, RequestContext
+from chalicelib.mail import Kind
+from chalicelib.passwords import check_password_policy
+from chalicelib.sessions import SessionSummary
+from chalicelib.users import User, login_key
+
+
+def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User:
+    """A new account, signed in, with a verification code on its way. The account exists only
+    with its first session and its code (one write); a failed send does not undo it: the
+    user can ask for another code."""
+    user, account = ctx.services.accounts.register(raw_email, password)
+    code, verification = email.verification_for_new_user(ctx, user)
+    ctx.start_session(user, [*account, *verification])
+    ctx.audit(Event.SIGNUP, user.id)
+    try:
+        email.send_verification(ctx, user, code)
+    except ServiceUnavailable:
+        ctx.audit(Event.MAIL_FAILED, user.id, mail=Kind.VERIFY_EMAIL.template)
+    return user
+
+
+def log_in(ctx: RequestContext, raw_email: str, password: str) -> User:
+    check = ctx.check_password(login_key(raw_email), password)
+    rehash = [] if check.rehash is None else [check.rehash]
+    ctx.start_session(check.user, [*check.writes, *rehash])
+    ctx.audit(Event.LOGIN_SUCCESS, check.user.id)
+    return check.user
+
+
+def log_out(ctx: RequestContext) -> None:
+    """Destroy the presented session, if any, and clear the cookie either way."""
+    ended = ctx.sign_out()
+    if ended is not None:
+        ctx.audit(Event.LOGOUT, ended.user.id)
+
+
+def change_password(ctx: RequestContext, current_password: str, new_password: str) -> User:
+    """New password; every session of the user ends and this client gets a new one. The old
+    address is told before anything changes: no change without its notice."""
+    check_password_policy(new_password)  # a bad new password is a 400, not a failed attempt
+    current = ctx.require(Access.ACCOUNT)
+    check = ctx.reauthenticate(current_password)
+    user = check.user
+    new_hash = ctx.services.accounts.new_password_hash(new_password)
+    ctx.services.mail.send(Kind.PASSWORD_CHANGED, user.email)
+    ctx.rotate_sessions(
+        user,
+        [
+            ctx.services.store.accounts.update_claim(user.id, user.email, password_hash=new_hash),
+            *check.writes,
+            *email.discard_reset(ctx, user.id),
+        ],
+        two_factor_verified=current.two_factor_verified,
+    )
+    ctx.audit(Event.PASSWORD_CHANGED, user.id)
+    return user
+
+
+def delete_account(ctx: RequestContext, password: str) -> None:
+    """Delete the user, the email claim, their one-time secrets and every session; the email
+    is free again."""
+    check = ctx.reauthenticate(password)
+    user = check.user
+    writes = [*ctx.services.accounts.delete(user), *check.writes, *email.discard_all(ctx, user.id)]
+    ctx.end_every_session(user.id, writes)
+    # A login that raced with the deletion may have added a session: sweep once more.
+    ctx.services.sessions.invalidate_user_sessions(user.id)
+    ctx.audit(Event.ACCOUNT_DELETED, user.id)
+
+
+# -- the user's sessions ------------------------------------------------------------------
+
+
+def list_sessions(ctx: RequestContext) -> tuple[list[SessionSummary], str]:
+    """The user's sessions, newest first, and the id of the current one."""
+    current = ctx.require(Access.ACCOUNT)
+    return ctx.services.sessions.list_sessions(current.user.id), current.id
+
+
+def revoke_session(ctx: RequestContext, session_id: str) -> None:
+    current = ctx.require(Access.ACCOUNT)
+    if session_id == current.id:
+        ctx.sign_out()
+    elif not ctx.services.sessions.revoke_session(current.user.id, session_id):
+        raise NotFound("No session of yours has this id.")
+    ctx.audit(Event.SESSION_REVOKED, current.user.id, session_id=session_id)
+
+
+def revoke_other_sessions(ctx: RequestContext) -> int:
+    current = ctx.require(Access.ACCOUNT)
+    count = ctx.services.sessions.invalidate_user_sessions(
+        current.user.id, keep_session_id=current.id
+    )
+    ctx.audit(Event.SESSION_REVOKED, current.user.id, scope="others", count=count)
+    return count

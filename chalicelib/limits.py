@@ -1,0 +1,69 @@
+"""Limits on how often something may happen, held in DynamoDB counters so they hold across
+Lambda containers: at most `max` events per `window`, the window starting at the first event.
+
+Two uses: rate limits (`spend`: count the event, refuse it once over the limit) and failure
+limits (`check` before trying, `count` after a failure, `clear` after a success).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from chalicelib.clock import Clock
+from chalicelib.errors import TooManyAttempts
+from chalicelib.store import Store
+from chalicelib.store.counters import Counter
+from chalicelib.store.table import Read, Write
+
+TOO_MANY_REQUESTS = "Too many requests. Wait a little and try again."
+
+
+class Limit(NamedTuple):
+    kind: str
+    max: int
+    window: int  # seconds
+    message: str = TOO_MANY_REQUESTS
+
+
+# Every limit the email flows apply, in one place.
+VERIFICATION_SENDS = Limit("send-verify", 3, 10 * 60)  # per user
+EMAIL_CHANGE_SENDS = Limit("send-change", 3, 10 * 60)  # per user
+CODE_FAILURES = Limit("code", 5, 30 * 60, "Too many wrong codes. Wait a little and try again.")
+RESETS_PER_EMAIL = Limit("reset-email", 3, 60 * 60)  # whether or not an account exists
+RESETS_PER_IP = Limit("reset-ip", 20, 60 * 60)
+
+
+class Limits:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def read(self, limit: Limit, value: str) -> Read:
+        return self._store.counters.read((limit.kind, value))
+
+    def check(self, limit: Limit, counter: Counter | None) -> None:
+        """Refuse (429) while `counter`, as read, has reached the limit."""
+        now = self._clock.now()
+        if counter is not None and now < counter.expires_at and counter.count >= limit.max:
+            raise TooManyAttempts(counter.expires_at - now, limit.message)
+
+    def spend(self, limit: Limit, value: str) -> None:
+        """Count one event atomically; refuse it (429) when it is over the limit."""
+        now = self._clock.now()
+        counter = self._store.counters.add((limit.kind, value), now, now + limit.window)
+        if counter.count > limit.max:
+            raise TooManyAttempts(counter.expires_at - now, limit.message)
+
+    def count(self, limit: Limit, value: str) -> None:
+        now = self._clock.now()
+        self._store.counters.add((limit.kind, value), now, now + limit.window)
+
+    def first(self, limit: Limit, value: str) -> Write:
+        """The write that starts a fresh counter at one event (for a user who is new)."""
+        now = self._clock.now()
+        return self._store.counters.replace(
+            (limit.kind, value), None, Counter(1, now, now + limit.window), now
+        )
+
+    def clear(self, limit: Limit, value: str) -> Write:
+        return self._store.counters.delete((limit.kind, value))

@@ -1,0 +1,195 @@
+"""Mail: every message the service sends, and the two ways out.
+
+Each message has a plain-text and an HTML part, both rendered from Jinja2 templates under
+`templates/mail/` that say what happened and what to do if it was not you; neither carries
+tracking (no pixels, no rewritten links). Links are built from PUBLIC_ORIGIN, never from a
+request's Host header, which a client controls.
+
+- `SesTransport`: deployed stages, Amazon SES v2 `SendEmail` with the raw MIME message (so
+  both parts arrive as built), from MAIL_FROM.
+- `OutboxTransport`: the `local` stage never sends; each message becomes an RFC 5322 `.eml`
+  file in MAIL_OUTBOX_DIR (names sort by time) and one console line names the recipient, the
+  subject and the code or link, so a developer can finish every flow.
+
+A failed send raises ServiceUnavailable (503). Jinja2, the email package and the SES client are
+loaded on the first message: a protected request never pays for them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from datetime import UTC, datetime
+from enum import Enum
+from functools import cache, cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from chalicelib.config import Settings
+from chalicelib.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    import jinja2
+
+_TEMPLATES = Path(__file__).parent / "templates" / "mail"
+
+
+class Kind(Enum):
+    """Each message: its subject and its templates' name."""
+
+    VERIFY_EMAIL = ("Your verification code", "verify_email")
+    PASSWORD_RESET = ("Reset your password", "password_reset")
+    PASSWORD_CHANGED = ("Your password was changed", "password_changed")
+    EMAIL_CHANGE_CODE = ("Confirm your new email address", "email_change_code")
+    EMAIL_CHANGE_REQUESTED = (
+        "Someone asked to change your email address",
+        "email_change_requested",
+    )
+    EMAIL_CHANGED = ("Your email address was changed", "email_changed")
+
+    @property
+    def subject(self) -> str:
+        return self.value[0]
+
+    @property
+    def template(self) -> str:
+        return self.value[1]
+
+
+class Message(NamedTuple):
+    to: str
+    subject: str
+    text: str
+    html: str
+    console: str  # what a developer needs from it (the code or link), for the outbox's line
+
+
+class Transport(Protocol):
+    def deliver(self, message: Message) -> None:
+        """Send the message or raise ServiceUnavailable."""
+        ...
+
+
+class Mail:
+    """Composes each kind of message and hands it to the stage's transport."""
+
+    def __init__(self, settings: Settings, transport: Transport) -> None:
+        settings.check_mail()
+        self._origin = settings.public_origin or ""
+        self._sender_name = settings.mail_sender_name
+        self._transport = transport
+
+    def link(self, path: str) -> str:
+        return f"{self._origin}{path}"
+
+    def send(self, kind: Kind, to: str, *, console: str = "", **context: Any) -> None:
+        self._transport.deliver(self.compose(kind, to, console=console, **context))
+
+    def compose(self, kind: Kind, to: str, *, console: str = "", **context: Any) -> Message:
+        values = {
+            "origin": self._origin,
+            "product": self._sender_name,
+            "subject": kind.subject,
+            "to": to,
+            **context,
+        }
+        environment = _environment()
+        text = environment.get_template(f"{kind.template}.txt").render(values)
+        html = environment.get_template(f"{kind.template}.html").render(values)
+        return Message(to=to, subject=kind.subject, text=text, html=html, console=console)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        # HTML parts escape what they show; plain-text parts must not turn & into &amp;.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def to_mime(message: Message, sender: str, sender_name: str) -> bytes:
+    """The message as RFC 5322 bytes: multipart/alternative, text first, then HTML."""
+    from email import policy
+    from email.message import EmailMessage
+    from email.utils import format_datetime, formataddr, make_msgid
+
+    mime = EmailMessage(policy=policy.SMTPUTF8)
+    mime["From"] = formataddr((sender_name, sender))
+    mime["To"] = message.to
+    mime["Subject"] = message.subject
+    mime["Date"] = format_datetime(datetime.now(UTC))
+    mime["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    mime["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
+    mime.set_content(message.text)
+    mime.add_alternative(message.html, subtype="html")
+    return mime.as_bytes()
+
+
+class SesTransport:
+    """Amazon SES v2 SendEmail, from a verified identity."""
+
+    def __init__(self, sender: str, sender_name: str) -> None:
+        self._sender = sender
+        self._sender_name = sender_name
+
+    @cached_property
+    def _client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        # Like the table's client: bounded, so a slow SES cannot hold a request past its limit.
+        config = Config(
+            retries={"mode": "standard", "total_max_attempts": 3},
+            connect_timeout=2,
+            read_timeout=3,
+        )
+        return boto3.client("sesv2", config=config)
+
+    def deliver(self, message: Message) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        raw = to_mime(message, self._sender, self._sender_name)
+        try:
+            self._client.send_email(
+                FromEmailAddress=self._sender,
+                Destination={"ToAddresses": [message.to]},
+                Content={"Raw": {"Data": raw}},
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise ServiceUnavailable("We could not send the email. Try again shortly.") from error
+
+
+class OutboxTransport:
+    """Development: messages become .eml files in a folder, never mail."""
+
+    def __init__(self, folder: Path, sender: str, sender_name: str) -> None:
+        self.folder = folder
+        self._sender = sender
+        self._sender_name = sender_name
+
+    def deliver(self, message: Message) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        path = self.folder / f"{stamp}-{secrets.token_hex(4)}.eml"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(to_mime(message, self._sender, self._sender_name))
+        except OSError as error:
+            raise ServiceUnavailable("We could not send the email. Try again shortly.") from error
+        line = f"[outbox] to {message.to}: {message.subject}"
+        if message.console:
+            line += f" | {message.console}"
+        print(f"{line} ({path.name})", file=sys.stderr, flush=True)
+
+
+def transport_for(settings: Settings) -> Transport:
+    sender = settings.mail_from or "no-reply@localhost.localdomain"
+    if settings.mail_outbox_dir is not None:
+        return OutboxTransport(Path(settings.mail_outbox_dir), sender, settings.mail_sender_name)
+    return SesTransport(sender, settings.mail_sender_name)

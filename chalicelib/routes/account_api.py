@@ -1,0 +1,82 @@
+"""The JSON API of signing in and out, sessions and the account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import web
+from chalicelib.clock import isoformat
+from chalicelib.flows import signin
+from chalicelib.routes.shapes import no_content, session_json, user_json
+
+blueprint = Blueprint(__name__)
+
+
+@blueprint.route("/auth/signup", methods=["POST"])
+def signup() -> Response:
+    user = signin.sign_up(web.context(), *web.json_fields("email", "password"))
+    return Response(body={"user": user_json(user)}, status_code=201)
+
+
+@blueprint.route("/auth/login", methods=["POST"])
+def login() -> dict[str, Any]:
+    user = signin.log_in(web.context(), *web.json_fields("email", "password"))
+    return {"user": user_json(user)}
+
+
+@blueprint.route("/auth/logout", methods=["POST"])
+def logout() -> Response:
+    signin.log_out(web.context())
+    return no_content()
+
+
+@blueprint.route("/auth/session", methods=["GET"])
+@web.session_required
+def session() -> dict[str, Any]:
+    current = web.current_session()
+    return {
+        "user": user_json(current.user),
+        "session": {
+            "expires_at": isoformat(current.expires_at),
+            "fresh": current.fresh,
+            "two_factor_verified": current.two_factor_verified,
+        },
+    }
+
+
+@blueprint.route("/auth/sessions", methods=["GET"])
+@web.account_required
+def list_sessions() -> dict[str, Any]:
+    sessions, current_id = signin.list_sessions(web.context())
+    return {"sessions": [session_json(s, current_id) for s in sessions]}
+
+
+@blueprint.route("/auth/sessions/{session_id}", methods=["DELETE"])
+@web.account_required
+def revoke_session(session_id: str) -> Response:
+    signin.revoke_session(web.context(), session_id)
+    return no_content()
+
+
+@blueprint.route("/auth/sessions", methods=["DELETE"])
+@web.account_required
+def revoke_other_sessions() -> Response:
+    signin.revoke_other_sessions(web.context())
+    return no_content()
+
+
+@blueprint.route("/auth/password", methods=["POST"])
+@web.account_required
+def change_password() -> dict[str, Any]:
+    fields = web.json_fields("current_password", "new_password")
+    user = signin.change_password(web.context(), *fields)
+    return {"user": user_json(user)}
+
+
+@blueprint.route("/auth/account", methods=["DELETE"])
+@web.account_required
+def delete_account() -> Response:
+    signin.delete_account(web.context(), *web.json_fields("password"))
+    return no_content()

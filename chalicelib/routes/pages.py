@@ -1,0 +1,80 @@
+"""The pages of signing up, in and out, and the protected training page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chalice import Blueprint, Response
+
+from chalicelib import pages, web
+from chalicelib.errors import AppError
+from chalicelib.flows import signin
+from chalicelib.flows.context import RequestContext
+from chalicelib.trainings import TRAININGS
+from chalicelib.users import User
+
+blueprint = Blueprint(__name__)
+
+
+@blueprint.route("/", methods=["GET"])
+def home() -> Response:
+    return pages.render(web.current_request(), "home.html")
+
+
+@blueprint.route("/static/style.css", methods=["GET"])
+def stylesheet() -> Response:
+    headers = {"Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=3600"}
+    return Response(body=pages.stylesheet(), headers=headers)
+
+
+@blueprint.route("/signup", methods=["GET"])
+def signup_page() -> Response:
+    return _credentials_page("signup.html")
+
+
+@blueprint.route("/login", methods=["GET"])
+def login_page() -> Response:
+    return _credentials_page("login.html")
+
+
+@blueprint.route("/signup", methods=["POST"], content_types=[web.FORM])
+def signup_form() -> Response:
+    return _submit_credentials("signup.html", signin.sign_up)
+
+
+@blueprint.route("/login", methods=["POST"], content_types=[web.FORM])
+def login_form() -> Response:
+    return _submit_credentials("login.html", signin.log_in)
+
+
+@blueprint.route("/logout", methods=["POST"], content_types=[web.FORM])
+def logout_form() -> Response:
+    signin.log_out(web.context())
+    return pages.redirect(web.current_request(), "/login")
+
+
+@blueprint.route("/training", methods=["GET"])
+@web.login_page_required
+def training_page() -> Response:
+    user = web.current_user()
+    return pages.render(
+        web.current_request(), "training.html", email=user.email, trainings=TRAININGS
+    )
+
+
+def _credentials_page(template: str) -> Response:
+    if web.context().session() is not None:
+        return pages.redirect(web.current_request(), "/training")
+    return pages.form_page(web.current_request(), template, email="")
+
+
+def _submit_credentials(
+    template: str, action: Callable[[RequestContext, str, str], User]
+) -> Response:
+    request = web.current_request()
+    email, password = web.form_fields(request, "email", "password")
+    try:
+        action(web.context(), email, password)
+    except AppError as error:
+        return pages.form_page(request, template, error=error, email=email)
+    return pages.redirect(request, "/training")

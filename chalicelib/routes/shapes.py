@@ -1,0 +1,40 @@
+"""How records look in JSON responses: one shape each, shared by every route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.clock import isoformat
+from chalicelib.sessions import SessionSummary
+from chalicelib.users import User
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "two_factor_enabled": user.two_factor_enabled,
+    }
+
+
+def session_json(session: SessionSummary, current_id: str) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "created_at": isoformat(session.created_at),
+        "last_used_at": isoformat(session.last_used_at),
+        "expires_at": isoformat(session.expires_at),
+        "user_agent": session.user_agent,
+        "ip": session.ip,
+        "current": session.id == current_id,
+    }
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
+def accepted() -> Response:
+    return Response(body={"status": "accepted"}, status_code=202)
