@@ -85,9 +85,12 @@ class Mail:
     def send(self, kind: Kind, to: str, *, console: str = "", **context: Any) -> None:
         self._transport.deliver(self.compose(kind, to, console=console, **context))
 
-    def compose(self, kind: Kind, to: str, *, console: str = "", **context: Any) -> Message:
+    def compose(
+        self, kind: Kind, to: str, *, site: str | None = None, console: str = "", **context: Any
+    ) -> Message:
+        """`site` is where our pages are (the origin and any stage prefix): links start there."""
         values = {
-            "origin": self._origin,
+            "site": self._origin if site is None else site,
             "product": self._sender_name,
             "subject": kind.subject,
             "to": to,

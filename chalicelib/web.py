@@ -245,6 +245,7 @@ def install(app: Chalice) -> None:
                 token=services.cookies.read(request.headers.get("cookie")),
                 ip=client_ip(request),
                 user_agent=request.headers.get("user-agent", ""),
+                base_path=pages.base_path(request),
             )
             state = _RequestState(request, request_context)
             if request.raw_body and _media_type(request) == JSON:

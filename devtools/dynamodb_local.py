@@ -167,7 +167,8 @@ class DynamoDBLocal:
 
 
 class MotoServer:
-    """moto's in-process DynamoDB, for machines without Java. Data lives only in memory."""
+    """moto's in-process server: DynamoDB for machines without Java (data lives only in
+    memory), and a stand-in for other AWS services in tests."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -189,6 +190,17 @@ class MotoServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def local_aws_env() -> dict[str, str]:

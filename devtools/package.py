@@ -6,7 +6,10 @@ code needs besides, all built from chalicelib.store so nothing is written twice:
   index), with point-in-time recovery, and retained if the stack is deleted or replaced;
 - a least-privilege IAM policy: only the DynamoDB actions the store calls, only on this table
   and its index (Chalice's own policy generator reads only app.py and would grant `*`);
-- the function's TABLE_NAME set from the table (Ref), not a hard-coded name.
+- the function's TABLE_NAME set from the table (Ref), not a hard-coded name;
+- mail: the parameters MailFrom (the From address), MailIdentity (the verified SES identity
+  that covers it: that address or its domain) and PublicOrigin (where links in mail point),
+  passed to the function, and `ses:SendEmail` on that one identity, nothing wider.
 Then cfn-lint checks the result, and the zip gains compiled bytecode: Lambda's file system is
 read-only, so without shipped .pyc files every cold start compiles every module it imports.
 
@@ -41,6 +44,26 @@ FUNCTION = "APIHandler"
 ROLE = "ApiHandlerRole"
 
 
+# The template's parameters: what only the person deploying knows.
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "MailFrom": {
+        "Type": "String",
+        "Description": "The From address of every message (covered by MailIdentity)",
+        "AllowedPattern": r"[^@\s]+@[^@\s]+\.[^@\s]+",
+    },
+    "MailIdentity": {
+        "Type": "String",
+        "Description": "The verified Amazon SES identity that sends: MailFrom or its domain",
+        "AllowedPattern": r"[^\s/]+",
+    },
+    "PublicOrigin": {
+        "Type": "String",
+        "Description": "The origin browsers use (https://auth.example.com): links in mail",
+        "AllowedPattern": r"https://[a-z0-9.-]+(:[0-9]{1,5})?",
+    },
+}
+
+
 def merge_template() -> dict[str, Any]:
     chalice_policy = json.loads((ROOT / ".chalice" / "policy.json").read_text(encoding="utf-8"))
     table_policy = {
@@ -60,7 +83,24 @@ def merge_template() -> dict[str, Any]:
             },
         ],
     }
+    mail_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SendMailFromOneIdentity",
+                "Effect": "Allow",
+                "Action": ["ses:SendEmail"],
+                "Resource": {
+                    "Fn::Sub": (
+                        "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+                        ":identity/${MailIdentity}"
+                    )
+                },
+            }
+        ],
+    }
     return {
+        "Parameters": PARAMETERS,
         "Resources": {
             TABLE: {
                 "Type": "AWS::DynamoDB::Table",
@@ -77,11 +117,20 @@ def merge_template() -> dict[str, Any]:
                     "Policies": [
                         {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": chalice_policy},
                         {"PolicyName": "SessionsTableAccess", "PolicyDocument": table_policy},
+                        {"PolicyName": "SendMail", "PolicyDocument": mail_policy},
                     ]
                 }
             },
             FUNCTION: {
-                "Properties": {"Environment": {"Variables": {"TABLE_NAME": {"Ref": TABLE}}}},
+                "Properties": {
+                    "Environment": {
+                        "Variables": {
+                            "TABLE_NAME": {"Ref": TABLE},
+                            "MAIL_FROM": {"Ref": "MailFrom"},
+                            "PUBLIC_ORIGIN": {"Ref": "PublicOrigin"},
+                        }
+                    }
+                },
             },
         },
         "Outputs": {"SessionsTableName": {"Value": {"Ref": TABLE}}},

@@ -52,6 +52,9 @@ def test_the_function_gets_the_table_name_from_the_template(resources):
     function = resources["APIHandler"]["Properties"]
     variables = function["Environment"]["Variables"]
     assert variables["TABLE_NAME"] == {"Ref": "SessionsTable"}
+    assert variables["MAIL_FROM"] == {"Ref": "MailFrom"}
+    assert variables["PUBLIC_ORIGIN"] == {"Ref": "PublicOrigin"}
+    assert "MAIL_OUTBOX_DIR" not in variables  # deployed stages send through SES
     assert variables["COOKIE_SECURE"] == "true"
     assert function["Runtime"] == "python3.11"
 
@@ -88,6 +91,32 @@ def test_the_role_allows_only_the_dynamodb_actions_the_store_calls_on_this_table
     calls |= set(SINGLE_WRITE_CALLS.values())  # commit's single-write calls, made by name
     needed = set().union(*(IAM_FOR_CALL[call] for call in calls))
     assert needed == set(IAM_TABLE_ACTIONS) | set(IAM_INDEX_ACTIONS)
+
+
+def test_mail_is_sent_through_ses_from_one_identity_only(prod_package, resources):
+    template = json.loads((prod_package / "sam.json").read_text())
+    assert set(template["Parameters"]) >= {"MailFrom", "MailIdentity", "PublicOrigin"}
+    policies = {
+        p["PolicyName"]: p["PolicyDocument"]
+        for p in resources["ApiHandlerRole"]["Properties"]["Policies"]
+    }
+    ses = [
+        s
+        for doc in policies.values()
+        for s in doc["Statement"]
+        if any(a.startswith("ses:") for a in s["Action"])
+    ]
+    assert ses == [
+        {
+            "Sid": "SendMailFromOneIdentity",
+            "Effect": "Allow",
+            "Action": ["ses:SendEmail"],
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+                ":identity/${MailIdentity}"
+            },
+        }
+    ]
 
 
 def test_chalice_does_not_generate_the_policy():

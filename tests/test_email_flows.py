@@ -461,3 +461,15 @@ def test_no_code_token_or_link_reaches_the_audit_log(client, mailbox, audit):
     text = json.dumps(audit.lines)
     for secret in (code, link, link.split("=", 1)[1], mailbox.code(BOB), "WRONG000"):
         assert secret not in text
+
+
+def test_links_in_mail_keep_api_gateways_stage_prefix(client, mailbox):
+    """Behind the execute-api URL the pages live under the stage (`/api`): so do the links."""
+    from app import app
+    from bench.events import api_event
+
+    sign_up(client)
+    event = api_event("POST", "/auth/password-reset", body={"email": ANN})  # path /api/...
+    assert app(event, None)["statusCode"] == 202
+    assert mailbox.link(ANN).startswith(f"{ORIGIN}/api/reset-password?token=")
+    assert f"{ORIGIN}/api/" in mailbox.last(ANN).html

@@ -218,3 +218,68 @@ def test_json_to_a_form_route_is_415_in_the_error_shape(client):
 def test_links_and_redirects_keep_the_stage_prefix(context_path, route, expected):
     request = SimpleNamespace(context={"path": context_path}, path=route)
     assert base_path(request) == expected
+
+
+# -- the account's pages ----------------------------------------------------------------------
+
+
+def test_account_pages_send_a_browser_without_a_session_to_log_in(client):
+    for path in ("/settings", "/verify-email"):
+        response = page(client, path)
+        assert (response.status_code, response.headers["Location"]) == (303, "/login")
+    for path in ("/settings/password", "/settings/delete-account", "/verify-email"):
+        response = submit(client, path, code="x", password="x")
+        assert (response.status_code, response.headers["Location"]) == (303, "/login")
+
+
+def test_reset_pages_send_no_referrer_and_keep_the_token_in_the_form(client):
+    token = "0" * 36 + "." + "A" * 43
+    shown = page(client, f"/reset-password?token={token}")
+    assert shown.status_code == 200
+    assert shown.headers["Referrer-Policy"] == "no-referrer"
+    assert f'name="token" value="{token}"' in html(shown)
+    form = urlencode({"token": token, "new_password": PASSWORD})
+    refused = client.http.post("/reset-password", headers=FORM, body=form)
+    assert refused.status_code == 400
+    assert refused.headers["Referrer-Policy"] == "no-referrer"
+    assert "invalid, expired or already used" in html(refused)
+    assert 'href="/forgot-password"' in html(refused)
+
+
+def test_the_login_page_links_to_the_forgotten_password_form(client):
+    assert 'href="/forgot-password"' in html(page(client, "/login"))
+    forgot = html(page(client, "/forgot-password"))
+    assert 'id="email" name="email" type="email" autocomplete="email"' in forgot
+
+
+def test_a_reset_request_page_says_the_same_whether_or_not_there_is_an_account(client):
+    signed_up(client)
+    known = submit(client, "/forgot-password", email="ann@example.com")
+    unknown = submit(client, "/forgot-password", email="nobody@example.com")
+    assert known.status_code == unknown.status_code == 200
+    assert html(known).replace("ann@example.com", "X") == html(unknown).replace(
+        "nobody@example.com", "X"
+    )
+
+
+def test_settings_show_the_account_and_put_errors_by_their_form(client):
+    token = signed_up(client)
+    body = html(page(client, "/settings", token))
+    assert '<strong id="account-email">ann@example.com</strong>' in body
+    assert 'id="email-state">not verified' in body
+    assert body.count('data-session-id="') == 1
+    wrong = submit(client, "/settings/delete-account", token, password="wrong password")
+    assert wrong.status_code == 401
+    body = html(wrong)
+    assert 'id="delete-password-error" role="alert">The email or password is incorrect.' in body
+    assert 'id="change-email-password-error"' not in body  # the other forms stay clean
+    assert page(client, "/training", token).status_code == 200
+
+
+def test_notices_come_only_from_our_own_list(client):
+    token = signed_up(client)
+    shown = html(page(client, "/settings?notice=password-changed", token))
+    assert "Your password was changed." in shown
+    crafted = html(page(client, "/settings?notice=Your+account+is+hacked", token))
+    assert "hacked" not in crafted
+    assert 'role="status"' not in crafted

@@ -22,6 +22,7 @@ from chalicelib.errors import (
     TwoFactorRequired,
     Unauthenticated,
 )
+from chalicelib.mail import Kind
 from chalicelib.sessions import Session
 from chalicelib.store.accounts import Credentials
 from chalicelib.store.table import Read, Write
@@ -51,10 +52,18 @@ class RequestContext:
     """The session state of one request. Validates at most once and remembers which cookie
     the response must carry (`set_cookie`)."""
 
-    def __init__(self, services: Services, token: str | None, ip: str, user_agent: str) -> None:
+    def __init__(
+        self,
+        services: Services,
+        token: str | None,
+        ip: str,
+        user_agent: str,
+        base_path: str = "",
+    ) -> None:
         self.services = services
         self.ip = ip
         self.user_agent = user_agent
+        self.base_path = base_path  # API Gateway's stage prefix (`/api`), or ""
         self.set_cookie: str | None = None
         self._token = token
         self._validated = False
@@ -199,6 +208,15 @@ class RequestContext:
         if check.user.id != user.id:
             raise Unauthenticated()  # the email passed to another account meanwhile
         return check
+
+    def link(self, path: str) -> str:
+        """An absolute link to one of our pages, for mail: the public origin (never the
+        request's Host, which the client writes) and the stage prefix API Gateway reports."""
+        return self.services.mail.link(self.base_path + path)
+
+    def send_mail(self, kind: Kind, to: str, *, console: str = "", **context: Any) -> None:
+        """One message, its links under this request's stage prefix (503 if it cannot go)."""
+        self.services.mail.send(kind, to, site=self.link(""), console=console, **context)
 
     # -- the audit log ----------------------------------------------------------------------
 

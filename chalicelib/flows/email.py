@@ -59,7 +59,7 @@ def verification_for_new_user(ctx: RequestContext, user: User) -> tuple[str, lis
 
 
 def send_verification(ctx: RequestContext, user: User, code: str) -> None:
-    ctx.services.mail.send(
+    ctx.send_mail(
         Kind.VERIFY_EMAIL, user.email, console=f"code {code}", code=code, minutes=CODE_MINUTES
     )
     ctx.audit(Event.EMAIL_VERIFICATION_SENT, user.id)
@@ -111,10 +111,8 @@ def request_password_reset(ctx: RequestContext, raw_email: str) -> None:
                 ctx, Purpose.RESET_PASSWORD, credentials.user_id, token.secret, RESET_MINUTES
             )
         )
-        link = ctx.services.mail.link(f"/reset-password?token={token.text}")
-        ctx.services.mail.send(
-            Kind.PASSWORD_RESET, email, console=link, link=link, minutes=RESET_MINUTES
-        )
+        link = ctx.link(f"/reset-password?token={token.text}")
+        ctx.send_mail(Kind.PASSWORD_RESET, email, console=link, link=link, minutes=RESET_MINUTES)
     ctx.audit(Event.PASSWORD_RESET_REQUESTED, None if credentials is None else credentials.user_id)
     ctx.services.pause(RESET_RESPONSE_SECONDS - (time.monotonic() - started))
 
@@ -148,7 +146,7 @@ def reset_password(ctx: RequestContext, raw_token: str, new_password: str) -> Us
         raise InvalidToken()
     user = User(account.user_id, account.email, True, account.two_factor)
     new_hash = services.accounts.new_password_hash(new_password)
-    services.mail.send(Kind.PASSWORD_CHANGED, user.email)
+    ctx.send_mail(Kind.PASSWORD_CHANGED, user.email)
     ctx.rotate_sessions(
         user,
         [
@@ -193,7 +191,7 @@ def request_email_change(ctx: RequestContext, raw_new_email: str, password: str)
     if check.writes or check.rehash:
         ctx.services.store.table.commit(*check.writes, *([check.rehash] if check.rehash else []))
     _send_code(ctx, Purpose.CHANGE_EMAIL, user, new_email, new_email=new_email)
-    ctx.services.mail.send(Kind.EMAIL_CHANGE_REQUESTED, user.email, new_email=new_email)
+    ctx.send_mail(Kind.EMAIL_CHANGE_REQUESTED, user.email, new_email=new_email)
 
 
 def confirm_email_change(ctx: RequestContext, raw_code: str) -> User:
@@ -210,7 +208,7 @@ def confirm_email_change(ctx: RequestContext, raw_code: str) -> User:
     if new_email is None:
         raise InvalidCode()  # never: change codes are stored with their address
     changed = User(user.id, new_email, True, user.two_factor_enabled)
-    services.mail.send(Kind.EMAIL_CHANGED, user.email, new_email=new_email)
+    ctx.send_mail(Kind.EMAIL_CHANGED, user.email, new_email=new_email)
     ctx.rotate_sessions(
         changed,
         [
@@ -253,7 +251,7 @@ def _send_code(
     ctx.services.store.table.commit(
         _store_secret(ctx, purpose, user.id, code, CODE_MINUTES, new_email=new_email)
     )
-    ctx.services.mail.send(kind, to, console=f"code {code}", code=code, minutes=CODE_MINUTES)
+    ctx.send_mail(kind, to, console=f"code {code}", code=code, minutes=CODE_MINUTES)
     ctx.audit(Event.CODE_SENT, user.id, purpose=purpose.value)
 
 

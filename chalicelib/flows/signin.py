@@ -55,7 +55,7 @@ def change_password(ctx: RequestContext, current_password: str, new_password: st
     check = ctx.reauthenticate(current_password)
     user = check.user
     new_hash = ctx.services.accounts.new_password_hash(new_password)
-    ctx.services.mail.send(Kind.PASSWORD_CHANGED, user.email)
+    ctx.send_mail(Kind.PASSWORD_CHANGED, user.email)
     ctx.rotate_sessions(
         user,
         [

@@ -7,6 +7,7 @@ tests launch /usr/bin/chromium, which `make test` installs when missing
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,124 @@ def test_a_duplicate_email_is_explained_next_to_the_field(
     expect(email).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#email-error")).to_have_text("An account with this email already exists.")
     expect(email).to_have_value("ANN@example.com")
+
+
+# -- the account's life: verification, a forgotten password, settings -------------------------
+
+
+def sign_up_in_browser(page: Page, email: str = "ann@example.com") -> None:
+    page.goto("/signup")
+    fill_and_submit(page, email, PASSWORD, "Sign up")
+    expect(page).to_have_url(re.compile(r"/training$"))
+
+
+def test_verify_the_email_with_the_code_from_the_outbox(page: Page, live_server):
+    sign_up_in_browser(page)
+    page.get_by_role("link", name="Settings").click()
+    expect(page.locator("#email-state")).to_have_text("not verified")
+    page.get_by_role("link", name="Verify it").click()
+    expect(page).to_have_url(f"{live_server.url}/verify-email")
+    expect(page.locator("#user-email")).to_have_text("ann@example.com")
+
+    page.get_by_label("Code").fill("WRONG123")
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#code-error")).to_have_text(
+        "This code is not right. Check it and try again."
+    )
+    expect(page.get_by_label("Code")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_role("button", name="Send a new code").click()
+    expect(page.get_by_role("status")).to_have_text("We sent you a new code.")
+    code = live_server.outbox.code("ann@example.com")
+    page.get_by_label("Code").fill(code.lower())  # what a person might type
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(f"{live_server.url}/training")
+    page.goto("/settings")
+    expect(page.locator("#email-state")).to_have_text("verified")
+
+
+def test_forgotten_password_reset_through_the_emailed_link(
+    page: Page, context: BrowserContext, live_server
+):
+    sign_up_in_browser(page)
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("link", name="Forgot your password?").click()
+    expect(page).to_have_url(f"{live_server.url}/forgot-password")
+    page.get_by_label("Email").fill("ann@example.com")
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.locator("#reset-sent")).to_contain_text("ann@example.com")
+
+    link = live_server.outbox.link("ann@example.com")
+    response = page.goto(link)
+    assert response is not None
+    assert response.headers["referrer-policy"] == "no-referrer"
+    page.get_by_label("New password").fill("password1")  # too common: refused, link kept
+    page.get_by_role("button", name="Set the new password").click()
+    expect(page.locator("#new_password-error")).to_contain_text("most common")
+    page.get_by_label("New password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Set the new password").click()
+    expect(page).to_have_url(f"{live_server.url}/training")
+    mail = live_server.outbox.last("ann@example.com")
+    assert mail.subject == "Your password was changed"
+
+    page.goto(link)  # used once: the second time it is refused
+    page.get_by_label("New password").fill("yet another passphrase")
+    page.get_by_role("button", name="Set the new password").click()
+    expect(page.locator("#form-error")).to_contain_text("invalid, expired or already used")
+
+
+def test_settings_change_email_password_sessions_and_delete(
+    page: Page, chromium: Browser, live_server
+):
+    sign_up_in_browser(page)
+    other = chromium.new_context(base_url=live_server.url)
+    try:
+        laptop = other.new_page()
+        laptop.goto("/login")
+        fill_and_submit(laptop, "ann@example.com", PASSWORD, "Log in")
+        expect(laptop).to_have_url(f"{live_server.url}/training")
+
+        page.goto("/settings")
+        sessions = page.locator(".sessions li")
+        expect(sessions).to_have_count(2)
+        # Sign the laptop out from here: its next page load lands on the login form.
+        page.locator(".sessions li", has_not=page.get_by_text("this device")).get_by_role(
+            "button", name=re.compile("Sign out")
+        ).click()
+        expect(page.locator("#notice")).to_have_text("That session was signed out.")
+        expect(sessions).to_have_count(1)
+        laptop.reload()
+        expect(laptop).to_have_url(f"{live_server.url}/login")
+    finally:
+        other.close()
+
+    page.get_by_label("New email").fill("ann@new.example")
+    page.locator("#change-email-password").fill(PASSWORD)
+    page.get_by_role("button", name="Send a code to the new address").click()
+    expect(page.locator("#pending-email")).to_have_text("ann@new.example")
+    notice = live_server.outbox.last("ann@example.com")
+    assert notice.subject == "Someone asked to change your email address"
+    page.locator("#confirm-code").fill(live_server.outbox.code("ann@new.example"))
+    page.get_by_role("button", name="Confirm the new address").click()
+    expect(page.locator("#notice")).to_have_text("Your email address was changed.")
+    expect(page.locator("#account-email")).to_have_text("ann@new.example")
+    expect(page.locator("#email-state")).to_have_text("verified")
+    assert live_server.outbox.last("ann@example.com").subject == "Your email address was changed"
+
+    page.locator("#current_password").fill("wrong password")
+    page.locator("#new_password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#current_password-error")).to_have_text(
+        "The email or password is incorrect."
+    )
+    page.locator("#current_password").fill(PASSWORD)
+    page.locator("#new_password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#notice")).to_contain_text("Your password was changed.")
+
+    page.locator("#delete-password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page).to_have_url(f"{live_server.url}/")
+    page.goto("/login")
+    fill_and_submit(page, "ann@new.example", "a brand new passphrase", "Log in")
+    expect(page.get_by_role("alert")).to_have_text("The email or password is incorrect.")

@@ -159,6 +159,16 @@ ROUTES = [
     ("POST", "/auth/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
     ("DELETE", "/auth/account", {"password": PASSWORD}),
     ("GET", "/trainings", None),
+    ("POST", "/auth/email/verify", {"code": "ABCD2345"}),
+    ("POST", "/auth/email/verify/resend", None),
+    ("POST", "/auth/password-reset", {"email": "ann@example.com"}),
+    (
+        "POST",
+        "/auth/password-reset/confirm",
+        {"token": "0" * 36 + "." + "A" * 43, "new_password": NEW_PASSWORD},
+    ),
+    ("POST", "/auth/email", {"new_email": "bob@example.com", "password": PASSWORD}),
+    ("POST", "/auth/email/confirm", {"code": "ABCD2345"}),
 ]
 
 
@@ -172,6 +182,33 @@ def test_under_a_total_outage_every_route_answers_503_never_500(
     response = call(client, method, path, body, token)
     assert_unavailable(response)
     assert faults.attempts.total() <= 3 * 2  # bounded: at most two calls' worth of attempts
+
+
+def test_a_mail_that_cannot_be_sent_is_503_and_changes_nothing(client, live_server, monkeypatch):
+    from chalicelib.mail import OutboxTransport
+
+    token = sign_up(client)
+    monkeypatch.setattr(OutboxTransport, "deliver", _refuse)
+    before = snapshot(live_server)
+    for method, path, body in [
+        ("POST", "/auth/email/verify/resend", None),
+        ("POST", "/auth/email", {"new_email": "bob@example.com", "password": PASSWORD}),
+        ("POST", "/auth/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+    ]:
+        response = call(client, method, path, body, token)
+        assert_unavailable(response)
+    assert call(client, "GET", "/auth/session", token=token).status_code == 200
+    # The password is unchanged (its notice goes first), and no address moved.
+    assert log_in(client).status_code == 200
+
+    def account(items):
+        return [i for i in items if i["pk"]["S"].startswith(("USER#", "EMAIL#"))]
+
+    assert account(snapshot(live_server)) == account(before)
+
+
+def _refuse(*_: object) -> None:
+    raise ServiceUnavailable("We could not send the email. Try again shortly.")
 
 
 def test_no_store_call_starts_once_the_request_budget_is_spent(store, faults):

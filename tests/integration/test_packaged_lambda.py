@@ -28,7 +28,8 @@ import pytest
 
 from bench.events import api_event
 from chalicelib.store import CLIENT_CONFIG, create_table
-from devtools.dynamodb_local import LOCAL_AWS_ENV, DynamoDBLocal
+from devtools.dynamodb_local import LOCAL_AWS_ENV, DynamoDBLocal, MotoServer
+from devtools.outbox import Mail, parse
 from devtools.packaged_lambda import HandlerFailed, PackagedHandler, link_runtime, unpack
 from tests.helpers import parse_set_cookie
 
@@ -82,17 +83,52 @@ def table(dynamodb_local: DynamoDBLocal) -> Iterator[str]:
     client.delete_table(TableName=name)
 
 
-def function_environment(package: Package, table: str, endpoint: str) -> dict[str, str]:
+MAIL_FROM = "no-reply@training.example"
+
+
+@pytest.fixture(scope="module")
+def ses() -> Iterator[str]:
+    """moto's server standing in for Amazon SES, with the sender's identity verified. It runs
+    in this process, so the test reads what the packaged handler sent from moto's backend."""
+    with MotoServer() as server:
+        client = boto3.client(
+            "sesv2",
+            endpoint_url=server.endpoint,
+            region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+        client.create_email_identity(EmailIdentity=MAIL_FROM)
+        yield server.endpoint
+
+
+def sent_mail() -> list[Mail]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    messages = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    return [parse(message.raw_data.encode()) for message in messages]
+
+
+def function_environment(
+    package: Package, table: str, endpoint: str, ses_endpoint: str
+) -> dict[str, str]:
     """The prod stage's variables as `chalice package` wrote them into the template, with the
-    table's Ref resolved to our table, plus what reaches DynamoDB Local."""
+    Refs resolved (the table to ours, the parameters to test values), plus what reaches
+    DynamoDB Local and the stand-in SES."""
     variables = dict(package.function["Environment"]["Variables"])
     assert variables.pop("TABLE_NAME") == {"Ref": "SessionsTable"}
+    assert variables.pop("MAIL_FROM") == {"Ref": "MailFrom"}
+    assert variables.pop("PUBLIC_ORIGIN") == {"Ref": "PublicOrigin"}
     assert all(isinstance(value, str) for value in variables.values()), variables
     return {
         **variables,
         "TABLE_NAME": table,
+        "MAIL_FROM": MAIL_FROM,
+        "PUBLIC_ORIGIN": f"https://{HOST}",
         **LOCAL_AWS_ENV,  # dummy credentials and region
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ENDPOINT_URL_SESV2": ses_endpoint,
     }
 
 
@@ -145,8 +181,10 @@ def expires(attributes: dict[str, str]) -> float:
     return parsedate_to_datetime(attributes["expires"]).timestamp()
 
 
-def test_the_packaged_handler_serves_signup_session_page_and_logout(package, table, dynamodb_local):
-    env = function_environment(package, table, dynamodb_local.endpoint)
+def test_the_packaged_handler_serves_signup_session_page_and_logout(
+    package, table, dynamodb_local, ses
+):
+    env = function_environment(package, table, dynamodb_local.endpoint, ses)
     with running(package, env) as handler:
         assert handler.started["version_info"] == [3, 11]
 
@@ -164,6 +202,14 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(package, tab
 
         session = answer(handler, request("GET", "/auth/session", token), 200)
         assert json.loads(session["body"])["user"]["email"] == EMAIL
+
+        # The verification code went out through SES, both parts built from the zip's
+        # templates, its links on the public origin.
+        (mail,) = [m for m in sent_mail() if m.to == EMAIL]
+        assert mail.subject == "Your verification code"
+        assert MAIL_FROM in mail.sender
+        assert re.search(r"^    [0-9A-Z]{8}$", mail.text, re.MULTILINE)
+        assert f"https://{HOST}" in mail.html
 
         # A visitor without a session (with one, the form redirects to the training page).
         page = answer(handler, request("GET", "/login"), 200)

@@ -1,0 +1,151 @@
+"""The email flows over HTTP on DynamoDB Local, reading mail from the outbox as a developer
+running `make dev` would: each message an .eml file, one console line each, every code and
+link single-use under concurrent requests."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from email import message_from_bytes, policy
+
+from tests.integration.conftest import Browser
+
+PASSWORD = "correct horse battery"
+NEW_PASSWORD = "a brand new passphrase"
+ANN = "ann@example.com"
+BOB = "bob@example.com"
+
+
+def signed_up(live_server, email=ANN) -> Browser:
+    browser = Browser()
+    response = browser.post(
+        f"{live_server.url}/auth/signup", json={"email": email, "password": PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+    return browser
+
+
+def test_the_outbox_holds_sortable_eml_files_and_the_console_says_what_is_in_them(
+    live_server, capfd
+):
+    browser = signed_up(live_server)
+    browser.post(f"{live_server.url}/auth/email/verify/resend")
+    files = sorted(live_server.outbox.folder.glob("*.eml"))
+    assert len(files) == 2
+    assert [f.name for f in files] == sorted(f.name for f in files)  # names sort by time
+    first = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert first["To"] == ANN
+    assert first["Subject"] == "Your verification code"
+    assert first.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in first.iter_parts()] == ["text/plain", "text/html"]
+    code = live_server.outbox.code(ANN)
+    console = capfd.readouterr().err
+    assert f"[outbox] to {ANN}: Your verification code | code {code}" in console
+
+
+def test_verify_over_http(live_server):
+    browser = signed_up(live_server)
+    code = live_server.outbox.code(ANN)
+    old = browser.cookies["auth_session"]
+    response = browser.post(f"{live_server.url}/auth/email/verify", json={"code": code})
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["email_verified"] is True
+    assert browser.cookies["auth_session"] != old
+    assert browser.get(f"{live_server.url}/auth/session").json()["user"]["email_verified"]
+    assert live_server.items("SECRET#") == []
+    (claim,) = live_server.items("EMAIL#")
+    assert claim["email_verified"] == {"BOOL": True}
+
+
+def test_one_code_sent_eight_times_at_once_verifies_once(live_server):
+    browser = signed_up(live_server)
+    code = live_server.outbox.code(ANN)
+    cookie = browser.cookies["auth_session"]
+
+    def verify(_: int) -> int:
+        client = Browser()
+        client.cookies.set("auth_session", cookie)
+        return client.post(f"{live_server.url}/auth/email/verify", json={"code": code}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(verify, range(8)))
+    # One wins; the others find the code consumed (400), their session already rotated away
+    # (401), or every attempt beyond the fifth refused (429: attempts count before they are
+    # checked). Never two rotations: exactly one new session exists.
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 400, 401, 429}, statuses
+    assert len(live_server.items("SESSION#")) == 1
+    assert live_server.items("SECRET#") == []
+
+
+def reset_link(live_server, browser=None) -> str:
+    response = (browser or Browser()).post(
+        f"{live_server.url}/auth/password-reset", json={"email": ANN}
+    )
+    assert response.status_code == 202
+    assert response.json() == {"status": "accepted"}
+    return live_server.outbox.link(ANN)
+
+
+def test_a_reset_link_used_eight_times_at_once_resets_once(live_server):
+    signed_up(live_server)
+    link = reset_link(live_server)
+    assert link.startswith(f"{live_server.url}/reset-password?token=")
+    token = link.split("token=", 1)[1]
+
+    def confirm(i: int) -> int:
+        body = {"token": token, "new_password": f"{NEW_PASSWORD} {i}"}
+        return (
+            Browser().post(f"{live_server.url}/auth/password-reset/confirm", json=body).status_code
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(confirm, range(8)))
+    assert sorted(statuses) == [200] + [400] * 7, statuses
+    assert len(live_server.items("SESSION#")) == 1
+    winners = [
+        i for i in range(8)
+        if Browser().post(
+            f"{live_server.url}/auth/login", json={"email": ANN, "password": f"{NEW_PASSWORD} {i}"}
+        ).status_code == 200
+    ]  # fmt: skip
+    assert len(winners) == 1
+
+
+def test_an_email_change_racing_a_sign_up_has_exactly_one_winner(live_server):
+    ann = signed_up(live_server)
+    response = ann.post(
+        f"{live_server.url}/auth/email", json={"new_email": BOB, "password": PASSWORD}
+    )
+    assert response.status_code == 202, response.text
+    code = live_server.outbox.code(BOB)
+
+    def confirm() -> int:
+        return ann.post(f"{live_server.url}/auth/email/confirm", json={"code": code}).status_code
+
+    def sign_up() -> int:
+        body = {"email": BOB, "password": PASSWORD}
+        return Browser().post(f"{live_server.url}/auth/signup", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        confirmed, registered = pool.submit(confirm), pool.submit(sign_up)
+        outcome = (confirmed.result(), registered.result())
+    assert outcome in {(200, 409), (409, 201)}, outcome
+    claims = live_server.items(f"EMAIL#{BOB}")
+    assert len(claims) == 1
+    ann_id = ann.get(f"{live_server.url}/auth/session").json()["user"]["id"]
+    owner = claims[0]["user_id"]["S"]
+    assert (owner == ann_id) == (outcome == (200, 409))
+    # Whoever lost kept what they had: Ann her old address, or nobody a half-made account.
+    assert len(live_server.items("EMAIL#")) == 2 if outcome == (409, 201) else 1
+
+
+def test_reset_links_point_at_the_public_origin_not_the_host_header(live_server):
+    signed_up(live_server)
+    browser = Browser()
+    browser.headers["Host"] = "evil.example"
+    link = reset_link(live_server, browser)
+    assert link.startswith(live_server.settings.public_origin + "/reset-password?token=")
+    assert "evil.example" not in json.dumps(live_server.outbox.last(ANN).html)
+    assert re.fullmatch(r".*token=[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}", link)
