@@ -19,9 +19,8 @@ from pathlib import Path
 from types import FrameType
 
 import boto3
-from botocore.config import Config
 
-from chalicelib.store import CLIENT_CONFIG, create_table
+from chalicelib.store import ADMIN_CLIENT_CONFIG, create_table
 from devtools.dynamodb_local import (
     ROOT,
     DynamoDBLocal,
@@ -111,9 +110,7 @@ def main() -> int:
             region_name=env["AWS_DEFAULT_REGION"],
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            # Patient, unlike the app's: a DynamoDB Local that has just started can take seconds
-            # to answer its first CreateTable.
-            config=CLIENT_CONFIG.merge(Config(connect_timeout=10, read_timeout=30)),
+            config=ADMIN_CLIENT_CONFIG,
         )
         table = env["TABLE_NAME"]
         created = create_table(client, table)

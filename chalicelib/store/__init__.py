@@ -16,6 +16,7 @@ from chalicelib.store.counters import CounterItems
 from chalicelib.store.secrets import SecretItems
 from chalicelib.store.sessions import SessionItems
 from chalicelib.store.table import (
+    ADMIN_CLIENT_CONFIG,
     CLIENT_CONFIG,
     IAM_INDEX_ACTIONS,
     IAM_TABLE_ACTIONS,
@@ -28,6 +29,7 @@ from chalicelib.store.table import (
 )
 
 __all__ = [
+    "ADMIN_CLIENT_CONFIG",
     "CLIENT_CONFIG",
     "IAM_INDEX_ACTIONS",
     "IAM_TABLE_ACTIONS",

@@ -81,6 +81,10 @@ CLIENT_CONFIG = Config(
     tcp_keepalive=True,
 )
 REQUEST_BUDGET_SECONDS = 8.0
+# For setting the table up (make dev, tests, the benchmark), not for requests: a DynamoDB
+# Local that has just started can take seconds to answer its first CreateTable, and a retry
+# after a timeout would find the table made and never enable its TTL.
+ADMIN_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(connect_timeout=10, read_timeout=30))
 
 _deadline: ContextVar[float | None] = ContextVar("store_deadline", default=None)
 

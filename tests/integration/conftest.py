@@ -21,7 +21,7 @@ from chalice.local import create_local_server
 
 from chalicelib import runtime
 from chalicelib.config import Settings
-from chalicelib.store import CLIENT_CONFIG, create_table
+from chalicelib.store import ADMIN_CLIENT_CONFIG, CLIENT_CONFIG, create_table
 from devtools.calls import CallRecorder
 from devtools.dynamodb_local import LOCAL_AWS_ENV, ROOT, DynamoDBLocal
 from devtools.outbox import Outbox
@@ -99,8 +99,9 @@ def live_server(
         "TABLE_NAME": table,
     }.items():
         monkeypatch.setenv(key, value)
+    admin = boto3.client("dynamodb", config=ADMIN_CLIENT_CONFIG)
+    create_table(admin, table)
     client = boto3.client("dynamodb", config=CLIENT_CONFIG)
-    create_table(client, table)
     # Built from the environment exactly as a Lambda container builds it.
     services = runtime.build(Settings.from_env(os.environ), client=client)
     runtime.use(services)
@@ -110,4 +111,4 @@ def live_server(
         )
     finally:
         runtime.use(None)
-        client.delete_table(TableName=table)
+        admin.delete_table(TableName=table)

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from devtools.dynamodb_local import ROOT, free_port
+from devtools.outbox import Outbox
 
 EMAIL = "ann@example.com"
 PASSWORD = "correct horse battery"
@@ -90,7 +91,14 @@ def running_dev(
 ) -> Iterator[Dev]:
     """`make dev` (its script) on this port and data folder, serving; killed on the way out."""
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL_DYNAMODB"}
-    env.update(PORT=str(port), DYNAMODB_DATA_DIR=str(data_dir), **(env_changes or {}))
+    # The outbox beside the log, not the project's .outbox/; PUBLIC_ORIGIN as make dev sets it.
+    env.pop("PUBLIC_ORIGIN", None)
+    env.update(
+        PORT=str(port),
+        DYNAMODB_DATA_DIR=str(data_dir),
+        MAIL_OUTBOX_DIR=str(log.parent / "outbox"),
+        **(env_changes or {}),
+    )
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "devtools.dev"],
@@ -215,7 +223,12 @@ def test_make_dev_uses_a_given_endpoint_and_starts_no_dynamodb(live_server, tmp_
     tables = live_server.client.list_tables()["TableNames"]
     assert "session-auth-local" in tables
     live_server.client.delete_table(TableName="session-auth-local")
-    assert [p.name for p in tmp_path.iterdir()] == ["dev.log"]  # no data folder written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.log", "outbox"]  # no data folder
+    # What a developer sees: where to browse, and the sign-up's code, in the console.
+    assert re.search(r"Open http://localhost:\d+ in a browser", log)
+    assert re.search(r"\[outbox\] to ann@example.com: Your verification code \| code \w{8}", log)
+    (mail,) = Outbox(tmp_path / "outbox").messages()
+    assert mail.to == "ann@example.com"
 
 
 def test_make_dev_without_java_falls_back_to_moto_with_a_warning(tmp_path):

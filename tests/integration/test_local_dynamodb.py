@@ -2,12 +2,12 @@
 
 import boto3
 
-from chalicelib.store import CLIENT_CONFIG, TABLE_DEFINITION, create_table
+from chalicelib.store import ADMIN_CLIENT_CONFIG, TABLE_DEFINITION, create_table
 from devtools.dynamodb_local import DynamoDBLocal, MotoServer
 
 
 def _client(endpoint):
-    return boto3.client("dynamodb", endpoint_url=endpoint, config=CLIENT_CONFIG)
+    return boto3.client("dynamodb", endpoint_url=endpoint, config=ADMIN_CLIENT_CONFIG)
 
 
 def test_dev_data_survives_a_restart(tmp_path):

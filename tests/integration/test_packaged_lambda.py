@@ -27,7 +27,7 @@ import boto3
 import pytest
 
 from bench.events import api_event
-from chalicelib.store import CLIENT_CONFIG, create_table
+from chalicelib.store import ADMIN_CLIENT_CONFIG, create_table
 from devtools.dynamodb_local import LOCAL_AWS_ENV, DynamoDBLocal, MotoServer
 from devtools.outbox import Mail, parse
 from devtools.packaged_lambda import HandlerFailed, PackagedHandler, link_runtime, unpack
@@ -77,7 +77,7 @@ def package(prod_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Pac
 def table(dynamodb_local: DynamoDBLocal) -> Iterator[str]:
     """A fresh table on DynamoDB Local (the autouse _aws_env points boto3 at it)."""
     name = f"pkg-{uuid.uuid4().hex[:12]}"
-    client = boto3.client("dynamodb", config=CLIENT_CONFIG)
+    client = boto3.client("dynamodb", config=ADMIN_CLIENT_CONFIG)
     create_table(client, name)
     yield name
     client.delete_table(TableName=name)
