@@ -5,6 +5,7 @@ Jinja2 is imported on the first page render, so JSON API requests never pay for 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,13 +37,20 @@ _FIELD_OF_ERROR = {
 def _environment() -> jinja2.Environment:
     import jinja2
 
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["when"] = _when
+    return environment
+
+
+def _when(epoch_seconds: int) -> str:
+    """An instant as people read it: `27 Nov 2026, 23:55 UTC`."""
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
 @cache

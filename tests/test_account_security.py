@@ -434,3 +434,20 @@ def test_reauthentication_is_throttled_audited_and_cleared_like_a_login(
     assert audit.lines[-1]["event"] == "login_throttled"
     assert audit.lines[-1]["reason"] == "reauthentication"
     assert audit.lines[-1]["user_id"] == audit.lines[0]["user_id"]
+
+
+def test_a_failed_final_sweep_still_reports_the_deletion(client, services, caplog):
+    """The account is gone once its transaction commits: a retry could only get 401."""
+    from unittest import mock
+
+    from chalicelib.errors import ServiceUnavailable
+
+    token = sign_up(client)
+    with mock.patch.object(
+        services.sessions, "invalidate_user_sessions", side_effect=ServiceUnavailable()
+    ):
+        response = call(client, "DELETE", "/auth/account", {"password": PASSWORD}, token=token)
+    assert response.status_code == 204
+    assert parse_set_cookie(set_cookies(response.headers)[0])[1] == ""
+    assert "final sweep of its sessions failed" in caplog.text
+    assert log_in(client).status_code == 401

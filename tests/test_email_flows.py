@@ -473,3 +473,32 @@ def test_links_in_mail_keep_api_gateways_stage_prefix(client, mailbox):
     assert app(event, None)["statusCode"] == 202
     assert mailbox.link(ANN).startswith(f"{ORIGIN}/api/reset-password?token=")
     assert f"{ORIGIN}/api/" in mailbox.last(ANN).html
+
+
+def test_a_reset_request_is_202_even_when_the_mail_fails(client, audit):
+    """A 503 only for addresses with an account would tell who has one while mail is down."""
+    sign_up(client)
+    with mock.patch("chalicelib.mail.SesTransport.deliver", side_effect=ServiceUnavailable()):
+        known = request_reset(client)
+        unknown = request_reset(client, "nobody@example.com")
+    assert known.status_code == unknown.status_code == 202
+    assert known.body == unknown.body
+    assert audit.events.count("mail_failed") == 1
+
+
+def test_a_reset_whose_account_went_away_is_an_invalid_token(client, mailbox, services):
+    store = services.store
+    user_id = user_of(client, sign_up(client))["id"]
+    request_reset(client)
+    link = reset_token(mailbox)
+    real_read = store.table.read
+
+    def read_then_delete(*reads):
+        records = real_read(*reads)
+        store.table.read = real_read
+        store.table.commit(*store.accounts.delete(user_id, ANN))  # deleted meanwhile
+        return records
+
+    store.table.read = read_then_delete
+    body = {"token": link, "new_password": NEW_PASSWORD}
+    assert_error(call(client, "POST", "/auth/password-reset/confirm", body), 400, "invalid_token")

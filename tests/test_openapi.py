@@ -24,6 +24,21 @@ def test_every_route_is_documented_and_every_documented_route_exists():
     assert routes == documented
 
 
+def test_the_session_cookie_is_documented_exactly_on_the_routes_a_decorator_protects():
+    """The contract suite gives a real session to the operations documented with `security`;
+    a route is protected when web's decorators wrap its view (functools.wraps: `__wrapped__`)."""
+    from app import app
+
+    document = json.loads(DOCUMENT.read_text())
+    for path, entries in app.routes.items():
+        for method, entry in entries.items():
+            operation = document["paths"][path][method.lower()]
+            protected = hasattr(entry.view_function, "__wrapped__")
+            assert ("security" in operation) == protected, f"{method} {path}"
+            if protected:
+                assert operation["security"] == [{"sessionCookie": []}], f"{method} {path}"
+
+
 def test_the_document_is_valid_openapi_3_1_with_the_one_error_shape():
     schema = schemathesis.openapi.from_path(str(DOCUMENT))
     document = schema.raw_schema
@@ -33,7 +48,7 @@ def test_the_document_is_valid_openapi_3_1_with_the_one_error_shape():
     assert error["properties"]["error"]["required"] == ["code", "message"]
     operations = list(schema.get_all_operations())
     documented = sum(1 for item in document["paths"].values() for m in item if m in METHODS)
-    assert len(operations) == documented == 19
+    assert len(operations) == documented == 39
     assert all(op.ok() for op in operations)  # every operation parses
 
 

@@ -20,6 +20,7 @@ from chalicelib.errors import (
     EmailTaken,
     InvalidCode,
     InvalidToken,
+    ServiceUnavailable,
     Unauthenticated,
 )
 from chalicelib.flows.context import Access, RequestContext
@@ -112,7 +113,14 @@ def request_password_reset(ctx: RequestContext, raw_email: str) -> None:
             )
         )
         link = ctx.link(f"/reset-password?token={token.text}")
-        ctx.send_mail(Kind.PASSWORD_RESET, email, console=link, link=link, minutes=RESET_MINUTES)
+        try:
+            ctx.send_mail(
+                Kind.PASSWORD_RESET, email, console=link, link=link, minutes=RESET_MINUTES
+            )
+        except ServiceUnavailable:
+            # A 503 here, and only here, would tell who has an account while mail is down:
+            # the answer stays 202, the operators learn it from the audit log.
+            ctx.audit(Event.MAIL_FAILED, credentials.user_id, mail=Kind.PASSWORD_RESET.template)
     ctx.audit(Event.PASSWORD_RESET_REQUESTED, None if credentials is None else credentials.user_id)
     ctx.services.pause(RESET_RESPONSE_SECONDS - (time.monotonic() - started))
 
@@ -153,8 +161,13 @@ def reset_password(ctx: RequestContext, raw_token: str, new_password: str) -> Us
             services.store.secrets.consume(
                 Purpose.RESET_PASSWORD, user.id, stored.digest, now, InvalidToken
             ),
-            *services.store.accounts.set_flags(
-                user.id, user.email, password_hash=new_hash, email_verified=True
+            # The account deleted or its email changed since the token was read: the link is
+            # as good as used, not a reason to tell a signed-out visitor to sign in.
+            *(
+                write._replace(on_condition_failed=InvalidToken)
+                for write in services.store.accounts.set_flags(
+                    user.id, user.email, password_hash=new_hash, email_verified=True
+                )
             ),
             services.store.secrets.discard(Purpose.VERIFY_EMAIL, user.id),
             services.throttle.clear(user.email),  # earlier failed logins no longer lock them out

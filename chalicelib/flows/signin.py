@@ -7,6 +7,8 @@ on a password change, the notice by mail, and the audit log.
 
 from __future__ import annotations
 
+import logging
+
 from chalicelib.audit import Event
 from chalicelib.errors import NotFound, ServiceUnavailable
 from chalicelib.flows import email
@@ -15,6 +17,8 @@ from chalicelib.mail import Kind
 from chalicelib.passwords import check_password_policy
 from chalicelib.sessions import SessionSummary
 from chalicelib.users import User, login_key
+
+logger = logging.getLogger(__name__)
 
 
 def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User:
@@ -76,9 +80,14 @@ def delete_account(ctx: RequestContext, password: str) -> None:
     user = check.user
     writes = [*ctx.services.accounts.delete(user), *check.writes, *email.discard_all(ctx, user.id)]
     ctx.end_every_session(user.id, writes)
-    # A login that raced with the deletion may have added a session: sweep once more.
-    ctx.services.sessions.invalidate_user_sessions(user.id)
     ctx.audit(Event.ACCOUNT_DELETED, user.id)
+    # A login that raced with the deletion may have added a session: sweep once more. The
+    # account is gone either way, so a failed sweep is logged rather than answered as a 503
+    # that would invite a retry of something done.
+    try:
+        ctx.services.sessions.invalidate_user_sessions(user.id)
+    except ServiceUnavailable:
+        logger.exception("account %s deleted, but the final sweep of its sessions failed", user.id)
 
 
 # -- the user's sessions ------------------------------------------------------------------

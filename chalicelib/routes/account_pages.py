@@ -12,7 +12,6 @@ from chalice import Blueprint, Response
 from chalicelib import pages, web
 from chalicelib.errors import AlreadyVerified, AppError
 from chalicelib.flows import email, signin
-from chalicelib.routes.shapes import session_json
 
 blueprint = Blueprint(__name__)
 
@@ -239,7 +238,7 @@ def _settings_page(
         form=form,
         field_of={**_SETTINGS_FIELDS, **(field_of or {})},
         user=web.current_user(),
-        sessions=[session_json(s, current_id) for s in sessions],
+        sessions=sessions,
         current_id=current_id,
         pending_email=email.pending_email_change(ctx),
         notice=None if error else _notice(),
