@@ -41,6 +41,12 @@ class Event(StrEnum):
     EMAIL_CHANGE_REQUESTED = "email_change_requested"
     EMAIL_CHANGED = "email_changed"
     MAIL_FAILED = "mail_failed"
+    TWO_FACTOR_SETUP_STARTED = "two_factor_setup_started"
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
+    TWO_FACTOR_VERIFIED = "two_factor_verified"
+    TWO_FACTOR_FAILURE = "two_factor_failure"
+    RECOVERY_CODES_REPLACED = "recovery_codes_replaced"
 
 
 _MAX_FIELD = 256

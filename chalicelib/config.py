@@ -28,6 +28,11 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
 - MAIL_OUTBOX_DIR (unset): when set, mail is never sent but written as .eml files into this
   folder (the `local` stage: `.outbox`), and one line per message is printed.
 - MAIL_SENDER_NAME (Training): the display name on the From line and the issuer in messages.
+- TOTP_ISSUER (Training): the issuer authenticator apps show beside the account.
+- TOTP_KEYS_PARAMETER (unset): the SSM SecureString holding the keyring that encrypts TOTP
+  secrets at rest (deployed stages; the template's TotpKeysParameter).
+- TOTP_KEYS_FILE (unset): a keyring file instead, made on first use (`make dev`:
+  `.secrets/totp-keys.json`).
 """
 
 from __future__ import annotations
@@ -73,6 +78,9 @@ class Settings:
     mail_from: str | None = None
     mail_outbox_dir: str | None = None
     mail_sender_name: str = "Training"
+    totp_issuer: str = "Training"
+    totp_keys_parameter: str | None = None
+    totp_keys_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.session_lifetime <= timedelta(0):
@@ -94,8 +102,12 @@ class Settings:
             raise ConfigError("LOGIN_LOCKOUT_BASE must be positive and at most LOGIN_LOCKOUT_MAX")
         if self.mail_from is not None and not _ADDRESS.fullmatch(self.mail_from):
             raise ConfigError(f"MAIL_FROM {self.mail_from!r} is not an address like a@b.example")
-        if not re.fullmatch(r"[\w .'-]{1,64}", self.mail_sender_name):
-            raise ConfigError("MAIL_SENDER_NAME may hold letters, digits, spaces and .'- only")
+        for name, value in (
+            ("MAIL_SENDER_NAME", self.mail_sender_name),
+            ("TOTP_ISSUER", self.totp_issuer),
+        ):
+            if not re.fullmatch(r"[\w .'-]{1,64}", value):
+                raise ConfigError(f"{name} may hold letters, digits, spaces and .'- only")
 
     def check_mail(self) -> None:
         """Mail needs a way out and an origin for its links; checked when the mailer is built
@@ -144,6 +156,9 @@ class Settings:
             mail_from=env.get("MAIL_FROM") or None,
             mail_outbox_dir=env.get("MAIL_OUTBOX_DIR") or None,
             mail_sender_name=env.get("MAIL_SENDER_NAME", defaults.mail_sender_name),
+            totp_issuer=env.get("TOTP_ISSUER", defaults.totp_issuer),
+            totp_keys_parameter=env.get("TOTP_KEYS_PARAMETER") or None,
+            totp_keys_file=env.get("TOTP_KEYS_FILE") or None,
         )
 
 

@@ -66,6 +66,14 @@ class InvalidToken(AppError):
     message = "This link is invalid, expired or already used. Ask for a new one."
 
 
+class SecondFactorMissing(AppError):
+    """A request that changes a two-factor account's password without its second factor."""
+
+    status = 400
+    code = "two_factor_required"
+    message = "Enter a code from your authenticator app or a recovery code."
+
+
 class InvalidCredentials(AppError):
     status = 401
     code = "invalid_credentials"
@@ -118,6 +126,18 @@ class AlreadyVerified(AppError):
     status = 409
     code = "already_verified"
     message = "This email address is verified already."
+
+
+class TwoFactorAlreadyOn(AppError):
+    status = 409
+    code = "two_factor_already_enabled"
+    message = "Two-factor sign-in is on already. Turn it off first to set it up again."
+
+
+class TwoFactorOff(AppError):
+    status = 409
+    code = "two_factor_not_enabled"
+    message = "Two-factor sign-in with an authenticator app is not on."
 
 
 class TooManyAttempts(AppError):

@@ -1,8 +1,10 @@
 """Limits on how often something may happen, held in DynamoDB counters so they hold across
 Lambda containers: at most `max` events per `window`, the window starting at the first event.
 
-Two uses: rate limits (`spend`: count the event, refuse it once over the limit) and failure
-limits (`check` before trying, `count` after a failure, `clear` after a success).
+Uses: rate limits (`spend`: count the event, refuse it once over the limit), failure limits
+(`check` before trying, `count` after a failure, `clear` after a success), and guarded
+attempts (`attempt`: refused while locked, else counted before they are tried, so parallel
+guesses cannot outrun the limit; the lock lasts a window after the last counted attempt).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ EMAIL_CHANGE_SENDS = Limit("send-change", 3, 10 * 60)  # per user
 CODE_FAILURES = Limit("code", 5, 30 * 60, "Too many wrong codes. Wait a little and try again.")
 RESETS_PER_EMAIL = Limit("reset-email", 3, 60 * 60)  # whether or not an account exists
 RESETS_PER_IP = Limit("reset-ip", 20, 60 * 60)
+# 5 consecutive wrong second factors lock the user's second step for 15 minutes.
+TWO_FACTOR_ATTEMPTS = Limit(
+    "2fa", 5, 15 * 60, "Too many wrong codes. Wait 15 minutes and try again."
+)
 
 
 class Limits:
@@ -51,6 +57,17 @@ class Limits:
         """Count one event atomically; refuse it (429) when it is over the limit."""
         now = self._clock.now()
         counter = self._store.counters.add((limit.kind, value), now, now + limit.window)
+        if counter.count > limit.max:
+            raise TooManyAttempts(counter.expires_at - now, limit.message)
+
+    def attempt(self, limit: Limit, value: str, seen: Counter | None) -> None:
+        """Refuse (429) while locked, as `seen` was read; else count this attempt before it is
+        tried (a success clears the count), refusing it if parallel attempts got there first."""
+        self.check(limit, seen)
+        now = self._clock.now()
+        counter = self._store.counters.add(
+            (limit.kind, value), now, now + limit.window, sliding=True
+        )
         if counter.count > limit.max:
             raise TooManyAttempts(counter.expires_at - now, limit.message)
 

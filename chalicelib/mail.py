@@ -46,6 +46,9 @@ class Kind(Enum):
         "email_change_requested",
     )
     EMAIL_CHANGED = ("Your email address was changed", "email_changed")
+    TWO_FACTOR_ENABLED = ("Two-factor sign-in is on", "two_factor_enabled")
+    TWO_FACTOR_DISABLED = ("Two-factor sign-in was turned off", "two_factor_disabled")
+    RECOVERY_CODES_REPLACED = ("New recovery codes were made", "recovery_codes_replaced")
 
     @property
     def subject(self) -> str:

@@ -2,6 +2,7 @@
 
 - Codes: 8 characters of Crockford's base32 (32 symbols, 40 bits), which has no I, L, O or U:
   what a person reads as O, I or L is taken as 0 or 1, and spaces and dashes are ignored.
+- Recovery codes (two-factor): 12 characters of the same alphabet, 60 bits.
 - Tokens: 32 random bytes (256 bits), URL-safe base64, after the user id they belong to
   (`<user id>.<secret>`), so the one item they match is read by key.
 
@@ -26,9 +27,14 @@ _TOKEN = re.compile(r"([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})")
 
 
 class Purpose(StrEnum):
+    """What a mailed secret is for (one live secret per user and purpose)."""
+
     VERIFY_EMAIL = "verify_email"
     CHANGE_EMAIL = "change_email"
     RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose's name)
+
+
+RECOVERY_CODE = "recovery_code"  # the digests of two-factor recovery codes
 
 
 class Check(StrEnum):
@@ -65,12 +71,18 @@ def parse_token(raw: str) -> Token | None:
     return None if match is None else Token(*match.groups())
 
 
-def digest(purpose: Purpose, user_id: str, secret: str) -> str:
+def new_recovery_code() -> str:
+    """12 characters of the same alphabet (60 bits), shown as XXXX-XXXX-XXXX."""
+    raw = "".join(secrets.choice(CROCKFORD) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def digest(purpose: str, user_id: str, secret: str) -> str:
     return hashlib.sha256(f"{purpose}:{user_id}:{secret}".encode()).hexdigest()
 
 
 def check(
-    purpose: Purpose,
+    purpose: str,
     user_id: str,
     presented: str,
     stored_digest: str | None,

@@ -10,6 +10,7 @@ from chalicelib.audit import AuditLog
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.cookies import SessionCookies
+from chalicelib.keyring import KeySource
 from chalicelib.limits import Limits
 from chalicelib.mail import Mail, Transport, transport_for
 from chalicelib.origins import CrossOriginProtection
@@ -32,6 +33,7 @@ class Services(NamedTuple):
     audit: AuditLog
     limits: Limits
     mail: Mail
+    keys: KeySource
     pause: Callable[[float], None]  # sleeps; tests pass one that only records
 
 
@@ -64,6 +66,7 @@ def build(
         audit=AuditLog(clock),
         limits=Limits(store, clock),
         mail=Mail(settings, transport),
+        keys=KeySource(settings),
         pause=pause,
     )
 

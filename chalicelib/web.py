@@ -158,6 +158,17 @@ def json_fields(*names: str) -> list[str]:
     return string_fields(state.body, *names)
 
 
+def optional_json_field(name: str) -> str | None:
+    """A string field the body may leave out (None); any other type is a 400."""
+    state = _current.get()
+    if state.body is None:
+        state.body = json_body(state.request)
+    if state.body.get(name) is None:
+        return None
+    (value,) = string_fields(state.body, name)
+    return value
+
+
 def json_body(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 4xx that says what is wrong with it."""
     text = _body_text(request, JSON)

@@ -80,13 +80,14 @@ def main() -> int:
     port = os.environ.get("PORT", "8000")
     data_dir = Path(os.environ.get("DYNAMODB_DATA_DIR", ROOT / ".dynamodb"))
     outbox = Path(os.environ.get("MAIL_OUTBOX_DIR", ROOT / ".outbox"))
+    keys = Path(os.environ.get("TOTP_KEYS_FILE", ROOT / ".secrets" / "totp-keys.json"))
     # localhost, not 127.0.0.1: browsers refuse WebAuthn on an IP address.
     origin = os.environ.get("PUBLIC_ORIGIN", f"http://localhost:{port}")
     env = {
         **os.environ,
         **local_aws_env(),
         **stage_environment("local"),
-        **local_dev_environment(origin, outbox),
+        **local_dev_environment(origin, outbox, keys),
     }
     database: DynamoDBLocal | MotoServer | None = None
     server: subprocess.Popen[bytes] | None = None

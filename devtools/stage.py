@@ -14,8 +14,8 @@ def stage_environment(stage: str) -> dict[str, str]:
     return dict(config.environment_variables)
 
 
-def local_dev_environment(origin: str, outbox: Path) -> dict[str, str]:
-    """What `make dev` adds to the `local` stage: where mail goes and the origin its links use.
-    Not in .chalice/config.json, because `chalice local` lets the stage's variables override
-    the shell's, and these two are the developer's to choose."""
-    return {"PUBLIC_ORIGIN": origin, "MAIL_OUTBOX_DIR": str(outbox)}
+def local_dev_environment(origin: str, outbox: Path, keys: Path) -> dict[str, str]:
+    """What `make dev` adds to the `local` stage: where mail goes, the origin its links use,
+    and the keyring file for two-factor secrets. Not in .chalice/config.json, because `chalice
+    local` lets the stage's variables override the shell's, and these are the developer's."""
+    return {"PUBLIC_ORIGIN": origin, "MAIL_OUTBOX_DIR": str(outbox), "TOTP_KEYS_FILE": str(keys)}

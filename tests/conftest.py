@@ -73,13 +73,14 @@ ORIGIN = "http://localhost:8000"
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(tmp_path: Path) -> Settings:
     return replace(
         Settings(),
         table_name="auth-test",
         cookie_secure=False,
         public_origin=ORIGIN,
         mail_from=MAIL_FROM,
+        totp_keys_file=str(tmp_path / "totp-keys.json"),  # made on first use, as on `local`
         **FAST_ARGON2,
     )
 

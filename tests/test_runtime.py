@@ -10,6 +10,7 @@ def test_services_are_built_once_per_container(monkeypatch):
     monkeypatch.setenv("TABLE_NAME", "from-env")
     monkeypatch.setenv("MAIL_FROM", "no-reply@training.example")
     monkeypatch.setenv("PUBLIC_ORIGIN", "https://training.example")
+    monkeypatch.setenv("TOTP_KEYS_PARAMETER", "/session-auth/totp-keys")
     try:
         first = runtime.get()
         assert runtime.get() is first

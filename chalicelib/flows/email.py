@@ -20,15 +20,18 @@ from chalicelib.errors import (
     EmailTaken,
     InvalidCode,
     InvalidToken,
+    SecondFactorMissing,
     ServiceUnavailable,
     Unauthenticated,
 )
+from chalicelib.flows import twofactor
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.limits import (
     CODE_FAILURES,
     EMAIL_CHANGE_SENDS,
     RESETS_PER_EMAIL,
     RESETS_PER_IP,
+    TWO_FACTOR_ATTEMPTS,
     VERIFICATION_SENDS,
     Limit,
 )
@@ -125,21 +128,26 @@ def request_password_reset(ctx: RequestContext, raw_email: str) -> None:
     ctx.services.pause(RESET_RESPONSE_SECONDS - (time.monotonic() - started))
 
 
-def reset_password(ctx: RequestContext, raw_token: str, new_password: str) -> User:
+def reset_password(
+    ctx: RequestContext, raw_token: str, new_password: str, code: str | None = None
+) -> User:
     """The link's token and a new password: every session ends, this client is signed in,
-    and the email counts as verified (the user proved they read it)."""
+    and the email counts as verified (the user proved they read it). An account with two-factor
+    on also needs its second factor (`code`): a stolen inbox alone is not enough."""
     parsed = onetime.parse_token(raw_token)
     if parsed is None:
         raise InvalidToken()
     check_password_policy(new_password)  # a weak password does not use up the link
     services = ctx.services
-    stored, account = services.store.table.read(
-        services.store.secrets.read(Purpose.RESET_PASSWORD, parsed.user_id),
-        services.store.accounts.user(parsed.user_id),
+    store = services.store
+    stored, state, attempts = store.table.read(
+        store.secrets.read(Purpose.RESET_PASSWORD, parsed.user_id),
+        store.twofactor.read(parsed.user_id),
+        twofactor.attempts_read(ctx, parsed.user_id),
     )
     now = services.clock.now()
     if (
-        account is None
+        state is None
         or stored is None
         or onetime.check(
             Purpose.RESET_PASSWORD,
@@ -152,27 +160,37 @@ def reset_password(ctx: RequestContext, raw_token: str, new_password: str) -> Us
         is not Check.RIGHT
     ):
         raise InvalidToken()
-    user = User(account.user_id, account.email, True, account.two_factor)
+    user = User(state.user_id, state.email, True, state.two_factor)
     new_hash = services.accounts.new_password_hash(new_password)
+    # The account deleted or its email changed since the token was read: the link is as good
+    # as used, not a reason to tell a signed-out visitor to sign in.
+    claim = store.accounts.update_claim(
+        user.id, user.email, password_hash=new_hash, email_verified=True
+    )._replace(on_condition_failed=InvalidToken)
+    if state.two_factor:
+        if not code:
+            raise SecondFactorMissing()  # the link stays usable
+        proof = twofactor.prove_for_reset(ctx, state, attempts, code)
+        account = [
+            store.twofactor.use(user.id, proof, verify_email=True),
+            claim,
+            services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
+        ]
+    else:
+        user_item = store.accounts.update_user(user.id, email_verified=True)
+        account = [user_item._replace(on_condition_failed=InvalidToken), claim]
     ctx.send_mail(Kind.PASSWORD_CHANGED, user.email)
     ctx.rotate_sessions(
         user,
         [
-            services.store.secrets.consume(
+            store.secrets.consume(
                 Purpose.RESET_PASSWORD, user.id, stored.digest, now, InvalidToken
             ),
-            # The account deleted or its email changed since the token was read: the link is
-            # as good as used, not a reason to tell a signed-out visitor to sign in.
-            *(
-                write._replace(on_condition_failed=InvalidToken)
-                for write in services.store.accounts.set_flags(
-                    user.id, user.email, password_hash=new_hash, email_verified=True
-                )
-            ),
-            services.store.secrets.discard(Purpose.VERIFY_EMAIL, user.id),
+            *account,
+            store.secrets.discard(Purpose.VERIFY_EMAIL, user.id),
             services.throttle.clear(user.email),  # earlier failed logins no longer lock them out
         ],
-        two_factor_verified=False,
+        two_factor_verified=state.two_factor,
     )
     ctx.audit(Event.PASSWORD_RESET, user.id)
     return user

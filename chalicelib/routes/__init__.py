@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.routes import account_api, account_pages, email_api, pages, resources
+from chalicelib.routes import (
+    account_api,
+    account_pages,
+    email_api,
+    pages,
+    resources,
+    twofactor_api,
+)
 
 
 def register(app: Chalice) -> None:
-    for module in (account_api, email_api, resources, pages, account_pages):
+    for module in (account_api, email_api, twofactor_api, resources, pages, account_pages):
         app.register_blueprint(module.blueprint)

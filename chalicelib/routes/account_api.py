@@ -23,7 +23,8 @@ def signup() -> Response:
 @blueprint.route("/auth/login", methods=["POST"])
 def login() -> dict[str, Any]:
     user = signin.log_in(web.context(), *web.json_fields("email", "password"))
-    return {"user": user_json(user)}
+    # The new session still owes the second factor: POST /auth/2fa/verify comes next.
+    return {"user": user_json(user), "two_factor_required": user.two_factor_enabled}
 
 
 @blueprint.route("/auth/logout", methods=["POST"])

@@ -35,7 +35,9 @@ def request_password_reset() -> Response:
 
 @blueprint.route("/auth/password-reset/confirm", methods=["POST"])
 def reset_password() -> dict[str, Any]:
-    user = email.reset_password(web.context(), *web.json_fields("token", "new_password"))
+    token, new_password = web.json_fields("token", "new_password")
+    code = web.optional_json_field("code")  # the second factor, for accounts that have one
+    user = email.reset_password(web.context(), token, new_password, code)
     return {"user": user_json(user)}
 
 

@@ -27,6 +27,7 @@ from chalicelib.store.table import (
     make_client,
     request_budget,
 )
+from chalicelib.store.twofactor import TwoFactorItems
 
 __all__ = [
     "ADMIN_CLIENT_CONFIG",
@@ -49,6 +50,7 @@ class Store(NamedTuple):
     sessions: SessionItems
     counters: CounterItems
     secrets: SecretItems
+    twofactor: TwoFactorItems
 
 
 def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
@@ -59,4 +61,5 @@ def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = ti
         sessions=SessionItems(table),
         counters=CounterItems(table),
         secrets=SecretItems(),
+        twofactor=TwoFactorItems(),
     )

@@ -58,18 +58,26 @@ class CounterItems:
             on_condition_failed=Conflict,
         )
 
-    def add(self, counter: CounterKey, now: int, forget_at: int) -> Counter:
+    def add(
+        self, counter: CounterKey, now: int, forget_at: int, *, sliding: bool = False
+    ) -> Counter:
         """Count one event atomically and return the counter; the race-safe path.
 
         A live counter is incremented with ADD, so concurrent events are never lost; a missing
         or forgotten one (`expires_at <= now`) is restarted at 1, conditionally, so two
-        concurrent restarts cannot both win. `forget_at` becomes the expiry of a new counter.
+        concurrent restarts cannot both win. `forget_at` becomes the expiry of a new counter,
+        and with `sliding` of a live one too (forgotten that long after the last event).
         """
+        values = {":one": {"N": "1"}, ":now": {"N": str(now)}}
+        expression = "ADD #count :one SET last_at = :now"
+        if sliding:
+            expression += ", expires_at = :forget"
+            values[":forget"] = {"N": str(forget_at)}
         increment = update(
             counter_pk(counter),
-            "ADD #count :one SET last_at = :now",
+            expression,
             "expires_at > :now",
-            values={":one": {"N": "1"}, ":now": {"N": str(now)}},
+            values=values,
             names={"#count": "count"},
         )
         fresh = Counter(count=1, last_at=now, expires_at=forget_at)

@@ -95,7 +95,7 @@ def live_server(
     outbox = tmp_path / "outbox"
     for key, value in {
         **stage_environment("local"),
-        **local_dev_environment(server_url, outbox),
+        **local_dev_environment(server_url, outbox, tmp_path / "totp-keys.json"),
         "TABLE_NAME": table,
     }.items():
         monkeypatch.setenv(key, value)
