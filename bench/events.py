@@ -12,23 +12,28 @@ def api_event(
     headers: dict[str, str] | None = None,
     body: Any = None,
     ip: str = "203.0.113.10",
+    resource: str | None = None,
 ) -> dict[str, Any]:
+    """`resource` is the route's template when it has parameters ("/auth/sessions/{session_id}"):
+    API Gateway sends it with the values it matched, and Chalice routes by it."""
+    resource = resource or path
+    parameters = _path_parameters(resource, path)
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     if body is not None:
         headers.setdefault("content-type", "application/json")
         body = json.dumps(body)
     return {
-        "resource": path,
+        "resource": resource,
         "path": path,
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
-        "pathParameters": None,
+        "pathParameters": parameters or None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": path,
+            "resourcePath": resource,
             "httpMethod": method,
             "path": f"/api{path}",
             "stage": "api",
@@ -36,4 +41,14 @@ def api_event(
         },
         "body": body,
         "isBase64Encoded": False,
+    }
+
+
+def _path_parameters(resource: str, path: str) -> dict[str, str]:
+    names = resource.strip("/").split("/")
+    values = path.strip("/").split("/")
+    return {
+        name[1:-1]: value
+        for name, value in zip(names, values, strict=True)
+        if name.startswith("{") and name.endswith("}")
     }

@@ -1,6 +1,8 @@
-"""`make bench` in its quick mode, so the benchmark code cannot rot. No timing is asserted."""
+"""`make bench` in its quick mode, so the benchmark code cannot rot. No timing is asserted:
+only counts, capacity units and the shape of every section."""
 
 import json
+import xml.etree.ElementTree as ET
 
 from bench.run import main
 
@@ -10,32 +12,84 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     assert main(["--quick", "--out", str(out)]) == 0
     results = json.loads(out.read_text())
     assert set(results) == {
-        "1. store calls per operation",
+        "1. store calls and capacity units per operation",
         "2. validation overhead",
-        "3. login cost",
+        "3. login round trips and cost",
         "4. cold start",
         "5. scale",
         "6. deployment package",
+        "7. cost against Amazon Cognito",
         "run",
     }
-    calls = results["1. store calls per operation"]
-    # Call counts are exact, not timings: these are the design's targets.
-    assert calls["protected, steady state"] == {"calls": ["GetItem"], "writes": 0}
-    assert calls["protected, extends the session"] == {
-        "calls": ["GetItem", "UpdateItem"],
-        "writes": 1,
+
+    # Calls and capacity units are exact, not timings: these are the design's targets.
+    store = results["1. store calls and capacity units per operation"]
+    units = store["units per operation"]
+    assert units["protected request, steady state"] == {
+        "calls": ["GetItem"],
+        "read, table": 1,
+        "read, index": 0,
+        "write, table": 0,
+        "write, index": 0,
     }
-    assert calls["targets met"] is True
+    for refresh in ("activity refresh", "extends the session"):
+        row = units[f"protected request, {refresh}"]
+        assert row["calls"] == ["GetItem", "UpdateItem"]
+        assert (row["write, table"], row["write, index"]) == (1, 0)  # the index never moves
+    login = units["login, no session cookie"]
+    assert login["calls"] == ["BatchGetItem", "PutItem"]
+    # Counters and claim read strongly consistent (3, found or not); the session and its entry.
+    assert (login["read, table"], login["write, table"], login["write, index"]) == (3, 1, 1)
+    assert units["wrong password"]["calls"] == ["BatchGetItem", "TransactWriteItems"]
+    assert units["wrong password"]["write, table"] == 4  # two counters, transactional
+    assert units["list sessions (2 of them)"]["calls"] == ["GetItem", "Query", "BatchGetItem"]
+    assert set(units) >= {
+        "signup",
+        "login with a session cookie",
+        "logout",
+        "revoke one session",
+        "revoke the other sessions (2)",
+    }
+    assert store["all targets met"] is True
+    assert all(size > 0 for size in store["stored bytes (overheads included)"].values())
+
+    login_section = results["3. login round trips and cost"]
+    assert login_section["round trips of a successful login"] == 2
+    assert login_section["targets"]["2 round trips"] is True
+    assert len(login_section["argon2 parameter sets"]) == 3
+
+    cold = results["4. cold start"]
+    assert cold["pairs"] >= 2
+    assert cold["ratio (median of the pairs' ratios)"] > 0
+    assert isinstance(cold["target met"], bool)
     for section, ratio in [
         ("2. validation overhead", "ratio"),
-        ("3. login cost", "ratio"),
-        ("4. cold start", "ratio"),
+        ("3. login round trips and cost", "ratio login / argon2 verify"),
         ("5. scale", "validation ratio largest/smallest"),
     ]:
         assert results[section][ratio] > 0
-    assert len(results["3. login cost"]["argon2 parameter sets"]) == 3
     assert results["6. deployment package"]["files"] > 0
+
+    cost = results["7. cost against Amazon Cognito"]
+    assert set(cost["per 1M requests (USD)"]) == {"1M protected requests", "1M logins"}
+    monthly = cost["per month (USD)"]
+    assert set(monthly) == {"10,000 MAU", "100,000 MAU", "1,000,000 MAU"}
+    # Cognito's free tier covers 10,000 users; every figure is in dollars.
+    assert monthly["10,000 MAU"]["Cognito Lite"] == "$0"
+    for row in monthly.values():
+        assert all(v.startswith("$") for k, v in row.items() if k != "requests")
+    assert len(cost["break-even"]) == 4
+    assert cost["assumptions"]
+    assert all("checked" in source for source in cost["prices"].values())
+
+    # The chart of a quick run lands beside its results, never over the committed one.
+    chart = tmp_path / "cost-vs-cognito.svg"
+    assert results["run"]["chart"] == str(chart)
+    svg = ET.parse(chart).getroot()  # noqa: S314 (our own output)
+    assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 4
+
     assert results["run"]["quick"] is True
     printed = capsys.readouterr().out
     assert "validation overhead" in printed
+    assert "Cognito Essentials" in printed
     assert str(out) in printed

@@ -1,0 +1,445 @@
+"""What the service costs to run on AWS, against Amazon Cognito user pools.
+
+The inputs are measured by the benchmark (DynamoDB units per operation, time in the handler,
+the cold start, the stored item sizes); the prices are AWS's public us-east-1 list prices and
+live in `PRICES` only, each with its source and the date it was checked. Every assumption the
+model makes is stated by `CostModel.assumptions()`, which the benchmark prints with the table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from bench.capacity import Units
+from bench.report import Table, count, usd
+
+CHECKED = "2026-11-27"
+INF = math.inf
+
+# Lambda allocates CPU in proportion to memory: "at 1,769 MB, a function has the equivalent of
+# one vCPU" (AWS Lambda developer guide, "Configure Lambda function memory").
+FULL_VCPU_MB = 1769
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per unit, in monthly volume tiers: ((volume up to, price per unit), ...)."""
+
+    tiers: tuple[tuple[float, float], ...]
+    unit: str
+    source: str
+    checked: str = CHECKED
+    note: str = ""
+
+    def cost(self, quantity: float) -> float:
+        """The price of `quantity` units in one month, each tier at its own rate."""
+        total, lower = 0.0, 0.0
+        for upper, rate in self.tiers:
+            if quantity <= lower:
+                break
+            total += (min(quantity, upper) - lower) * rate
+            lower = upper
+        return total
+
+
+def flat(rate: float, unit: str, source: str, note: str = "") -> Price:
+    return Price(((INF, rate),), unit, source, note=note)
+
+
+@dataclass(frozen=True)
+class Prices:
+    api_gateway: Price
+    lambda_requests: Price
+    lambda_duration: Price
+    dynamodb_reads: Price
+    dynamodb_writes: Price
+    dynamodb_storage: Price
+    cognito_lite: Price
+    cognito_essentials: Price
+
+
+_COGNITO = "https://aws.amazon.com/cognito/pricing/"
+_DYNAMODB_ON_DEMAND = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
+
+# us-east-1, checked on CHECKED through stored copies of the pages (the search tool of this
+# project's sessions); `note` says what was confirmed and where.
+PRICES = Prices(
+    api_gateway=Price(
+        ((333e6, 3.50e-6), (1e9, 2.80e-6), (20e9, 2.38e-6), (INF, 1.51e-6)),
+        "REST API request",
+        "https://aws.amazon.com/api-gateway/pricing/",
+        note="the tiers as AWS's whitepaper quotes them: https://docs.aws.amazon.com/whitepapers/"
+        "latest/best-practices-api-gateway-private-apis-integration/cost-optimization.html",
+    ),
+    lambda_requests=flat(
+        0.20e-6,
+        "invocation",
+        "https://aws.amazon.com/lambda/pricing/",
+        note="also in https://docs.aws.amazon.com/whitepapers/latest/how-aws-pricing-works/"
+        "lambda.html",
+    ),
+    lambda_duration=Price(
+        ((6e9, 0.0000166667), (15e9, 0.000015), (INF, 0.0000133334)),
+        "GB-second (x86)",
+        "https://aws.amazon.com/lambda/pricing/",
+        note="billed per 1 ms (same rates on third-party copies, cloudchipr.com); the INIT phase "
+        "(cold start) is billed the same way since 2025-08-01: https://aws.amazon.com/blogs/"
+        "compute/aws-lambda-standardizes-billing-for-init-phase/",
+    ),
+    dynamodb_reads=flat(
+        0.125e-6,
+        "read request unit (on-demand)",
+        _DYNAMODB_ON_DEMAND,
+        note="since the on-demand price cut of 2024-11-01 (it was $0.25); confirmed through "
+        "third-party copies (airbyte.com, linkedin.com): the AWS page itself was not in reach",
+    ),
+    dynamodb_writes=flat(
+        0.625e-6,
+        "write request unit (on-demand)",
+        _DYNAMODB_ON_DEMAND,
+        note="since 2024-11-01 (it was $1.25); confirmed as the read price",
+    ),
+    dynamodb_storage=flat(
+        0.25,
+        "GB-month (Standard table class)",
+        "https://aws.amazon.com/dynamodb/pricing/",
+        note="the first 25 GB a month are free (not applied here)",
+    ),
+    cognito_lite=Price(
+        ((10_000, 0.0), (100_000, 0.0055), (1e6, 0.0046), (10e6, 0.00325), (INF, 0.0025)),
+        "monthly active user",
+        _COGNITO,
+        note="the free 10,000, $0.0055 and $0.0046 confirmed (a transcription of the page read "
+        "2026-09-20, github.com/api-evangelist/amazon-cognito); $0.00325 and $0.0025 NOT "
+        "confirmed by search: the best-known figures of the pricing of 2024-11-22",
+    ),
+    cognito_essentials=Price(
+        ((10_000, 0.0), (INF, 0.015)),
+        "monthly active user",
+        _COGNITO,
+        note="confirmed as Lite's first bands",
+    ),
+)
+
+
+# -- what the benchmark measured ---------------------------------------------------------------
+
+
+class Work(NamedTuple):
+    """One kind of request as measured: its DynamoDB units and its time in the handler."""
+
+    units: Units
+    wall_ms: float
+    cpu_ms: float
+
+
+@dataclass(frozen=True)
+class Inputs:
+    protected: Work  # steady state: one GetItem
+    refresh: Work  # the request that refreshes last_used_at or extends the session
+    login: Work
+    cold_start_wall_ms: float
+    cold_start_cpu_ms: float
+    memory_mb: int  # .chalice/config.json lambda_memory_size
+    session_bytes: int  # stored per session: the item and its index entry, overheads included
+    account_bytes: int  # stored per account: the user item and the email claim
+    package_kib: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one monthly active user does in a month."""
+
+    logins: int = 4
+    protected_requests: int = 300
+    visits: int = 20  # the first request of a visit refreshes last_used_at (or extends): 1 write
+    session_days: int = 30  # each login's session is kept this long, then expires (TTL: free)
+    cold_start_rate: float = 0.01  # AWS: cold starts "typically occur in under 1% of invocations"
+
+    @property
+    def stored_sessions(self) -> float:
+        return self.logins * self.session_days / 30
+
+
+class Traffic(NamedTuple):
+    protected: float = 0.0  # protected requests, refreshing as the profile's visits say
+    logins: float = 0.0
+    sessions: float = 0.0  # stored
+    accounts: float = 0.0  # stored
+
+
+class Bill(NamedTuple):
+    api_gateway: float
+    lambda_: float  # invocations, duration and cold starts
+    dynamodb: float  # units and storage
+    auth: float  # the part an app on Cognito would not pay (see CostModel.bill)
+
+    @property
+    def total(self) -> float:
+        return self.api_gateway + self.lambda_ + self.dynamodb
+
+
+GIB = 1024**3
+
+
+class CostModel:
+    def __init__(
+        self, inputs: Inputs, profile: Profile | None = None, prices: Prices = PRICES
+    ) -> None:
+        self.inputs = inputs
+        self.profile = profile or Profile()
+        self.prices = prices
+        # CPU time stretches on a fraction of a vCPU; waiting on DynamoDB does not.
+        self.cpu_factor = max(1.0, FULL_VCPU_MB / inputs.memory_mb)
+        self._gb = inputs.memory_mb / 1024
+        # A protected request as the profile has them: the first of each visit also writes.
+        share = self.profile.visits / self.profile.protected_requests
+        steady_ms, refresh_ms = self.billed_ms(inputs.protected), self.billed_ms(inputs.refresh)
+        self._protected_ms = (1 - share) * steady_ms + share * refresh_ms
+        self._protected_units = _mix(inputs.protected.units, 1 - share, inputs.refresh.units, share)
+        self.cold_start_ms = self._stretched(inputs.cold_start_wall_ms, inputs.cold_start_cpu_ms)
+
+    def _stretched(self, wall_ms: float, cpu_ms: float) -> float:
+        return cpu_ms * self.cpu_factor + max(0.0, wall_ms - cpu_ms)
+
+    def billed_ms(self, work: Work) -> int:
+        """Lambda's billed duration of one request (rounded up to 1 ms)."""
+        return math.ceil(self._stretched(work.wall_ms, work.cpu_ms))
+
+    def bill(self, traffic: Traffic) -> Bill:
+        """One month of `traffic`. `auth` is what an app on Cognito would not pay: logins in
+        full, every DynamoDB unit and stored byte, and all of the protected requests' handler
+        time (the route timed, GET /auth/session, does nothing but validate and return the
+        session); not the API Gateway and Lambda request fees or cold starts of protected
+        requests, which it pays too."""
+        p, i = self.prices, self.inputs
+        requests = traffic.protected + traffic.logins
+        cold_gb_s = requests * self.profile.cold_start_rate * self.cold_start_ms / 1000 * self._gb
+        warm_ms = traffic.protected * self._protected_ms + traffic.logins * self.billed_ms(i.login)
+        gb_s = warm_ms / 1000 * self._gb + cold_gb_s
+        units = _mix(self._protected_units, traffic.protected, i.login.units, traffic.logins)
+        stored_gb = (traffic.sessions * i.session_bytes + traffic.accounts * i.account_bytes) / GIB
+        api = p.api_gateway.cost(requests)
+        lambda_ = p.lambda_requests.cost(requests) + p.lambda_duration.cost(gb_s)
+        dynamodb = (
+            p.dynamodb_reads.cost(units.reads)
+            + p.dynamodb_writes.cost(units.writes)
+            + p.dynamodb_storage.cost(stored_gb)
+        )
+        protected_cold_gb_s = cold_gb_s * (traffic.protected / requests) if requests else 0.0
+        paid_anyway = (
+            p.api_gateway.cost(traffic.protected)
+            + p.lambda_requests.cost(traffic.protected)
+            + p.lambda_duration.cost(protected_cold_gb_s)
+        )
+        return Bill(api, lambda_, dynamodb, api + lambda_ + dynamodb - paid_anyway)
+
+    def month(self, mau: float) -> Bill:
+        profile = self.profile
+        return self.bill(
+            Traffic(
+                protected=mau * profile.protected_requests,
+                logins=mau * profile.logins,
+                sessions=mau * profile.stored_sessions,
+                accounts=mau,
+            )
+        )
+
+    def cognito(self, mau: float) -> tuple[float, float]:
+        return self.prices.cognito_lite.cost(mau), self.prices.cognito_essentials.cost(mau)
+
+    # -- break-even ----------------------------------------------------------------------------
+
+    @staticmethod
+    def crossings(ours: Callable[[float], float], theirs: Callable[[float], float]) -> list[float]:
+        """MAU between 1,000 and 10 million where the two monthly costs are equal."""
+
+        def gap(mau: float) -> float:
+            return ours(mau) - theirs(mau)
+
+        grid = [10 ** (3 + k / 100) for k in range(401)]
+        found = []
+        for low, high in itertools.pairwise(grid):
+            if gap(low) * gap(high) < 0:
+                for _ in range(40):  # bisection, on a log scale
+                    middle = math.sqrt(low * high)
+                    low, high = (middle, high) if gap(low) * gap(middle) > 0 else (low, middle)
+                found.append(high)
+        return found
+
+    # -- the report ----------------------------------------------------------------------------
+
+    def report(self, user_counts: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict[str, Any]:
+        per_million = {
+            "1M protected requests": self.bill(Traffic(protected=1e6)),
+            "1M logins": self.bill(Traffic(logins=1e6)),
+        }
+        columns = ("per", "API Gateway", "Lambda", "DynamoDB", "all-in", "auth's share")
+        rows = {
+            label: (usd(b.api_gateway), usd(b.lambda_), usd(b.dynamodb), usd(b.total), usd(b.auth))
+            for label, b in per_million.items()
+        }
+        monthly = {}
+        for mau in user_counts:
+            bill = self.month(mau)
+            lite, essentials = self.cognito(mau)
+            requests = mau * (self.profile.protected_requests + self.profile.logins)
+            monthly[f"{mau:,} MAU"] = (
+                count(requests),
+                usd(bill.total),
+                usd(bill.auth),
+                usd(lite),
+                usd(essentials),
+            )
+        return {
+            "per 1M requests (USD)": Table(columns, rows),
+            "per month (USD)": Table(
+                (
+                    "monthly active users",
+                    "requests",
+                    "this service, all-in",
+                    "auth's share",
+                    "Cognito Lite",
+                    "Cognito Essentials",
+                ),
+                monthly,
+            ),
+            "break-even": self.break_even(),
+            "inputs": self.inputs_report(),
+            "assumptions": self.assumptions(),
+            "what Cognito includes": COGNITO_INCLUDES,
+            "prices": {
+                name: f"{describe(price)}; {price.source} (checked {price.checked})"
+                + (f"; {price.note}" if price.note else "")
+                for name, price in vars(self.prices).items()
+            },
+        }
+
+    def break_even(self) -> dict[str, str]:
+        """Where this service and each Cognito tier cost the same, and who is cheaper where."""
+        result = {}
+        ours: dict[str, Callable[[float], float]] = {
+            "all-in": lambda m: self.month(m).total,
+            "auth's share": lambda m: self.month(m).auth,
+        }
+        tiers = {"Lite": self.prices.cognito_lite, "Essentials": self.prices.cognito_essentials}
+        for label, cost in ours.items():
+            for name, tier in tiers.items():
+                crossings = self.crossings(cost, tier.cost)
+                result[f"{label} vs Cognito {name}"] = _verdict(crossings, cost, name, tier)
+        return result
+
+    def inputs_report(self) -> dict[str, str]:
+        i = self.inputs
+
+        def work(w: Work) -> str:
+            u = w.units
+            return (
+                f"{u.read_table:g} + {u.read_index:g} read units (table + index), "
+                f"{u.write_table:g} + {u.write_index:g} write units; {w.wall_ms:.2f} ms here, "
+                f"{w.cpu_ms:.2f} ms of it CPU -> {self.billed_ms(w)} ms billed"
+            )
+
+        return {
+            "protected request, steady state": work(i.protected),
+            "protected request that refreshes or extends": work(i.refresh),
+            "login": work(i.login),
+            "cold start (import + first request)": (
+                f"{i.cold_start_wall_ms:.0f} ms here, {i.cold_start_cpu_ms:.0f} ms of it CPU -> "
+                f"{self.cold_start_ms:.0f} ms billed"
+            ),
+            "Lambda memory": (
+                f"{i.memory_mb} MB (.chalice/config.json lambda_memory_size): "
+                f"{i.memory_mb / FULL_VCPU_MB:.2f} vCPU, so CPU time x {self.cpu_factor:.2f}"
+            ),
+            "stored per session": f"{i.session_bytes:,} bytes (item and index entry)",
+            "stored per account": f"{i.account_bytes:,} bytes (user item and email claim)",
+            "deployment package": (
+                f"{i.package_kib:,} KiB zipped: Lambda charges nothing for code storage; "
+                "its size shows in the cold start"
+            ),
+        }
+
+    def assumptions(self) -> list[str]:
+        p, per_ms = self.profile, self.prices.lambda_duration.tiers[0][1] * self._gb / 1000
+        return [
+            "prices: us-east-1 list prices, API Gateway REST API, Lambda x86, DynamoDB "
+            "on-demand (Standard table class); AWS's free tiers are not applied to this service "
+            "(Lambda's and DynamoDB's are per account and used by the app too, API Gateway's "
+            "ends after 12 months); Cognito's 10,000 free MAU are",
+            f"profile, per monthly active user and month: {p.logins} logins without a session "
+            f"cookie, {p.protected_requests} protected requests in {p.visits} visits (the first "
+            "request of a visit refreshes last_used_at or extends the session: 1 write); each "
+            f"login's session kept {p.session_days} days, so {p.stored_sessions:g} stored "
+            "sessions per user, expiring through TTL (no write units); one stored account per "
+            "MAU; sign-ups, wrong passwords, logouts and session listings not counted (each is "
+            "priced in section 1)",
+            f"Lambda at {self.inputs.memory_mb} MB gets {self.inputs.memory_mb / FULL_VCPU_MB:.2f} "
+            f"of a vCPU (1 vCPU at {FULL_VCPU_MB:,} MB), so the CPU time measured here (this "
+            f"thread's, taking one Lambda vCPU as fast as one core here) is multiplied by "
+            f"{self.cpu_factor:.2f}; time waiting on DynamoDB is not, and is as measured against "
+            "DynamoDB Local on loopback: in AWS each call waits a few ms more, and every extra ms "
+            f"per request adds {usd(per_ms * 1e6)} per 1M requests; each request is billed rounded "
+            "up to 1 ms",
+            f"cold starts: {p.cold_start_rate:.0%} of invocations (AWS: 'typically under 1%'), "
+            "each billed at the cold start measured here with its CPU time stretched the same way "
+            "(INIT is billed since 2025-08-01; Lambda may give INIT more CPU, so an upper bound)",
+            "DynamoDB units: section 1's, by AWS's documented rules on the real items "
+            "(transactional index writes counted twice: an upper bound)",
+            "storage: a GB is 2^30 bytes; point-in-time recovery (enabled by make package), "
+            "CloudWatch Logs (Lambda's platform lines and the audit log) and data transfer out are "
+            "not counted",
+            "auth's share: what an app on Cognito would not pay, i.e. logins in full, every "
+            "DynamoDB unit and stored byte, and the protected requests' handler time; not the API "
+            "Gateway and Lambda request fees or cold starts of protected requests, paid either way",
+            "rounding: 2 significant figures (break-even 3)",
+        ]
+
+
+COGNITO_INCLUDES = (
+    "Cognito also gives what this service does not: a hosted sign-in UI, email and SMS delivery "
+    "(verification, password reset, MFA codes), social, SAML and OIDC federation, OAuth 2.0 "
+    "tokens, and in Essentials passwordless sign-in and passkeys"
+)
+
+
+def _mix(a: Units, a_weight: float, b: Units, b_weight: float) -> Units:
+    return Units(*(a_weight * x + b_weight * y for x, y in zip(a, b, strict=True)))
+
+
+def _verdict(
+    crossings: list[float], ours: Callable[[float], float], tier: str, price: Price
+) -> str:
+    edges = [1e3, *crossings, 1e7]
+    cheaper = []
+    for low, high in itertools.pairwise(edges):
+        middle = math.sqrt(low * high)
+        who = "this service" if ours(middle) < price.cost(middle) else f"Cognito {tier}"
+        cheaper.append(f"{who} from {count(low, 3)} to {count(high, 3)} MAU")
+    equal = ", ".join(f"{count(c, 3)} MAU" for c in crossings) or "nowhere in 1,000-10M MAU"
+    return f"equal at {equal}; cheaper: " + ", ".join(cheaper)
+
+
+def _dollars(amount: float) -> str:
+    """$3.50, $0.20, $0.125, $0.0000166667: cents always shown, no float noise."""
+    text = f"{amount:.10f}".rstrip("0")
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
+
+
+def describe(price: Price) -> str:
+    """A price's bands in words: "$3.50 per million, up to 333,000,000 a month; then ..."."""
+    bands = []
+    for upper, rate in price.tiers:
+        if rate == 0:
+            amount = "free"
+        elif rate < 1e-5:  # requests and request units: quoted per million
+            amount = f"{_dollars(rate * 1e6)} per million"
+        else:
+            amount = f"{_dollars(rate)} each"
+        bands.append(amount if upper == INF else f"{amount} up to {upper:,.0f} a month")
+    return f"{price.unit}: " + "; then ".join(bands)
