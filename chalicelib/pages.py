@@ -21,6 +21,19 @@ if TYPE_CHECKING:
 _HERE = Path(__file__).parent
 HTML = "text/html; charset=utf-8"
 
+# What a redirect after a successful form tells the user (`?notice=<key>`); unknown keys show
+# nothing, so a crafted link cannot put words on the page.
+NOTICES = {
+    "code-sent": "We sent you a new code.",
+    "verified": "Your email address is verified.",
+    "change-code-sent": "We sent a code to your new address. Enter it below.",
+    "email-changed": "Your email address was changed.",
+    "password-changed": "Your password was changed. Other sessions were signed out.",
+    "signed-out": "That session was signed out.",
+    "signed-out-others": "Every other session was signed out.",
+    "2fa-off": "Two-factor sign-in was turned off. Other sessions were signed out.",
+}
+
 # Which form field an error belongs to, so its message is shown (and announced) next to it;
 # a page whose fields have other names says so (`field_of`).
 _FIELD_OF_ERROR = {
@@ -53,9 +66,26 @@ def _when(epoch_seconds: int) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
+# The files under static/ that pages may load, and their types: a fixed list, not a folder.
+_STATIC = {
+    "style.css": "text/css; charset=utf-8",
+    "account.js": "text/javascript; charset=utf-8",
+}
+
+# Pages load only our own script and stylesheet: an injected <script> or inline handler would
+# not run. Inline SVG (the QR code) is markup, which this allows.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
 @cache
-def stylesheet() -> str:
-    return (_HERE / "static" / "style.css").read_text(encoding="utf-8")
+def static_file(name: str) -> tuple[str, str] | None:
+    """(body, content type) of one of the pages' own static files, or None."""
+    if name not in _STATIC:
+        return None
+    return (_HERE / "static" / name).read_text(encoding="utf-8"), _STATIC[name]
 
 
 def base_path(request: Request) -> str:
@@ -81,7 +111,13 @@ def render(
 ) -> Response:
     html = _environment().get_template(template).render(base=base_path(request), **context)
     return Response(
-        body=html, status_code=status, headers={"Content-Type": HTML, **(headers or {})}
+        body=html,
+        status_code=status,
+        headers={
+            "Content-Type": HTML,
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            **(headers or {}),
+        },
     )
 
 
@@ -120,6 +156,12 @@ def form_page(
         error_code=error.code,
         **context,
     )
+
+
+def notice(request: Request) -> str | None:
+    """The message a redirect's `?notice=` asks for, if it is one of ours."""
+    query = request.query_params or {}
+    return NOTICES.get(query.get("notice", ""))
 
 
 def redirect(request: Request, path: str) -> Response:

@@ -9,7 +9,9 @@ code needs besides, all built from chalicelib.store so nothing is written twice:
 - the function's TABLE_NAME set from the table (Ref), not a hard-coded name;
 - mail: the parameters MailFrom (the From address), MailIdentity (the verified SES identity
   that covers it: that address or its domain) and PublicOrigin (where links in mail point),
-  passed to the function, and `ses:SendEmail` on that one identity, nothing wider.
+  passed to the function, and `ses:SendEmail` on that one identity, nothing wider;
+- two-factor: the parameter TotpKeysParameter (the SSM SecureString holding the keyring that
+  encrypts TOTP secrets), passed to the function, and `ssm:GetParameter` on that one parameter.
 Then cfn-lint checks the result, and the zip gains compiled bytecode: Lambda's file system is
 read-only, so without shipped .pyc files every cold start compiles every module it imports.
 
@@ -56,6 +58,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "Description": "The verified Amazon SES identity that sends: MailFrom or its domain",
         "AllowedPattern": r"[^\s/]+",
     },
+    "TotpKeysParameter": {
+        "Type": "String",
+        "Description": "The SSM SecureString parameter holding the TOTP keyring (see README)",
+        "Default": "/session-auth/totp-keys",
+        "AllowedPattern": r"/[A-Za-z0-9_./-]+",
+    },
     "PublicOrigin": {
         "Type": "String",
         "Description": "The origin browsers use (https://auth.example.com): links in mail",
@@ -99,6 +107,23 @@ def merge_template() -> dict[str, Any]:
             }
         ],
     }
+    keys_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadTheTotpKeyring",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter"],
+                # The name starts with "/", which the ARN's "parameter" segment then carries.
+                "Resource": {
+                    "Fn::Sub": (
+                        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                        ":parameter${TotpKeysParameter}"
+                    )
+                },
+            }
+        ],
+    }
     return {
         "Parameters": PARAMETERS,
         "Resources": {
@@ -118,6 +143,7 @@ def merge_template() -> dict[str, Any]:
                         {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": chalice_policy},
                         {"PolicyName": "SessionsTableAccess", "PolicyDocument": table_policy},
                         {"PolicyName": "SendMail", "PolicyDocument": mail_policy},
+                        {"PolicyName": "ReadTotpKeys", "PolicyDocument": keys_policy},
                     ]
                 }
             },
@@ -128,6 +154,7 @@ def merge_template() -> dict[str, Any]:
                             "TABLE_NAME": {"Ref": TABLE},
                             "MAIL_FROM": {"Ref": "MailFrom"},
                             "PUBLIC_ORIGIN": {"Ref": "PublicOrigin"},
+                            "TOTP_KEYS_PARAMETER": {"Ref": "TotpKeysParameter"},
                         }
                     }
                 },

@@ -55,6 +55,8 @@ def test_the_function_gets_the_table_name_from_the_template(resources):
     assert variables["MAIL_FROM"] == {"Ref": "MailFrom"}
     assert variables["PUBLIC_ORIGIN"] == {"Ref": "PublicOrigin"}
     assert "MAIL_OUTBOX_DIR" not in variables  # deployed stages send through SES
+    assert variables["TOTP_KEYS_PARAMETER"] == {"Ref": "TotpKeysParameter"}
+    assert "TOTP_KEYS_FILE" not in variables  # the keyring never lives beside the code
     assert variables["COOKIE_SECURE"] == "true"
     assert function["Runtime"] == "python3.11"
 
@@ -114,6 +116,28 @@ def test_mail_is_sent_through_ses_from_one_identity_only(prod_package, resources
             "Resource": {
                 "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
                 ":identity/${MailIdentity}"
+            },
+        }
+    ]
+
+
+def test_the_function_reads_one_ssm_parameter_the_totp_keyring(prod_package, resources):
+    template = json.loads((prod_package / "sam.json").read_text())
+    assert template["Parameters"]["TotpKeysParameter"]["Default"] == "/session-auth/totp-keys"
+    statements = [
+        s
+        for p in resources["ApiHandlerRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        if any(a.startswith(("ssm:", "kms:", "secretsmanager:")) for a in s["Action"])
+    ]
+    assert statements == [
+        {
+            "Sid": "ReadTheTotpKeyring",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                ":parameter${TotpKeysParameter}"
             },
         }
     ]

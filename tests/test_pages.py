@@ -283,3 +283,65 @@ def test_notices_come_only_from_our_own_list(client):
     crafted = html(page(client, "/settings?notice=Your+account+is+hacked", token))
     assert "hacked" not in crafted
     assert 'role="status"' not in crafted
+
+
+# -- two-factor pages ------------------------------------------------------------------------
+
+
+def test_pages_load_only_our_own_script_and_style(client):
+    response = page(client, "/login")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "default-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy
+    script = page(client, "/static/account.js")
+    assert script.status_code == 200
+    assert script.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert page(client, "/static/../app.py").status_code in (403, 404)
+    missing = page(client, "/static/secrets.json")
+    assert missing.status_code == 404
+    assert missing.json_body["error"]["code"] == "not_found"
+
+
+def enrol_in_settings(client, clock, token):
+    import re
+
+    import pyotp
+
+    shown = submit(client, "/settings/2fa/setup", token, password=PASSWORD)
+    assert shown.status_code == 200
+    body = html(shown)
+    assert "<svg" in body
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]{32})</code>', body).group(1)
+    enabled = submit(client, "/settings/2fa/enable", token, code=pyotp.TOTP(secret).at(clock.now()))
+    assert enabled.status_code == 200
+    codes = re.findall(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", html(enabled))
+    assert len(codes) == 10
+    clock.advance(seconds=30)
+    return secret, cookie_value(enabled), codes
+
+
+def test_two_factor_sign_in_through_the_pages(client, clock):
+    import pyotp
+
+    token = signed_up(client)
+    secret, token, codes = enrol_in_settings(client, clock, token)
+    settings = html(page(client, "/settings", token))
+    assert 'id="two-factor-state">on' in settings
+    assert 'id="recovery-left">10<' in settings
+    assert not any(code in settings for code in codes)  # shown once, never again
+
+    login = submit(client, "/login", email="ann@example.com", password=PASSWORD)
+    assert (login.status_code, login.headers["Location"]) == (303, "/2fa")
+    pending = cookie_value(login)
+    assert page(client, "/training", pending).headers["Location"] == "/2fa"
+    form = html(page(client, "/2fa", pending))
+    assert 'autocomplete="one-time-code"' in form
+    assert 'inputmode="numeric"' in form
+    wrong = submit(client, "/2fa", pending, code="000000")
+    assert wrong.status_code == 400
+    assert 'id="code-error"' in html(wrong)
+    right = submit(client, "/2fa", pending, code=pyotp.TOTP(secret).at(clock.now()))
+    assert (right.status_code, right.headers["Location"]) == (303, "/training")
+    assert page(client, "/training", cookie_value(right)).status_code == 200
+    assert page(client, "/2fa", cookie_value(right)).headers["Location"] == "/training"

@@ -11,10 +11,19 @@ from chalicelib.routes import (
     email_api,
     pages,
     resources,
+    settings_pages,
     twofactor_api,
 )
 
 
 def register(app: Chalice) -> None:
-    for module in (account_api, email_api, twofactor_api, resources, pages, account_pages):
+    for module in (
+        account_api,
+        email_api,
+        twofactor_api,
+        resources,
+        pages,
+        account_pages,
+        settings_pages,
+    ):
         app.register_blueprint(module.blueprint)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from chalice import Blueprint, Response
 
 from chalicelib import pages, web
-from chalicelib.errors import AppError
-from chalicelib.flows import signin
+from chalicelib.errors import AppError, NotFound
+from chalicelib.flows import signin, twofactor
 from chalicelib.flows.context import RequestContext
 from chalicelib.trainings import TRAININGS
 from chalicelib.users import User
@@ -21,10 +21,15 @@ def home() -> Response:
     return pages.render(web.current_request(), "home.html")
 
 
-@blueprint.route("/static/style.css", methods=["GET"])
-def stylesheet() -> Response:
-    headers = {"Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=3600"}
-    return Response(body=pages.stylesheet(), headers=headers)
+@blueprint.route("/static/{name}", methods=["GET"])
+def static_file(name: str) -> Response:
+    """The pages' own stylesheet and scripts (and nothing else: the names are a fixed list)."""
+    found = pages.static_file(name)
+    if found is None:
+        raise NotFound()
+    body, content_type = found
+    headers = {"Content-Type": content_type, "Cache-Control": "public, max-age=3600"}
+    return Response(body=body, headers=headers)
 
 
 @blueprint.route("/signup", methods=["GET"])
@@ -53,6 +58,26 @@ def logout_form() -> Response:
     return pages.redirect(web.current_request(), "/login")
 
 
+@blueprint.route("/2fa", methods=["GET"])
+@web.session_page_required
+def two_factor_page() -> Response:
+    if not _second_factor_owed():
+        return pages.redirect(web.current_request(), "/training")
+    return pages.form_page(web.current_request(), "two_factor.html")
+
+
+@blueprint.route("/2fa", methods=["POST"], content_types=[web.FORM])
+@web.session_page_required
+def two_factor_form() -> Response:
+    request = web.current_request()
+    (code,) = web.form_fields(request, "code")
+    try:
+        twofactor.verify(web.context(), code)
+    except AppError as error:
+        return pages.form_page(request, "two_factor.html", error=error)
+    return pages.redirect(request, "/training")
+
+
 @blueprint.route("/training", methods=["GET"])
 @web.login_page_required
 def training_page() -> Response:
@@ -77,4 +102,9 @@ def _submit_credentials(
         action(web.context(), email, password)
     except AppError as error:
         return pages.form_page(request, template, error=error, email=email)
-    return pages.redirect(request, "/training")
+    return pages.redirect(request, "/2fa" if _second_factor_owed() else "/training")
+
+
+def _second_factor_owed() -> bool:
+    session = web.current_session()
+    return session.user.two_factor_enabled and not session.two_factor_verified

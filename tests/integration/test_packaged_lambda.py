@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pyotp
 import pytest
 
 from bench.events import api_event
+from chalicelib.keyring import Keyring
 from chalicelib.store import ADMIN_CLIENT_CONFIG, create_table
 from devtools.dynamodb_local import LOCAL_AWS_ENV, DynamoDBLocal, MotoServer
 from devtools.outbox import Mail, parse
@@ -84,6 +86,7 @@ def table(dynamodb_local: DynamoDBLocal) -> Iterator[str]:
 
 
 MAIL_FROM = "no-reply@training.example"
+TOTP_KEYS = "/session-auth/totp-keys"
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +102,14 @@ def ses() -> Iterator[str]:
             aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
         )
         client.create_email_identity(EmailIdentity=MAIL_FROM)
+        ssm = boto3.client(
+            "ssm",
+            endpoint_url=server.endpoint,
+            region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+        ssm.put_parameter(Name=TOTP_KEYS, Value=Keyring.new_json(), Type="SecureString")
         yield server.endpoint
 
 
@@ -120,15 +131,18 @@ def function_environment(
     assert variables.pop("TABLE_NAME") == {"Ref": "SessionsTable"}
     assert variables.pop("MAIL_FROM") == {"Ref": "MailFrom"}
     assert variables.pop("PUBLIC_ORIGIN") == {"Ref": "PublicOrigin"}
+    assert variables.pop("TOTP_KEYS_PARAMETER") == {"Ref": "TotpKeysParameter"}
     assert all(isinstance(value, str) for value in variables.values()), variables
     return {
         **variables,
         "TABLE_NAME": table,
         "MAIL_FROM": MAIL_FROM,
         "PUBLIC_ORIGIN": f"https://{HOST}",
+        "TOTP_KEYS_PARAMETER": TOTP_KEYS,
         **LOCAL_AWS_ENV,  # dummy credentials and region
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
         "AWS_ENDPOINT_URL_SESV2": ses_endpoint,
+        "AWS_ENDPOINT_URL_SSM": ses_endpoint,  # moto's one server stands in for both
     }
 
 
@@ -210,6 +224,20 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(
         assert MAIL_FROM in mail.sender
         assert re.search(r"^    [0-9A-Z]{8}$", mail.text, re.MULTILINE)
         assert f"https://{HOST}" in mail.html
+
+        # Two-factor set-up: pyotp, segno and cryptography (a native wheel) from the zip, the
+        # keyring read from SSM, the secret sealed with AES-GCM.
+        setup = answer(
+            handler, request("POST", "/auth/2fa/totp/setup", token, {"password": PASSWORD}), 200
+        )
+        secret = json.loads(setup["body"])["secret"]
+        assert json.loads(setup["body"])["qr_svg"].startswith("<svg")
+        code = pyotp.TOTP(secret).now()
+        enabled = answer(
+            handler, request("POST", "/auth/2fa/totp/enable", token, {"code": code}), 200
+        )
+        assert len(json.loads(enabled["body"])["recovery_codes"]) == 10
+        token, _ = the_set_cookie(enabled)  # rotated, and two-factor verified
 
         # A visitor without a session (with one, the form redirects to the training page).
         page = answer(handler, request("GET", "/login"), 200)

@@ -1,0 +1,183 @@
+"""The settings page: the account's email and its verification, password, two-factor
+sign-in, sessions, and deletion. Each form posts to its own route, which calls the same flow as
+the JSON API and answers with a redirect and a notice (success), or the page with the error
+next to its form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import pages, web
+from chalicelib.errors import AppError
+from chalicelib.flows import email, signin, twofactor
+
+blueprint = Blueprint(__name__)
+
+_SETTINGS_FIELDS = {
+    "invalid_email": "new_email",
+    "email_taken": "new_email",
+    "invalid_credentials": "password",
+}
+
+
+@blueprint.route("/settings", methods=["GET"])
+@web.account_page_required
+def settings_page() -> Response:
+    return _settings_page()
+
+
+@blueprint.route("/settings/email", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def change_email_form() -> Response:
+    new_email, password = web.form_fields(web.current_request(), "new_email", "password")
+    return _settings_action(
+        lambda: email.request_email_change(web.context(), new_email, password),
+        "/settings?notice=change-code-sent",
+        form="change-email",
+        new_email=new_email,
+    )
+
+
+@blueprint.route("/settings/email/confirm", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def confirm_email_form() -> Response:
+    (code,) = web.form_fields(web.current_request(), "code")
+    return _settings_action(
+        lambda: email.confirm_email_change(web.context(), code),
+        "/settings?notice=email-changed",
+        form="confirm-email",
+    )
+
+
+@blueprint.route("/settings/password", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def change_password_form() -> Response:
+    current, new = web.form_fields(web.current_request(), "current_password", "new_password")
+    return _settings_action(
+        lambda: signin.change_password(web.context(), current, new),
+        "/settings?notice=password-changed",
+        form="password",
+        field_of={
+            "invalid_credentials": "current_password",
+            "weak_password": "new_password",
+            "invalid_password": "new_password",
+        },
+    )
+
+
+@blueprint.route("/settings/2fa/setup", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def two_factor_setup_form() -> Response:
+    (password,) = web.form_fields(web.current_request(), "password")
+    try:
+        setup = twofactor.begin_setup(web.context(), password)
+    except AppError as error:
+        return _settings_page(error, form="setup-2fa")
+    return _settings_page(setup=setup)
+
+
+@blueprint.route("/settings/2fa/enable", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def two_factor_enable_form() -> Response:
+    (code,) = web.form_fields(web.current_request(), "code")
+    try:
+        codes = twofactor.enable(web.context(), code)
+    except AppError as error:
+        return _settings_page(error, form="enable-2fa")
+    # Shown this once, on this page: never in a URL, never again.
+    return _settings_page(recovery_codes=codes)
+
+
+@blueprint.route("/settings/2fa/recovery-codes", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def recovery_codes_form() -> Response:
+    password, code = web.form_fields(web.current_request(), "password", "code")
+    try:
+        codes = twofactor.replace_recovery_codes(web.context(), password, code)
+    except AppError as error:
+        return _settings_page(error, form="recovery-codes")
+    return _settings_page(recovery_codes=codes)
+
+
+@blueprint.route("/settings/2fa/disable", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def two_factor_disable_form() -> Response:
+    password, code = web.form_fields(web.current_request(), "password", "code")
+    return _settings_action(
+        lambda: twofactor.disable(web.context(), password, code),
+        "/settings?notice=2fa-off",
+        form="disable-2fa",
+    )
+
+
+@blueprint.route("/settings/sessions/revoke", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def revoke_session_form() -> Response:
+    (session_id,) = web.form_fields(web.current_request(), "session_id")
+    if session_id == web.current_session().id:
+        signin.revoke_session(web.context(), session_id)
+        return pages.redirect(web.current_request(), "/login")
+    return _settings_action(
+        lambda: signin.revoke_session(web.context(), session_id),
+        "/settings?notice=signed-out",
+        form="sessions",
+    )
+
+
+@blueprint.route("/settings/sessions/revoke-others", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def revoke_other_sessions_form() -> Response:
+    signin.revoke_other_sessions(web.context())
+    return pages.redirect(web.current_request(), "/settings?notice=signed-out-others")
+
+
+@blueprint.route("/settings/delete-account", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def delete_account_form() -> Response:
+    (password,) = web.form_fields(web.current_request(), "password")
+    return _settings_action(
+        lambda: signin.delete_account(web.context(), password), "/", form="delete"
+    )
+
+
+def _settings_action(
+    action: Callable[[], object],
+    success: str,
+    *,
+    form: str,
+    field_of: dict[str, str] | None = None,
+    **values: str,
+) -> Response:
+    try:
+        action()
+    except AppError as error:
+        return _settings_page(error, form=form, field_of=field_of, **values)
+    return pages.redirect(web.current_request(), success)
+
+
+def _settings_page(
+    error: AppError | None = None,
+    *,
+    form: str | None = None,
+    field_of: dict[str, str] | None = None,
+    **values: Any,
+) -> Response:
+    ctx = web.context()
+    sessions, current_id = signin.list_sessions(ctx)
+    return pages.form_page(
+        web.current_request(),
+        "settings.html",
+        error=error,
+        form=form,
+        field_of={**_SETTINGS_FIELDS, **(field_of or {})},
+        user=web.current_user(),
+        sessions=sessions,
+        current_id=current_id,
+        pending_email=email.pending_email_change(ctx),
+        two_factor=twofactor.status(ctx),
+        notice=None if error else pages.notice(web.current_request()),
+        **{"new_email": "", "setup": None, "recovery_codes": None, **values},
+    )
