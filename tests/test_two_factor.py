@@ -409,3 +409,13 @@ def test_deployed_stages_read_the_keyring_once_from_ssm(dynamodb, settings):
     first = source.keyring
     assert source.keyring is first  # once per container
     assert first.current == "k1"
+
+
+def test_the_keyring_tool_makes_and_rotates_keyrings():
+    from devtools.totp_keys import rotate
+
+    first = Keyring.new_json()
+    sealed = Keyring.from_json(first).encrypt("SECRET", "totp:u1")
+    rotated = Keyring.from_json(rotate(first))
+    assert rotated.current == "k2"
+    assert rotated.decrypt(sealed, "totp:u1") == "SECRET"
