@@ -47,6 +47,11 @@ class Event(StrEnum):
     TWO_FACTOR_VERIFIED = "two_factor_verified"
     TWO_FACTOR_FAILURE = "two_factor_failure"
     RECOVERY_CODES_REPLACED = "recovery_codes_replaced"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_RENAMED = "passkey_renamed"
+    PASSKEY_REMOVED = "passkey_removed"
+    PASSKEY_FAILURE = "passkey_failure"
+    PASSKEY_CLONE_SUSPECTED = "passkey_clone_suspected"
 
 
 _MAX_FIELD = 256

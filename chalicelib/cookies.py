@@ -1,4 +1,5 @@
-"""The session cookie: building Set-Cookie values and reading the token from a Cookie header."""
+"""Our cookies: building Set-Cookie values and reading a value from a Cookie header. The session
+cookie, and the short-lived one that binds a passkey sign-in to the browser that began it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from chalicelib.config import Settings
 class SessionCookies:
     """Like Lucia's cookie controller: one place that knows the cookie's name and attributes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, base_name: str | None = None) -> None:
         self.secure = settings.cookie_secure
+        base = base_name or settings.cookie_name
         # `__Host-` makes browsers refuse the cookie unless it is Secure, Path=/ and has no
         # Domain, so a sibling subdomain cannot plant or overwrite it.
-        self.name = f"__Host-{settings.cookie_name}" if self.secure else settings.cookie_name
+        self.name = f"__Host-{base}" if self.secure else base
 
     def session_cookie(self, token: str, expires_at: int, now: int) -> str:
         return self._serialise(token, max_age=max(expires_at - now, 0), expires_at=expires_at)

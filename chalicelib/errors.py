@@ -74,6 +74,12 @@ class SecondFactorMissing(AppError):
     message = "Enter a code from your authenticator app or a recovery code."
 
 
+class InvalidPasskey(AppError):
+    status = 400
+    code = "invalid_credential"
+    message = "The passkey's answer could not be verified. Try again."
+
+
 class InvalidCredentials(AppError):
     status = 401
     code = "invalid_credentials"
@@ -84,6 +90,12 @@ class Unauthenticated(AppError):
     status = 401
     code = "unauthenticated"
     message = "Sign in to continue."
+
+
+class ReauthenticationRequired(AppError):
+    status = 401
+    code = "reauthentication_required"
+    message = "Confirm it is you: enter your password, or sign in with a passkey again."
 
 
 class CrossOriginRequest(AppError):
@@ -138,6 +150,18 @@ class TwoFactorOff(AppError):
     status = 409
     code = "two_factor_not_enabled"
     message = "Two-factor sign-in with an authenticator app is not on."
+
+
+class TooManyPasskeys(AppError):
+    status = 409
+    code = "too_many_passkeys"
+    message = "You have 10 passkeys already. Delete one to add another."
+
+
+class NoPasskeys(AppError):
+    status = 409
+    code = "no_passkeys"
+    message = "This account has no passkey."
 
 
 class TooManyAttempts(AppError):

@@ -33,6 +33,7 @@ EMAIL_CHANGE_SENDS = Limit("send-change", 3, 10 * 60)  # per user
 CODE_FAILURES = Limit("code", 5, 30 * 60, "Too many wrong codes. Wait a little and try again.")
 RESETS_PER_EMAIL = Limit("reset-email", 3, 60 * 60)  # whether or not an account exists
 RESETS_PER_IP = Limit("reset-ip", 20, 60 * 60)
+PASSKEY_OPTIONS_PER_IP = Limit("passkey-options", 30, 60)  # challenges asked for
 # 5 consecutive wrong second factors lock the user's second step for 15 minutes.
 TWO_FACTOR_ATTEMPTS = Limit(
     "2fa", 5, 15 * 60, "Too many wrong codes. Wait 15 minutes and try again."

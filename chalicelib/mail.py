@@ -49,6 +49,9 @@ class Kind(Enum):
     TWO_FACTOR_ENABLED = ("Two-factor sign-in is on", "two_factor_enabled")
     TWO_FACTOR_DISABLED = ("Two-factor sign-in was turned off", "two_factor_disabled")
     RECOVERY_CODES_REPLACED = ("New recovery codes were made", "recovery_codes_replaced")
+    PASSKEY_ADDED = ("A passkey was added to your account", "passkey_added")
+    PASSKEY_RENAMED = ("A passkey was renamed", "passkey_renamed")
+    PASSKEY_REMOVED = ("A passkey was removed from your account", "passkey_removed")
 
     @property
     def subject(self) -> str:

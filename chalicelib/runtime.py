@@ -26,6 +26,7 @@ class Services(NamedTuple):
     clock: Clock
     store: Store
     cookies: SessionCookies
+    attempt_cookies: SessionCookies  # binds a passkey sign-in's challenge to its browser
     sessions: SessionManager
     accounts: Accounts
     throttle: LoginThrottle
@@ -59,6 +60,7 @@ def build(
         clock=clock,
         store=store,
         cookies=SessionCookies(settings),
+        attempt_cookies=SessionCookies(settings, "passkey_attempt"),
         sessions=SessionManager(store, settings, clock),
         accounts=Accounts(store, PasswordHasher(settings), clock),
         throttle=LoginThrottle(store, settings, clock),

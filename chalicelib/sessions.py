@@ -32,6 +32,7 @@ class Session(NamedTuple):
     expires_at: int
     fresh: bool  # created or extended by this call: the cookie must be (re)sent
     two_factor_verified: bool = False
+    passkey_verified_at: int = 0  # when a passkey assertion last confirmed it (0: never)
 
 
 class SessionSummary(NamedTuple):
@@ -65,6 +66,7 @@ class SessionManager:
         user_agent: str = "",
         ip: str = "",
         two_factor_verified: bool = False,
+        passkey_verified_at: int = 0,
         replacing: str | None = None,
         writes: Sequence[Write] = (),
     ) -> tuple[str, Session]:
@@ -75,6 +77,7 @@ class SessionManager:
         or nothing.
         """
         token, record = self._new_record(user, user_agent, ip, two_factor_verified)
+        record = record._replace(passkey_verified_at=passkey_verified_at)
         together = [self._items.put(record), *writes]
         old = _digest_if_token(replacing)
         if old is not None:
@@ -226,4 +229,5 @@ def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = Non
         expires_at=record.expires_at if expires_at is None else expires_at,
         fresh=fresh,
         two_factor_verified=record.two_factor_verified,
+        passkey_verified_at=record.passkey_verified_at,
     )

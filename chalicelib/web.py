@@ -158,6 +158,23 @@ def json_fields(*names: str) -> list[str]:
     return string_fields(state.body, *names)
 
 
+def has_json_body() -> bool:
+    """Whether the request came with a JSON body at all (for routes where it is optional)."""
+    state = _current.get()
+    return state.body is not None or bool(state.request.raw_body)
+
+
+def json_object_field(name: str) -> dict[str, Any]:
+    """A field whose value must be a JSON object (a WebAuthn credential, say)."""
+    state = _current.get()
+    if state.body is None:
+        state.body = json_body(state.request)
+    value = state.body.get(name)
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"The field '{name}' is required and must be a JSON object.")
+    return value
+
+
 def optional_json_field(name: str) -> str | None:
     """A string field the body may leave out (None); any other type is a 400."""
     state = _current.get()
@@ -254,6 +271,7 @@ def install(app: Chalice) -> None:
             request_context = RequestContext(
                 services,
                 token=services.cookies.read(request.headers.get("cookie")),
+                attempt=services.attempt_cookies.read(request.headers.get("cookie")),
                 ip=client_ip(request),
                 user_agent=request.headers.get("user-agent", ""),
                 base_path=pages.base_path(request),
@@ -284,11 +302,12 @@ def install(app: Chalice) -> None:
 
 def _finish(response: Response, request_context: RequestContext | None) -> Response:
     response = _in_our_shape(response)
-    if request_context is not None and request_context.set_cookie is not None:
+    ours = [] if request_context is None else request_context.cookies_to_set()
+    if ours:
         existing = response.headers.get("Set-Cookie", [])
         cookies = existing if isinstance(existing, list) else [existing]
         # A list value makes Chalice emit multiValueHeaders, so every cookie survives.
-        response.headers["Set-Cookie"] = [*cookies, request_context.set_cookie]
+        response.headers["Set-Cookie"] = [*cookies, *ours]
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 

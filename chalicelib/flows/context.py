@@ -59,12 +59,15 @@ class RequestContext:
         ip: str,
         user_agent: str,
         base_path: str = "",
+        attempt: str | None = None,
     ) -> None:
         self.services = services
         self.ip = ip
         self.user_agent = user_agent
         self.base_path = base_path  # API Gateway's stage prefix (`/api`), or ""
+        self.attempt = attempt  # the passkey sign-in this browser began, if any
         self.set_cookie: str | None = None
+        self.attempt_cookie: str | None = None
         self._token = token
         self._validated = False
         self._session: Session | None = None
@@ -100,10 +103,19 @@ class RequestContext:
             raise EmailUnverified()
         return session
 
+    def cookies_to_set(self) -> list[str]:
+        """The Set-Cookie values the response must carry."""
+        return [c for c in (self.set_cookie, self.attempt_cookie) if c is not None]
+
     # -- starting and ending sessions -------------------------------------------------------
 
     def start_session(
-        self, user: User, writes: Sequence[Write] = (), *, two_factor_verified: bool = False
+        self,
+        user: User,
+        writes: Sequence[Write] = (),
+        *,
+        two_factor_verified: bool = False,
+        passkey_verified_at: int = 0,
     ) -> Session:
         """Sign `user` in with a new session, ending the one this client held (no fixation) in
         the same write as `writes`: a failure leaves the client signed in as before."""
@@ -112,6 +124,7 @@ class RequestContext:
             user_agent=self.user_agent,
             ip=self.ip,
             two_factor_verified=two_factor_verified,
+            passkey_verified_at=passkey_verified_at,
             replacing=self._token,
             writes=writes,
         )

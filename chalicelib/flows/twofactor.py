@@ -136,13 +136,13 @@ def disable(ctx: RequestContext, password: str, code: str) -> None:
     user = current.user
     seen, state, writes = _reauthenticate_with_state(ctx, password)
     proof = _prove(ctx, state, seen, code, during="disable")
-    still_on = False  # no other second factor yet
+    still_on = state.passkeys > 0  # passkeys are a second factor of their own
     ctx.send_mail(Kind.TWO_FACTOR_DISABLED, user.email)
     store = ctx.services.store
     ctx.rotate_sessions(
         user._replace(two_factor_enabled=still_on),
         [
-            store.twofactor.disable(user.id, proof, still_on),
+            store.twofactor.disable(state, proof),
             store.accounts.update_claim(user.id, user.email, two_factor=still_on),
             ctx.services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
             *writes,

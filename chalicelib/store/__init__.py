@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from chalicelib.store.accounts import AccountItems
 from chalicelib.store.counters import CounterItems
+from chalicelib.store.passkeys import PasskeyItems
 from chalicelib.store.secrets import SecretItems
 from chalicelib.store.sessions import SessionItems
 from chalicelib.store.table import (
@@ -51,6 +52,7 @@ class Store(NamedTuple):
     counters: CounterItems
     secrets: SecretItems
     twofactor: TwoFactorItems
+    passkeys: PasskeyItems
 
 
 def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
@@ -62,4 +64,5 @@ def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = ti
         counters=CounterItems(table),
         secrets=SecretItems(),
         twofactor=TwoFactorItems(),
+        passkeys=PasskeyItems(table),
     )

@@ -1,7 +1,8 @@
 """Sessions: pk `SESSION#<sha256 hex of the token>`.
 
 Attributes: session_id (the public handle), session_user_id, what the session knows of its user
-(email, email_verified, two_factor_enabled) and of itself (two_factor_verified), created_at,
+(email, email_verified, two_factor_enabled) and of itself (two_factor_verified,
+passkey_verified_at: a passkey's re-authentication lasts 5 minutes), created_at,
 expires_at (the TTL attribute), absolute_expires_at, last_used_at, user_agent, ip.
 
 The key is a digest of the cookie's token, so a table dump holds no usable cookie. Carrying its
@@ -41,6 +42,7 @@ class SessionRecord(NamedTuple):
     last_used_at: int
     user_agent: str
     ip: str
+    passkey_verified_at: int = 0  # when a passkey assertion last confirmed this session
 
 
 class SessionHandle(NamedTuple):
@@ -129,6 +131,7 @@ def _item(session: SessionRecord) -> Item:
         "last_used_at": {"N": str(session.last_used_at)},
         "user_agent": {"S": session.user_agent},
         "ip": {"S": session.ip},
+        "passkey_verified_at": {"N": str(session.passkey_verified_at)},
     }
 
 
@@ -147,4 +150,5 @@ def _record(item: Item) -> SessionRecord:
         last_used_at=int(item["last_used_at"]["N"]),
         user_agent=item["user_agent"]["S"],
         ip=item["ip"]["S"],
+        passkey_verified_at=int(item.get("passkey_verified_at", {}).get("N", "0")),
     )

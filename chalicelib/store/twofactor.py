@@ -27,6 +27,7 @@ class TwoFactorState(NamedTuple):
     totp_pending_until: int
     totp_last_step: int
     recovery_codes: frozenset[str]
+    passkeys: int  # how many: with any, the user keeps two factors when TOTP goes
 
 
 class Proof(NamedTuple):
@@ -54,6 +55,7 @@ class TwoFactorItems:
                 totp_pending_until=int(item.get("totp_pending_until", {}).get("N", "0")),
                 totp_last_step=int(item.get("totp_last_step", {}).get("N", "0")),
                 recovery_codes=frozenset(item.get("recovery_codes", {}).get("SS", [])),
+                passkeys=len(item.get("passkeys", {}).get("SS", [])),
             )
 
         return Read(user_pk(user_id), parse)
@@ -122,14 +124,20 @@ class TwoFactorItems:
             on_condition_failed=InvalidCode,
         )
 
-    def disable(self, user_id: str, proof: Proof, two_factor_after: bool) -> Write:
-        """TOTP off, its recovery codes gone; the user keeps two-factor if other factors stay."""
+    def disable(self, state: TwoFactorState, proof: Proof) -> Write:
+        """TOTP off, its recovery codes gone; the user keeps two-factor if passkeys stay (as
+        many as were read: a passkey added or removed meanwhile fails the write)."""
         condition, values = proof.condition()
+        if state.passkeys:
+            passkeys = "size(passkeys) = :passkeys"
+            values[":passkeys"] = {"N": str(state.passkeys)}
+        else:
+            passkeys = "attribute_not_exists(passkeys)"
         return update(
-            user_pk(user_id),
+            user_pk(state.user_id),
             "SET two_factor = :after REMOVE totp_secret, totp_last_step, recovery_codes,"
             " totp_pending, totp_pending_until",
-            f"attribute_exists(totp_secret) AND {condition}",
-            values={**values, ":after": {"BOOL": two_factor_after}},
+            f"attribute_exists(totp_secret) AND {condition} AND {passkeys}",
+            values={**values, ":after": {"BOOL": state.passkeys > 0}},
             on_condition_failed=InvalidCode,
         )

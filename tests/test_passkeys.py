@@ -1,0 +1,416 @@
+"""Passkeys through the routes on moto, with a software authenticator (a real ES256 key):
+registration, sign-in without a password, the second factor, management, and every way an
+answer can be wrong."""
+
+import json
+
+import pytest
+
+from tests.conftest import table_items
+from tests.helpers import parse_set_cookie, set_cookies
+from tests.softkey import SoftKey, b64url
+
+PASSWORD = "correct horse battery"
+ANN = "ann@example.com"
+JSON = {"Content-Type": "application/json"}
+
+
+def request(client, method, path, body=None, token=None, attempt=None):
+    headers = dict(JSON)
+    cookies = []
+    if token:
+        cookies.append(f"auth_session={token}")
+    if attempt:
+        cookies.append(f"passkey_attempt={attempt}")
+    if cookies:
+        headers["Cookie"] = "; ".join(cookies)
+    raw = json.dumps(body) if body is not None else ""
+    return client.http.request(method, path, headers=headers, body=raw.encode())
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.body
+    assert response.json_body["error"]["code"] == code
+
+
+def sign_up(client, email=ANN):
+    response = request(client, "POST", "/auth/signup", {"email": email, "password": PASSWORD})
+    assert response.status_code == 201
+    return session_token(response)
+
+
+def register(client, token, key, name="Laptop", password=PASSWORD):
+    options = request(
+        client, "POST", "/auth/passkeys/register/options", {"password": password}, token
+    )
+    assert options.status_code == 200, options.body
+    answer = key.create(options.json_body)
+    response = request(
+        client, "POST", "/auth/passkeys/register", {"credential": answer, "name": name}, token
+    )
+    return options.json_body, response
+
+
+def enrolled(client):
+    key = SoftKey()
+    token = sign_up(client)
+    _, response = register(client, token, key)
+    assert response.status_code == 201, response.body
+    return key, session_token(response)
+
+
+def cookie_named(response, wanted):
+    for cookie in set_cookies(response.headers):
+        name, value, _ = parse_set_cookie(cookie)
+        if name == wanted:
+            return value
+    raise AssertionError(f"no {wanted} cookie")
+
+
+def attempt_of(response):
+    return cookie_named(response, "passkey_attempt")
+
+
+def session_token(response):
+    token = cookie_named(response, "auth_session")
+    assert len(token) == 43
+    return token
+
+
+def passkey_login(client, key, **answer_options):
+    options = request(client, "POST", "/auth/passkeys/login/options")
+    assert options.status_code == 200, options.body
+    answer = key.get(options.json_body, **answer_options)
+    return request(
+        client, "POST", "/auth/passkeys/login", {"credential": answer}, attempt=attempt_of(options)
+    )
+
+
+def items(dynamodb, settings, prefix):
+    return [
+        i for i in table_items(dynamodb, settings.table_name) if i["pk"]["S"].startswith(prefix)
+    ]
+
+
+# -- registration ------------------------------------------------------------------------------
+
+
+def test_creation_options_ask_for_a_discoverable_verified_credential(client):
+    token = sign_up(client)
+    options, response = register(client, token, SoftKey())
+    assert response.status_code == 201
+    assert options["rp"] == {"name": "Training", "id": "localhost"}
+    assert options["authenticatorSelection"]["residentKey"] == "required"
+    assert options["authenticatorSelection"]["userVerification"] == "required"
+    assert options["attestation"] == "none"
+    assert [p["alg"] for p in options["pubKeyCredParams"]] == [-8, -7, -257]
+    assert options["user"]["name"] == ANN
+    user_id = request(client, "GET", "/auth/session", token=session_token(response)).json_body[
+        "user"
+    ]["id"]
+    assert options["user"]["id"] != b64url(user_id.encode())  # a random handle, not the id
+    assert len(options["challenge"]) >= 22  # at least 16 bytes
+    token = session_token(response)
+    first_id = request(client, "GET", "/auth/passkeys", token=token).json_body["passkeys"][0]["id"]
+    second, _ = register(client, token, SoftKey())
+    assert [c["id"] for c in second["excludeCredentials"]] == [first_id]
+
+
+def test_a_first_passkey_stores_the_credential_and_turns_two_factor_on(
+    client, dynamodb, settings, mailbox
+):
+    key = SoftKey()
+    token = sign_up(client)
+    other = session_token(
+        request(client, "POST", "/auth/login", {"email": ANN, "password": PASSWORD})
+    )
+    _, response = register(client, token, key, name="Ann's laptop")
+    assert response.status_code == 201
+    passkey = response.json_body["passkey"]
+    assert passkey["id"] == key.id
+    assert passkey["name"] == "Ann's laptop"
+    assert (passkey["backed_up"], passkey["device_type"]) == (True, "multi_device")
+    assert set(passkey) == {"id", "name", "created_at", "last_used_at", "backed_up", "device_type"}
+    (item,) = items(dynamodb, settings, "PASSKEY#")
+    assert item["sign_count"] == {"N": "0"}
+    assert item["transports"] == {"L": [{"S": "internal"}, {"S": "hybrid"}]}
+    assert item["aaguid"] == {"S": "00000000-0000-0000-0000-000000000000"}
+    (user,) = items(dynamodb, settings, "USER#")
+    assert user["passkeys"] == {"SS": [key.id]}
+    assert user["two_factor"] == {"BOOL": True}
+    assert items(dynamodb, settings, "EMAIL#")[0]["two_factor"] == {"BOOL": True}
+    assert request(client, "GET", "/auth/session", token=other).status_code == 401  # rotated
+    assert mailbox.last(ANN).subject == "A passkey was added to your account"
+    login = request(client, "POST", "/auth/login", {"email": ANN, "password": PASSWORD})
+    assert login.json_body["two_factor_required"] is True
+
+
+def test_registering_needs_the_password_or_a_recent_passkey(client, clock):
+    key, token = enrolled(client)
+    bare = request(client, "POST", "/auth/passkeys/register/options", {}, token)
+    assert_error(bare, 401, "reauthentication_required")
+    wrong = request(
+        client, "POST", "/auth/passkeys/register/options", {"password": "nope nope"}, token
+    )
+    assert_error(wrong, 401, "invalid_credentials")
+    signed_in = session_token(passkey_login(client, key))
+    assert (
+        request(client, "POST", "/auth/passkeys/register/options", {}, signed_in).status_code == 200
+    )
+    clock.advance(minutes=6)
+    stale = request(client, "POST", "/auth/passkeys/register/options", {}, signed_in)
+    assert_error(stale, 401, "reauthentication_required")
+
+
+def test_a_challenge_registers_once(client):
+    token = sign_up(client)
+    key = SoftKey()
+    options = request(
+        client, "POST", "/auth/passkeys/register/options", {"password": PASSWORD}, token
+    ).json_body
+    answer = key.create(options)
+    first = request(
+        client, "POST", "/auth/passkeys/register", {"credential": answer, "name": "A"}, token
+    )
+    assert first.status_code == 201
+    token = session_token(first)
+    again = request(
+        client,
+        "POST",
+        "/auth/passkeys/register",
+        {"credential": SoftKey().create(options), "name": "B"},
+        token,
+    )
+    assert_error(again, 400, "invalid_credential")
+
+
+@pytest.mark.parametrize(
+    ("case", "answer_options"),
+    [
+        ("another origin", {"origin": "https://evil.example"}),
+        ("another RP ID", {"rp_id": "evil.example"}),
+        ("no user verification", {"user_verified": False}),
+    ],
+)
+def test_registration_answers_that_do_not_verify_are_400(
+    client, dynamodb, settings, case, answer_options
+):
+    token = sign_up(client)
+    options = request(
+        client, "POST", "/auth/passkeys/register/options", {"password": PASSWORD}, token
+    ).json_body
+    answer = SoftKey().create(options, **answer_options)
+    response = request(
+        client, "POST", "/auth/passkeys/register", {"credential": answer, "name": "X"}, token
+    )
+    assert_error(response, 400, "invalid_credential")
+    assert items(dynamodb, settings, "PASSKEY#") == []
+
+
+def test_ten_passkeys_at_most(client):
+    token = sign_up(client)
+    for i in range(10):
+        _, response = register(client, token, SoftKey(), name=f"Key {i}")
+        assert response.status_code == 201, response.body
+        token = session_token(response) if set_cookies(response.headers) else token
+    refused = request(
+        client, "POST", "/auth/passkeys/register/options", {"password": PASSWORD}, token
+    )
+    assert_error(refused, 409, "too_many_passkeys")
+
+
+# -- signing in --------------------------------------------------------------------------------
+
+
+def test_a_passkey_signs_in_without_a_password_as_two_factors(client, dynamodb, settings, audit):
+    key, _ = enrolled(client)
+    response = passkey_login(client, key)
+    assert response.status_code == 200, response.body
+    assert response.json_body["user"]["email"] == ANN
+    token = session_token(response)
+    session = request(client, "GET", "/auth/session", token=token).json_body
+    assert session["session"]["two_factor_verified"] is True
+    assert request(client, "GET", "/trainings", token=token).status_code == 200
+    (item,) = items(dynamodb, settings, "PASSKEY#")
+    assert item["sign_count"] == {"N": "1"}
+    assert {"event": "login_success", "method": "passkey"}.items() <= audit.lines[-1].items()
+
+
+def test_a_login_challenge_answers_once_and_only_for_the_browser_that_asked(client):
+    key, _ = enrolled(client)
+    options = request(client, "POST", "/auth/passkeys/login/options")
+    attempt = attempt_of(options)
+    answer = key.get(options.json_body)
+    first = request(client, "POST", "/auth/passkeys/login", {"credential": answer}, attempt=attempt)
+    assert first.status_code == 200
+    replay = request(
+        client,
+        "POST",
+        "/auth/passkeys/login",
+        {"credential": key.get(options.json_body)},
+        attempt=attempt,
+    )
+    assert_error(replay, 401, "invalid_credentials")
+    other = request(client, "POST", "/auth/passkeys/login/options")
+    stolen = key.get(other.json_body)
+    elsewhere = request(
+        client, "POST", "/auth/passkeys/login", {"credential": stolen}, attempt=attempt
+    )
+    assert_error(elsewhere, 401, "invalid_credentials")  # another browser's challenge
+    no_cookie = request(client, "POST", "/auth/passkeys/login", {"credential": stolen})
+    assert_error(no_cookie, 401, "invalid_credentials")
+
+
+def test_a_sign_count_that_does_not_grow_is_refused_as_a_clone(client, audit):
+    key, _ = enrolled(client)
+    assert passkey_login(client, key).status_code == 200
+    clone = passkey_login(client, key, count=False)  # the same count again
+    assert_error(clone, 401, "invalid_credentials")
+    assert "passkey_clone_suspected" in audit.events
+
+
+@pytest.mark.parametrize(
+    "answer_options",
+    [{"user_verified": False}, {"origin": "http://localhost:9999"}, {"rp_id": "example.com"}],
+)
+def test_sign_in_answers_that_do_not_verify_are_401(client, answer_options):
+    key, _ = enrolled(client)
+    assert_error(passkey_login(client, key, **answer_options), 401, "invalid_credentials")
+
+
+def test_an_unknown_passkey_is_401(client):
+    enrolled(client)
+    assert_error(passkey_login(client, SoftKey()), 401, "invalid_credentials")
+
+
+# -- the second factor -------------------------------------------------------------------------
+
+
+def second_factor(client, token, key):
+    options = request(client, "POST", "/auth/2fa/passkey/options", token=token)
+    assert options.status_code == 200, options.body
+    answer = key.get(options.json_body)
+    return options.json_body, request(
+        client, "POST", "/auth/2fa/passkey", {"credential": answer}, token
+    )
+
+
+def test_a_password_login_is_completed_by_the_users_own_passkey(client):
+    key, _ = enrolled(client)
+    pending = session_token(
+        request(client, "POST", "/auth/login", {"email": ANN, "password": PASSWORD})
+    )
+    assert_error(request(client, "GET", "/trainings", token=pending), 403, "two_factor_required")
+    options, response = second_factor(client, pending, key)
+    assert [c["id"] for c in options["allowCredentials"]] == [key.id]
+    assert options["userVerification"] == "required"
+    assert response.status_code == 200, response.body
+    assert request(client, "GET", "/trainings", token=session_token(response)).status_code == 200
+
+
+def test_another_users_passkey_is_no_second_factor(client):
+    _ann_key, _ = enrolled(client)
+    bob_key = SoftKey()
+    bob = sign_up(client, "bob@example.com")
+    register(client, bob, bob_key)
+    pending = session_token(
+        request(client, "POST", "/auth/login", {"email": ANN, "password": PASSWORD})
+    )
+    _, response = second_factor(client, pending, bob_key)
+    assert_error(response, 400, "invalid_credential")
+
+
+# -- managing ----------------------------------------------------------------------------------
+
+
+def test_listing_renaming_and_deleting_the_last_passkey(client, mailbox, dynamodb, settings):
+    key, token = enrolled(client)
+    listed = request(client, "GET", "/auth/passkeys", token=token).json_body["passkeys"]
+    assert [p["name"] for p in listed] == ["Laptop"]
+    unproven = request(client, "PATCH", f"/auth/passkeys/{key.id}", {"name": "Work"}, token)
+    assert_error(unproven, 401, "reauthentication_required")
+    renamed = request(
+        client, "PATCH", f"/auth/passkeys/{key.id}", {"name": "Work", "password": PASSWORD}, token
+    )
+    assert renamed.status_code == 204
+    assert mailbox.last(ANN).subject == "A passkey was renamed"
+    missing = request(
+        client, "DELETE", "/auth/passkeys/AAAAAAAAAAAAAAAAAAAAAA", {"password": PASSWORD}, token
+    )
+    assert_error(missing, 404, "not_found")
+    deleted = request(client, "DELETE", f"/auth/passkeys/{key.id}", {"password": PASSWORD}, token)
+    assert deleted.status_code == 204
+    assert mailbox.last(ANN).subject == "A passkey was removed from your account"
+    assert items(dynamodb, settings, "PASSKEY#") == []
+    (user,) = items(dynamodb, settings, "USER#")
+    assert user["two_factor"] == {"BOOL": False}
+    token = session_token(deleted)  # two-factor off: the session was rotated
+    assert (
+        request(client, "GET", "/auth/session", token=token).json_body["user"]["two_factor_enabled"]
+        is False
+    )
+    assert_error(passkey_login(client, key), 401, "invalid_credentials")
+
+
+def test_another_users_passkey_cannot_be_touched(client):
+    key, _ = enrolled(client)
+    bob = sign_up(client, "bob@example.com")
+    response = request(client, "DELETE", f"/auth/passkeys/{key.id}", {"password": PASSWORD}, bob)
+    assert_error(response, 404, "not_found")
+
+
+# -- malformed answers -------------------------------------------------------------------------
+
+MALFORMED = {
+    "a string": "not an object",
+    "empty": {},
+    "wrong types": {"id": 1, "rawId": [], "type": None, "response": "x"},
+    "bad base64url": {
+        "id": "!!",
+        "rawId": "!!",
+        "type": "public-key",
+        "response": {"clientDataJSON": "***", "authenticatorData": "%%", "signature": "^^"},
+    },
+    "client data not JSON": {
+        "id": "AAAA",
+        "rawId": "AAAAAAAAAAAAAAAAAAAAAA",
+        "type": "public-key",
+        "response": {
+            "clientDataJSON": b64url(b"\xff\xfe"),
+            "authenticatorData": "AAAA",
+            "signature": "AAAA",
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_credentials_are_4xx_never_5xx(client, case):
+    _key, token = enrolled(client)
+    credential = MALFORMED[case]
+    for method, path, body, tok in [
+        ("POST", "/auth/passkeys/login", {"credential": credential}, None),
+        ("POST", "/auth/passkeys/register", {"credential": credential, "name": "x"}, token),
+        ("POST", "/auth/2fa/passkey", {"credential": credential}, token),
+    ]:
+        response = request(client, method, path, body, tok)
+        assert 400 <= response.status_code < 500, (path, response.body)
+        assert set(response.json_body["error"]) == {"code", "message"}
+
+
+def test_truncated_cbor_and_a_wrong_challenge_are_refused(client):
+    token = sign_up(client)
+    options = request(
+        client, "POST", "/auth/passkeys/register/options", {"password": PASSWORD}, token
+    ).json_body
+    answer = SoftKey().create(options)
+    answer["response"]["attestationObject"] = answer["response"]["attestationObject"][:40]
+    truncated = request(
+        client, "POST", "/auth/passkeys/register", {"credential": answer, "name": "x"}, token
+    )
+    assert_error(truncated, 400, "invalid_credential")
+    forged = SoftKey().create({**options, "challenge": b64url(b"0" * 32)})
+    wrong = request(
+        client, "POST", "/auth/passkeys/register", {"credential": forged, "name": "x"}, token
+    )
+    assert_error(wrong, 400, "invalid_credential")
