@@ -34,6 +34,7 @@ from devtools.dynamodb_local import LOCAL_AWS_ENV, DynamoDBLocal, MotoServer
 from devtools.outbox import Mail, parse
 from devtools.packaged_lambda import HandlerFailed, PackagedHandler, link_runtime, unpack
 from tests.helpers import parse_set_cookie
+from tests.softkey import SoftKey
 
 PASSWORD = "correct horse battery"
 EMAIL = "packaged@example.com"
@@ -238,6 +239,17 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(
         )
         assert len(json.loads(enabled["body"])["recovery_codes"]) == 10
         token, _ = the_set_cookie(enabled)  # rotated, and two-factor verified
+
+        # A passkey: py_webauthn and cbor2 from the zip verify a real ES256 attestation.
+        options = answer(
+            handler,
+            request("POST", "/auth/passkeys/register/options", token, {"password": PASSWORD}),
+            200,
+        )
+        key = SoftKey(origin=f"https://{HOST}", rp_id=HOST)
+        body = {"credential": key.create(json.loads(options["body"])), "name": "Laptop"}
+        registered = answer(handler, request("POST", "/auth/passkeys/register", token, body), 201)
+        assert json.loads(registered["body"])["passkey"]["id"] == key.id
 
         # A visitor without a session (with one, the form redirects to the training page).
         page = answer(handler, request("GET", "/login"), 200)
