@@ -32,6 +32,9 @@ NOTICES = {
     "signed-out": "That session was signed out.",
     "signed-out-others": "Every other session was signed out.",
     "2fa-off": "Two-factor sign-in was turned off. Other sessions were signed out.",
+    "passkey-added": "Your passkey was added.",
+    "passkey-renamed": "Your passkey was renamed.",
+    "passkey-removed": "Your passkey was deleted.",
 }
 
 # Which form field an error belongs to, so its message is shown (and announced) next to it;
@@ -70,6 +73,7 @@ def _when(epoch_seconds: int) -> str:
 _STATIC = {
     "style.css": "text/css; charset=utf-8",
     "account.js": "text/javascript; charset=utf-8",
+    "passkeys.js": "text/javascript; charset=utf-8",
 }
 
 # Pages load only our own script and stylesheet: an injected <script> or inline handler would

@@ -63,15 +63,21 @@ def test_stylesheet_is_served_as_css(client):
 
 
 @pytest.mark.parametrize(
-    ("path", "autocomplete", "action"),
-    [("/signup", "new-password", "/signup"), ("/login", "current-password", "/login")],
+    ("path", "autocomplete", "action", "email_autocomplete"),
+    [
+        ("/signup", "new-password", "/signup", "email"),
+        # On login the browser may offer passkeys in the email field's autofill.
+        ("/login", "current-password", "/login", "username webauthn"),
+    ],
 )
-def test_forms_are_accessible_and_match_the_api_fields(client, path, autocomplete, action):
+def test_forms_are_accessible_and_match_the_api_fields(
+    client, path, autocomplete, action, email_autocomplete
+):
     body = html(page(client, path))
     assert f'<form method="post" action="{action}">' in body
     assert '<label for="email">Email</label>' in body
     assert '<label for="password">Password</label>' in body
-    assert 'id="email" name="email" type="email" autocomplete="email"' in body
+    assert f'id="email" name="email" type="email" autocomplete="{email_autocomplete}"' in body
     assert f'id="password" name="password" type="password" autocomplete="{autocomplete}"' in body
 
 

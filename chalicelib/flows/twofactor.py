@@ -37,6 +37,21 @@ class Status(NamedTuple):
     recovery_codes_left: int
 
 
+class Factors(NamedTuple):
+    totp: bool
+    passkeys: bool
+
+
+def factors(ctx: RequestContext) -> Factors:
+    """Which second factors the signed-in user has (their second step offers those)."""
+    user = ctx.require(Access.SESSION).user
+    store = ctx.services.store
+    (owner,) = store.table.read(store.passkeys.owner(user.id))
+    if owner is None:
+        return Factors(False, False)
+    return Factors(owner.totp, bool(owner.passkeys))
+
+
 def status(ctx: RequestContext) -> Status:
     state = _state(ctx)
     return Status(state.totp_secret is not None, len(state.recovery_codes))

@@ -63,7 +63,7 @@ def logout_form() -> Response:
 def two_factor_page() -> Response:
     if not _second_factor_owed():
         return pages.redirect(web.current_request(), "/training")
-    return pages.form_page(web.current_request(), "two_factor.html")
+    return _two_factor_page()
 
 
 @blueprint.route("/2fa", methods=["POST"], content_types=[web.FORM])
@@ -74,8 +74,19 @@ def two_factor_form() -> Response:
     try:
         twofactor.verify(web.context(), code)
     except AppError as error:
-        return pages.form_page(request, "two_factor.html", error=error)
+        return _two_factor_page(error)
     return pages.redirect(request, "/training")
+
+
+def _two_factor_page(error: AppError | None = None) -> Response:
+    factors = twofactor.factors(web.context())
+    return pages.form_page(
+        web.current_request(),
+        "two_factor.html",
+        error=error,
+        totp=factors.totp,
+        passkeys=factors.passkeys,
+    )
 
 
 @blueprint.route("/training", methods=["GET"])

@@ -12,7 +12,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import pages, web
 from chalicelib.errors import AppError
-from chalicelib.flows import email, signin, twofactor
+from chalicelib.flows import email, passkeys, signin, twofactor
 
 blueprint = Blueprint(__name__)
 
@@ -113,6 +113,36 @@ def two_factor_disable_form() -> Response:
     )
 
 
+@blueprint.route("/settings/passkeys/rename", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def rename_passkey_form() -> Response:
+    passkey_id, name, password = web.form_fields(
+        web.current_request(), "passkey_id", "name", "password"
+    )
+    return _settings_action(
+        lambda: passkeys.rename(web.context(), passkey_id, name, password or None),
+        "/settings?notice=passkey-renamed",
+        form="passkeys",
+        field_of=_PASSKEY_ERRORS_ON_THE_SECTION,
+    )
+
+
+@blueprint.route("/settings/passkeys/delete", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def delete_passkey_form() -> Response:
+    passkey_id, password = web.form_fields(web.current_request(), "passkey_id", "password")
+    return _settings_action(
+        lambda: passkeys.delete(web.context(), passkey_id, password or None),
+        "/settings?notice=passkey-removed",
+        form="passkeys",
+        field_of=_PASSKEY_ERRORS_ON_THE_SECTION,
+    )
+
+
+# A passkey's forms are one per passkey: their errors show above the list, not by a field.
+_PASSKEY_ERRORS_ON_THE_SECTION = {"invalid_credentials": "", "invalid_request": ""}
+
+
 @blueprint.route("/settings/sessions/revoke", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def revoke_session_form() -> Response:
@@ -178,6 +208,7 @@ def _settings_page(
         current_id=current_id,
         pending_email=email.pending_email_change(ctx),
         two_factor=twofactor.status(ctx),
+        passkeys=passkeys.list_passkeys(ctx),
         notice=None if error else pages.notice(web.current_request()),
         **{"new_email": "", "setup": None, "recovery_codes": None, **values},
     )

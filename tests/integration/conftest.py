@@ -80,7 +80,8 @@ def server_url() -> Iterator[str]:
     server = create_local_server(app, config, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server.server_address[1]}"
+    # localhost, not 127.0.0.1: browsers refuse WebAuthn on an IP address.
+    yield f"http://localhost:{server.server.server_address[1]}"
     server.shutdown()
     server.server.server_close()
 

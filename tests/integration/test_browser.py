@@ -48,6 +48,12 @@ def page(context: BrowserContext) -> Page:
     return context.new_page()
 
 
+def session_cookies(context: BrowserContext) -> list[dict]:
+    """The session cookie, if the browser holds one (the login page also sets a short-lived
+    cookie that binds a passkey sign-in's challenge to this browser)."""
+    return [c for c in context.cookies() if c["name"] == "auth_session"]
+
+
 def fill_and_submit(page: Page, email: str, password: str, button: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
@@ -76,7 +82,7 @@ def test_sign_up_browse_reload_log_out_and_back(page: Page, context: BrowserCont
 
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(f"{live_server.url}/login")
-    assert context.cookies() == []
+    assert session_cookies(context) == []
 
     page.go_back()
     expect(page).to_have_url(f"{live_server.url}/login")
@@ -96,7 +102,7 @@ def test_log_in_with_a_wrong_then_the_right_password(
     fill_and_submit(page, "ann@example.com", "wrong password", "Log in")
     expect(page.get_by_role("alert")).to_have_text("The email or password is incorrect.")
     expect(page.get_by_label("Email")).to_have_value("ann@example.com")
-    assert context.cookies() == []
+    assert session_cookies(context) == []
 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
@@ -317,3 +323,115 @@ def test_two_factor_enrol_sign_in_replay_recovery_and_reset(
     page.get_by_role("button", name="Set the new password").click()
     expect(page).to_have_url(f"{live_server.url}/training")
     assert not [p for p in problems if "Content Security Policy" in p], problems
+
+
+# -- passkeys, with Chromium's virtual authenticator ---------------------------------------------
+
+
+class VirtualAuthenticator:
+    """A platform authenticator inside this page's Chromium (CDP's WebAuthn domain): resident
+    keys, user verification, presence simulated unless switched off."""
+
+    def __init__(self, context: BrowserContext, page: Page, *, user_verified: bool = True) -> None:
+        self.cdp = context.new_cdp_session(page)
+        self.cdp.send("WebAuthn.enable")
+        self.id = self.cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": user_verified,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )["authenticatorId"]
+
+    def present(self, enabled: bool) -> None:
+        """With presence off, a pending request (the login page's autofill) waits."""
+        self.cdp.send(
+            "WebAuthn.setAutomaticPresenceSimulation",
+            {"authenticatorId": self.id, "enabled": enabled},
+        )
+
+    def credentials(self) -> list[dict]:
+        return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"]
+
+
+def add_passkey(page: Page, name: str = "This laptop") -> None:
+    page.goto("/settings")
+    page.locator("#passkey-name").fill(name)
+    page.locator("#passkey-password").fill(PASSWORD)
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator("#notice")).to_have_text("Your passkey was added.", timeout=15_000)
+
+
+def test_passkeys_register_sign_in_second_factor_and_delete(
+    page: Page, context: BrowserContext, live_server
+):
+    assert live_server.url.startswith("http://localhost:")  # WebAuthn refuses IP addresses
+    authenticator = VirtualAuthenticator(context, page)
+    sign_up_in_browser(page)
+    add_passkey(page)
+    expect(page.locator(".passkey-name")).to_have_text("This laptop")
+    (credential,) = authenticator.credentials()
+    assert credential["isResidentCredential"] is True
+    assert credential["rpId"] == "localhost"
+    assert (
+        live_server.outbox.last("ann@example.com").subject == "A passkey was added to your account"
+    )
+
+    # Sign in with the passkey and no password: two factors at once.
+    page.get_by_role("button", name="Log out").click()
+    authenticator.present(False)  # keep the login page's autofill request waiting
+    page.goto("/login")
+    page.get_by_role("button", name="Sign in with a passkey").click()  # replaces that request
+    authenticator.present(True)  # the user touches the sensor
+    expect(page).to_have_url(f"{live_server.url}/training", timeout=15_000)
+    session = page.request.get(f"{live_server.url}/auth/session").json()
+    assert session["session"]["two_factor_verified"] is True
+    assert session["user"]["two_factor_enabled"] is True
+
+    # A password login, then the passkey as its second factor.
+    page.get_by_role("button", name="Log out").click()
+    authenticator.present(False)
+    page.goto("/login")
+    fill_and_submit(page, "ann@example.com", PASSWORD, "Log in")
+    expect(page).to_have_url(f"{live_server.url}/2fa")
+    authenticator.present(True)
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page).to_have_url(f"{live_server.url}/training", timeout=15_000)
+
+    # The browser's autofill: with presence on, the login page's conditional request
+    # resolves by itself under a virtual authenticator, and signs in.
+    page.get_by_role("button", name="Log out").click()
+    page.goto("/login")
+    expect(page).to_have_url(f"{live_server.url}/training", timeout=15_000)
+
+    # Delete it (the password confirms): two-factor is off again.
+    page.goto("/settings")
+    page.get_by_text("Rename or delete").click()
+    page.locator("#delete-passkey-password-1").fill(PASSWORD)
+    page.get_by_role("button", name="Delete this passkey").click()
+    expect(page.locator("#notice")).to_have_text("Your passkey was deleted.")
+    expect(page.locator(".passkey-name")).to_have_count(0)
+    session = page.request.get(f"{live_server.url}/auth/session").json()
+    assert session["user"]["two_factor_enabled"] is False
+
+
+def test_an_authenticator_without_user_verification_is_refused(
+    page: Page, context: BrowserContext, live_server
+):
+    authenticator = VirtualAuthenticator(context, page, user_verified=False)
+    sign_up_in_browser(page)
+    page.goto("/settings")
+    page.locator("#passkey-name").fill("No screen lock")
+    page.locator("#passkey-password").fill(PASSWORD)
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator("#passkey-add-error")).to_contain_text(
+        "The passkey was not added", timeout=15_000
+    )
+    assert authenticator.credentials() == []
+    assert live_server.items("PASSKEY#") == []
