@@ -71,7 +71,9 @@ class SecondFactorMissing(AppError):
 
     status = 400
     code = "two_factor_required"
-    message = "Enter a code from your authenticator app or a recovery code."
+    message = (
+        "Confirm with your second factor: a passkey, a code from your app, or a recovery code."
+    )
 
 
 class InvalidPasskey(AppError):

@@ -164,6 +164,13 @@ def has_json_body() -> bool:
     return state.body is not None or bool(state.request.raw_body)
 
 
+def has_json_field(name: str) -> bool:
+    state = _current.get()
+    if state.body is None:
+        state.body = json_body(state.request)
+    return state.body.get(name) is not None
+
+
 def json_object_field(name: str) -> dict[str, Any]:
     """A field whose value must be a JSON object (a WebAuthn credential, say)."""
     state = _current.get()
@@ -197,6 +204,18 @@ def json_body(request: Request) -> dict[str, Any]:
         raise InvalidRequest("The request body must be a JSON object.")
     _refuse_lone_surrogates(body)
     return body
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    """A JSON object carried in a form field (a passkey's assertion), checked like a body."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidRequest("The form field is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("The form field must be a JSON object.")
+    _refuse_lone_surrogates(value)
+    return value
 
 
 def _refuse_lone_surrogates(body: dict[str, Any]) -> None:

@@ -351,3 +351,17 @@ def test_two_factor_sign_in_through_the_pages(client, clock):
     assert (right.status_code, right.headers["Location"]) == (303, "/training")
     assert page(client, "/training", cookie_value(right)).status_code == 200
     assert page(client, "/2fa", cookie_value(right)).headers["Location"] == "/training"
+
+
+def test_a_wrong_first_code_keeps_the_set_up_on_the_page(client, clock):
+    import re
+
+    token = signed_up(client)
+    shown = html(submit(client, "/settings/2fa/setup", token, password=PASSWORD))
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]{32})</code>', shown).group(1)
+    wrong = submit(client, "/settings/2fa/enable", token, code="000000")
+    assert wrong.status_code == 400
+    body = html(wrong)
+    assert 'id="enable-2fa-code-error" role="alert">This code is not right.' in body
+    assert f'<code id="totp-secret">{secret}</code>' in body  # the same set-up, still pending
+    assert "<svg" in body

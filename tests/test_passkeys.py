@@ -414,3 +414,37 @@ def test_truncated_cbor_and_a_wrong_challenge_are_refused(client):
         client, "POST", "/auth/passkeys/register", {"credential": forged, "name": "x"}, token
     )
     assert_error(wrong, 400, "invalid_credential")
+
+
+# -- a password reset of a passkey-only account -------------------------------------------------
+
+
+def test_a_passkey_gives_a_reset_its_second_factor(client, mailbox):
+    key, _ = enrolled(client)
+    request(client, "POST", "/auth/password-reset", {"email": ANN})
+    token = mailbox.link(ANN).split("token=", 1)[1]
+    body = {"token": token, "new_password": "a brand new passphrase"}
+    assert_error(
+        request(client, "POST", "/auth/password-reset/confirm", body), 400, "two_factor_required"
+    )
+    stranger = SoftKey()
+    bob = sign_up(client, "bob@example.com")
+    register(client, bob, stranger)
+    options = request(client, "POST", "/auth/passkeys/login/options")
+    foreign = {**body, "credential": stranger.get(options.json_body)}
+    refused = request(
+        client, "POST", "/auth/password-reset/confirm", foreign, attempt=attempt_of(options)
+    )
+    assert_error(refused, 400, "invalid_credential")  # Bob's passkey proves nothing about Ann
+    options = request(client, "POST", "/auth/passkeys/login/options")
+    own = {**body, "credential": key.get(options.json_body)}
+    reset = request(
+        client, "POST", "/auth/password-reset/confirm", own, attempt=attempt_of(options)
+    )
+    assert reset.status_code == 200, reset.body
+    session = request(client, "GET", "/auth/session", token=session_token(reset)).json_body
+    assert session["session"]["two_factor_verified"] is True
+    login = request(
+        client, "POST", "/auth/login", {"email": ANN, "password": "a brand new passphrase"}
+    )
+    assert login.json_body["two_factor_required"] is True

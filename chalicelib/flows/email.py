@@ -10,7 +10,7 @@ address that loses something hears of it before the change is made.
 from __future__ import annotations
 
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from chalicelib import onetime
 from chalicelib.audit import Event
@@ -24,7 +24,7 @@ from chalicelib.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
-from chalicelib.flows import twofactor
+from chalicelib.flows import passkeys, twofactor
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.limits import (
     CODE_FAILURES,
@@ -129,11 +129,16 @@ def request_password_reset(ctx: RequestContext, raw_email: str) -> None:
 
 
 def reset_password(
-    ctx: RequestContext, raw_token: str, new_password: str, code: str | None = None
+    ctx: RequestContext,
+    raw_token: str,
+    new_password: str,
+    code: str | None = None,
+    credential: Any = None,
 ) -> User:
     """The link's token and a new password: every session ends, this client is signed in,
     and the email counts as verified (the user proved they read it). An account with two-factor
-    on also needs its second factor (`code`): a stolen inbox alone is not enough."""
+    on also needs its second factor, a code or a passkey's assertion (`credential`): a stolen
+    inbox alone is not enough."""
     parsed = onetime.parse_token(raw_token)
     if parsed is None:
         raise InvalidToken()
@@ -167,7 +172,11 @@ def reset_password(
     claim = store.accounts.update_claim(
         user.id, user.email, password_hash=new_hash, email_verified=True
     )._replace(on_condition_failed=InvalidToken)
-    if state.two_factor:
+    if state.two_factor and credential is not None:
+        used = passkeys.prove_for_reset(ctx, credential, user.id)
+        user_item = store.accounts.update_user(user.id, email_verified=True)
+        account = [used, user_item._replace(on_condition_failed=InvalidToken), claim]
+    elif state.two_factor:
         if not code:
             raise SecondFactorMissing()  # the link stays usable
         proof = twofactor.prove_for_reset(ctx, state, attempts, code)

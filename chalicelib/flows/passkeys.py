@@ -207,6 +207,21 @@ def second_factor(ctx: RequestContext, credential: Any) -> User:
     return user
 
 
+def prove_for_reset(ctx: RequestContext, credential: Any, user_id: str) -> Write:
+    """A password reset's second factor given by a passkey: an assertion for a sign-in
+    challenge this browser asked for, from one of the account's own passkeys. The write
+    records its sign count (the caller commits it with the reset)."""
+    if ctx.attempt is None:
+        raise InvalidPasskey()
+    challenge = _take(ctx, credential, LOGIN, _binding(ctx.attempt), InvalidPasskey)
+    ctx.attempt_cookie = ctx.services.attempt_cookies.blank_cookie()
+    record, _ = _passkey_and_owner(ctx, credential, InvalidPasskey)
+    if record.user_id != user_id:
+        _failed(ctx, user_id, "password-reset", BadCredential("another user's passkey"))
+        raise InvalidPasskey()
+    return _verify(ctx, credential, challenge, record, InvalidPasskey, during="password-reset")
+
+
 # -- internals ------------------------------------------------------------------------------
 
 

@@ -76,6 +76,17 @@ def begin_setup(ctx: RequestContext, password: str) -> Setup:
     return Setup(secret, uri, totp.qr_svg(uri))
 
 
+def pending_setup(ctx: RequestContext) -> Setup | None:
+    """The set-up still waiting for its first code, shown again (after a wrong code, say)."""
+    user = ctx.require(Access.ACCOUNT).user
+    state = _state(ctx)
+    if state.totp_pending is None or state.totp_pending_until <= ctx.services.clock.now():
+        return None
+    secret = ctx.services.keys.keyring.decrypt(state.totp_pending, _context(user.id))
+    uri = totp.provisioning_uri(secret, user.email, ctx.services.settings.totp_issuer)
+    return Setup(secret, uri, totp.qr_svg(uri))
+
+
 def enable(ctx: RequestContext, code: str) -> list[str]:
     """The first code from the app turns it on: recovery codes (shown this once), every other
     session ended, this one rotated and verified, a notice mailed first."""

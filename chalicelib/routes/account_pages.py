@@ -88,11 +88,13 @@ def reset_password_page() -> Response:
 
 @blueprint.route("/reset-password", methods=["POST"], content_types=[web.FORM])
 def reset_password_form() -> Response:
-    token, new_password, code = web.form_fields(
-        web.current_request(), "token", "new_password", "code"
+    token, new_password, code, credential = web.form_fields(
+        web.current_request(), "token", "new_password", "code", "credential"
     )
     try:
-        email.reset_password(web.context(), token, new_password, code or None)
+        # The page's script puts a passkey's assertion, as JSON, into the `credential` field.
+        assertion = web.parse_json_object(credential) if credential else None
+        email.reset_password(web.context(), token, new_password, code or None, assertion)
     except AppError as error:
         return _reset_page(token, error, needs_code=bool(code) or error.code in _SECOND_FACTOR)
     return pages.redirect(web.current_request(), "/training")

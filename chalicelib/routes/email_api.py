@@ -36,8 +36,10 @@ def request_password_reset() -> Response:
 @blueprint.route("/auth/password-reset/confirm", methods=["POST"])
 def reset_password() -> dict[str, Any]:
     token, new_password = web.json_fields("token", "new_password")
-    code = web.optional_json_field("code")  # the second factor, for accounts that have one
-    user = email.reset_password(web.context(), token, new_password, code)
+    # The second factor, for accounts that have one: a code, or a passkey's assertion.
+    code = web.optional_json_field("code")
+    credential = web.json_object_field("credential") if web.has_json_field("credential") else None
+    user = email.reset_password(web.context(), token, new_password, code, credential)
     return {"user": user_json(user)}
 
 

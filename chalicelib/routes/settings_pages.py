@@ -86,7 +86,10 @@ def two_factor_enable_form() -> Response:
     try:
         codes = twofactor.enable(web.context(), code)
     except AppError as error:
-        return _settings_page(error, form="enable-2fa")
+        # The QR code and the key again, beside the message: no new set-up needed.
+        return _settings_page(
+            error, form="enable-2fa", setup=twofactor.pending_setup(web.context())
+        )
     # Shown this once, on this page: never in a URL, never again.
     return _settings_page(recovery_codes=codes)
 

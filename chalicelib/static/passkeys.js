@@ -128,6 +128,25 @@
     });
   }
 
+  // A password reset's second factor: the assertion goes into the form, which then submits.
+  const resetButton = document.getElementById("passkey-reset");
+  if (resetButton && window.PublicKeyCredential) {
+    resetButton.hidden = false;
+    resetButton.addEventListener("click", async () => {
+      say("passkey-error", "");
+      const form = resetButton.closest("form");
+      if (!form.reportValidity()) return;
+      try {
+        const options = await post("/auth/passkeys/login/options");
+        const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
+        document.getElementById("reset-credential").value = JSON.stringify(credentialJSON(credential));
+        form.submit();
+      } catch (error) {
+        say("passkey-error", `That did not work: ${error.message}`);
+      }
+    });
+  }
+
   const addForm = document.getElementById("passkey-add");
   if (addForm && window.PublicKeyCredential) {
     addForm.hidden = false;
