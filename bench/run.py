@@ -23,6 +23,7 @@ import platform
 import re
 import resource
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,7 +56,7 @@ from chalicelib.store.counters import counter_pk
 from chalicelib.store.sessions import SessionRecord, session_pk
 from devtools.calls import CallRecorder
 from devtools.dynamodb_local import ROOT, DynamoDBLocal, find_jar, local_aws_env
-from devtools.stage import stage_environment
+from devtools.stage import local_dev_environment, stage_environment
 
 DAY = 86_400
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a benchmark account)
@@ -137,7 +138,12 @@ class Bench:
         self.table = f"bench-{uuid.uuid4().hex[:8]}"
         self.client = boto3.client("dynamodb", config=CLIENT_CONFIG)
         create_table(self.client, self.table)
-        env = {**stage_environment("local"), "TABLE_NAME": self.table}
+        # What `make dev` adds to the stage: the outbox and keyring, here in a scratch folder.
+        self.scratch = Path(tempfile.mkdtemp(prefix="bench-"))
+        self.local = local_dev_environment(
+            "http://localhost:8000", self.scratch / "outbox", self.scratch / "totp-keys.json"
+        )
+        env = {**stage_environment("local"), **self.local, "TABLE_NAME": self.table}
         self.settings = Settings.from_env(env)
         self.clock = ShiftedClock()
         self.services = runtime.build(self.settings, client=self.client, clock=self.clock)
@@ -159,6 +165,7 @@ class Bench:
         self._audit_logger.setLevel(self._audit_level)
         runtime.use(None)
         self.client.delete_table(TableName=self.table)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     # -- requests through the app, as Lambda would call it ------------------------------------
 
@@ -451,6 +458,7 @@ class Bench:
         env = {
             **os.environ,
             **stage_environment("local"),
+            **self.local,
             "TABLE_NAME": self.table,
             "BENCH_TABLE": self.table,
             "BENCH_TOKEN": token,

@@ -160,6 +160,12 @@ class TooManyPasskeys(AppError):
     message = "You have 10 passkeys already. Delete one to add another."
 
 
+class PasskeyExists(AppError):
+    status = 409
+    code = "passkey_exists"
+    message = "This passkey is registered already."
+
+
 class NoPasskeys(AppError):
     status = 409
     code = "no_passkeys"

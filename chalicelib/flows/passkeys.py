@@ -33,7 +33,7 @@ from chalicelib.flows.context import Access, RequestContext
 from chalicelib.limits import PASSKEY_OPTIONS_PER_IP
 from chalicelib.mail import Kind
 from chalicelib.store.passkeys import MAX_PASSKEYS, PasskeyOwner, PasskeyRecord
-from chalicelib.store.table import Conflict, Write
+from chalicelib.store.table import Write
 from chalicelib.users import User
 from chalicelib.webauthn_rp import BadCredential, CloneSuspected, RelyingParty
 
@@ -96,15 +96,12 @@ def register(ctx: RequestContext, credential: Any, name: str) -> PasskeyRecord:
     )
     ctx.send_mail(Kind.PASSKEY_ADDED, owner.email, name=name)
     writes = store.passkeys.add(owner, record, owner.handle)
-    try:
-        if owner.two_factor:
-            store.table.commit(*writes)
-        else:
-            claim = store.accounts.update_claim(owner.user_id, owner.email, two_factor=True)
-            user = current.user._replace(two_factor_enabled=True)
-            ctx.rotate_sessions(user, [*writes, claim], two_factor_verified=True)
-    except Conflict:
-        raise TooManyPasskeys() from None  # registered twice, or the tenth raced another
+    if owner.two_factor:
+        store.table.commit(*writes)
+    else:
+        claim = store.accounts.update_claim(owner.user_id, owner.email, two_factor=True)
+        user = current.user._replace(two_factor_enabled=True)
+        ctx.rotate_sessions(user, [*writes, claim], two_factor_verified=True)
     ctx.audit(Event.PASSKEY_ADDED, owner.user_id, passkey=record.credential_id[:16])
     return record
 
@@ -158,15 +155,19 @@ def login_options(ctx: RequestContext) -> dict[str, Any]:
     return webauthn_rp.authentication_options(_relying_party(ctx), challenge)
 
 
+class PasskeySignInFailed(InvalidCredentials):
+    message = "This passkey could not sign you in. Try again, or use your password."
+
+
 def log_in(ctx: RequestContext, credential: Any) -> User:
     """A sign-in with a passkey and no password: user verification makes it two factors."""
     if ctx.attempt is None:
-        raise InvalidCredentials()
-    challenge = _take(ctx, credential, LOGIN, _binding(ctx.attempt), InvalidCredentials)
+        raise PasskeySignInFailed()
+    challenge = _take(ctx, credential, LOGIN, _binding(ctx.attempt), PasskeySignInFailed)
     ctx.attempt_cookie = ctx.services.attempt_cookies.blank_cookie()  # used up
-    record, owner = _passkey_and_owner(ctx, credential, InvalidCredentials)
+    record, owner = _passkey_and_owner(ctx, credential, PasskeySignInFailed)
     user = User(owner.user_id, owner.email, owner.email_verified, owner.two_factor)
-    used = _verify(ctx, credential, challenge, record, InvalidCredentials, during="sign-in")
+    used = _verify(ctx, credential, challenge, record, PasskeySignInFailed, during="sign-in")
     now = ctx.services.clock.now()
     ctx.start_session(user, [used], two_factor_verified=True, passkey_verified_at=now)
     ctx.audit(Event.LOGIN_SUCCESS, user.id, method="passkey")

@@ -96,12 +96,13 @@ def reset_password_form() -> Response:
         assertion = web.parse_json_object(credential) if credential else None
         email.reset_password(web.context(), token, new_password, code or None, assertion)
     except AppError as error:
-        return _reset_page(token, error, needs_code=bool(code) or error.code in _SECOND_FACTOR)
+        needs_code = bool(code or credential) or error.code in _SECOND_FACTOR
+        return _reset_page(token, error, needs_code=needs_code)
     return pages.redirect(web.current_request(), "/training")
 
 
 # The answers that mean the account has two-factor on: the form then asks for the code.
-_SECOND_FACTOR = {"two_factor_required", "invalid_code", "too_many_attempts"}
+_SECOND_FACTOR = {"two_factor_required", "invalid_code", "invalid_credential", "too_many_attempts"}
 
 
 def _reset_page(token: str, error: AppError | None = None, *, needs_code: bool = False) -> Response:

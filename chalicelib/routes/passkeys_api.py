@@ -32,7 +32,9 @@ def passkey_json(record: PasskeyRecord) -> dict[str, Any]:
 @blueprint.route("/auth/passkeys/register/options", methods=["POST"])
 @web.account_required
 def registration_options() -> dict[str, Any]:
-    return passkeys.registration_options(web.context(), web.optional_json_field("password"))
+    # The body may be left out: within 5 minutes of a passkey assertion no password is needed.
+    password = web.optional_json_field("password") if web.has_json_body() else None
+    return passkeys.registration_options(web.context(), password)
 
 
 @blueprint.route("/auth/passkeys/register", methods=["POST"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
+from chalicelib.errors import PasskeyExists, TooManyPasskeys
 from chalicelib.store.accounts import user_pk
 from chalicelib.store.table import Conflict, Item, Read, Table, Write, delete, put, update
 
@@ -110,7 +111,7 @@ class PasskeyItems:
             "last_used_at": {"N": str(record.last_used_at)},
         }
         return [
-            put(item, "attribute_not_exists(pk)", on_condition_failed=Conflict),
+            put(item, "attribute_not_exists(pk)", on_condition_failed=PasskeyExists),
             update(
                 user_pk(owner.user_id),
                 "ADD passkeys :id SET two_factor = :on",
@@ -122,7 +123,8 @@ class PasskeyItems:
                     ":on": {"BOOL": True},
                     ":max": {"N": str(MAX_PASSKEYS)},
                 },
-                on_condition_failed=Conflict,
+                # The tenth raced another (or the account went away meanwhile).
+                on_condition_failed=TooManyPasskeys,
             ),
         ]
 

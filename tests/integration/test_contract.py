@@ -1,12 +1,23 @@
 """schemathesis against the running service (chalice local on DynamoDB Local): generated
-requests for every documented operation, each response checked against openapi.json."""
+requests for every documented operation, each response checked against openapi.json.
+
+A protected operation (documented with `security`) gets real sessions too, so its success
+responses are checked as well: a quarter of its examples carry the session of a fresh account
+and keep their generated body; another quarter carry the session of an account in one of
+the two-factor states below, with the right password, a right code from its app, and its
+passkey's id and answers (a software passkey, tests.softkey) filled in. A quarter of the
+passkey sign-ins answer a real challenge with a registered passkey in the same way.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from itertools import count
+from typing import Any, NamedTuple
 
+import pyotp
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +30,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from chalicelib.openapi import DOCUMENT
+from chalicelib.totp import PERIOD
 from tests.integration.conftest import Browser
+from tests.softkey import SoftKey
 
 EXAMPLES_PER_OPERATION = 30
 PASSWORD = "correct horse battery"
@@ -30,11 +43,141 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-OPERATIONS = [
-    (path, method)
-    for path, item in json.loads(DOCUMENT.read_text())["paths"].items()
-    for method in item
-]
+RAW = json.loads(DOCUMENT.read_text())
+OPERATIONS = [(path, method) for path, item in RAW["paths"].items() for method in item]
+
+PASSKEY_NAME = "Contract passkey"
+
+# What a signed-in example's account has been through: signed up; began adding an
+# authenticator app; turned it on (this session gave the second factor); turned it on, then
+# signed in again (this session still owes the second factor); added a passkey, then signed
+# in with it (for 5 minutes this session may change passkeys without the password); added a
+# passkey, then signed in again with the password (this session owes the second factor).
+PLAIN, PENDING, ON, OWED = "plain", "pending", "on", "owed"
+PASSKEY, PASSKEY_OWED = "passkey", "passkey-owed"
+STATES = (PLAIN, PENDING, ON, OWED, PASSKEY, PASSKEY_OWED)
+
+
+class Account(NamedTuple):
+    browser: Browser  # with the account's session cookie
+    totp_secret: str | None  # pending or on
+    key: SoftKey | None  # the account's passkey
+
+    @property
+    def cookie(self) -> str:
+        return self.browser.cookies["auth_session"]
+
+
+def open_account(url: str, state: str) -> Account:
+    """A fresh account in `state` (some operations end the session or the account)."""
+    browser = Browser()
+    credentials = {"email": f"contract-{uuid.uuid4().hex[:12]}@example.com", "password": PASSWORD}
+    assert browser.post(f"{url}/auth/signup", json=credentials).status_code == 201
+    if state == PLAIN:
+        return Account(browser, None, None)
+    if state in (PASSKEY, PASSKEY_OWED):
+        key = SoftKey(origin=url, rp_id="localhost")  # the server's public origin
+        registered = browser.post(
+            f"{url}/auth/passkeys/register",
+            json={"credential": key.create(creation_options(url, browser)), "name": PASSKEY_NAME},
+        )
+        assert registered.status_code == 201, registered.text
+        again = Browser()
+        if state == PASSKEY:
+            login = again.post(
+                f"{url}/auth/passkeys/login",
+                json={"credential": key.get(sign_in_options(url, again))},
+            )
+            assert login.status_code == 200, login.text
+        else:
+            login = again.post(f"{url}/auth/login", json=credentials)
+            assert login.status_code == 200, login.text
+            assert login.json()["two_factor_required"]
+        return Account(again, None, key)
+    setup = browser.post(f"{url}/auth/2fa/totp/setup", json={"password": PASSWORD})
+    assert setup.status_code == 200, setup.text
+    secret = setup.json()["secret"]
+    if state == PENDING:
+        return Account(browser, secret, None)
+    # This step is used up: an example's code is the next step's, which the service accepts.
+    code = pyotp.TOTP(secret).now()
+    enabled = browser.post(f"{url}/auth/2fa/totp/enable", json={"code": code})
+    assert enabled.status_code == 200, enabled.text
+    if state == ON:
+        return Account(browser, secret, None)
+    again = Browser()
+    login = again.post(f"{url}/auth/login", json=credentials)
+    assert login.status_code == 200, login.text
+    assert login.json()["two_factor_required"]
+    return Account(again, secret, None)
+
+
+def creation_options(url: str, browser: Browser) -> dict[str, Any]:
+    options = browser.post(f"{url}/auth/passkeys/register/options", json={"password": PASSWORD})
+    assert options.status_code == 200, options.text
+    return options.json()
+
+
+def sign_in_options(url: str, browser: Browser) -> dict[str, Any]:
+    """Options for a passkey sign-in; the browser keeps the passkey_attempt cookie."""
+    options = browser.post(f"{url}/auth/passkeys/login/options")
+    assert options.status_code == 200, options.text
+    return options.json()
+
+
+def body_fields(definition: dict[str, Any]) -> set[str]:
+    """The fields the operation's request body documents."""
+    for media in definition.get("requestBody", {}).get("content", {}).values():
+        schema = media["schema"]
+        if "$ref" in schema:
+            schema = RAW["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        return set(schema.get("properties", {}))
+    return set()
+
+
+def fill_in_secrets(case: Any, fields: set[str], account: Account, url: str) -> None:
+    """The account's password, a code its app would show, its passkey's id, a valid passkey
+    name, and a passkey's answer to this session's challenge, where the request asks for them."""
+    if account.key is not None and "passkey_id" in case.path_parameters:
+        case.path_parameters["passkey_id"] = account.key.id
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    for name in fields & {"password", "current_password"}:
+        body[name] = PASSWORD
+    if "code" in fields and account.totp_secret is not None:
+        body["code"] = pyotp.TOTP(account.totp_secret).at(time.time() + PERIOD)
+    if "name" in fields:
+        body["name"] = PASSKEY_NAME
+    if "passkey_id" in fields and account.key is not None:
+        body["passkey_id"] = account.key.id
+    if "credential" in fields:
+        credential = passkey_answer(case.path, account, url)
+        if credential is not None:
+            body["credential"] = credential
+
+
+def passkey_answer(path: str, account: Account, url: str) -> dict[str, Any] | None:
+    """A passkey's answer to the challenge this session asks `path`'s options for: a new
+    passkey, or the account's own for its second step. None where the session gets none."""
+    if path == "/auth/passkeys/register":
+        options = account.browser.post(
+            f"{url}/auth/passkeys/register/options", json={"password": PASSWORD}
+        )
+        key = SoftKey(origin=url, rp_id="localhost")
+        return key.create(options.json()) if options.status_code == 200 else None
+    if path == "/auth/2fa/passkey" and account.key is not None:
+        options = account.browser.post(f"{url}/auth/2fa/passkey/options")
+        return account.key.get(options.json()) if options.status_code == 200 else None
+    return None
+
+
+def sign_in_with_a_passkey(case: Any, url: str) -> None:
+    """A registered passkey's answer to a sign-in challenge, with the cookie that binds it."""
+    account = open_account(url, PASSKEY_OWED)  # the lighter of the two: one challenge asked
+    visitor = Browser()
+    case.body["credential"] = account.key.get(sign_in_options(url, visitor))
+    case.cookies = {**case.cookies, "passkey_attempt": visitor.cookies["passkey_attempt"]}
 
 
 @pytest.mark.parametrize(
@@ -42,16 +185,10 @@ OPERATIONS = [
 )
 def test_every_operation_keeps_its_contract(path, method, live_server):
     operation = schemathesis.openapi.from_path(str(DOCUMENT))[path][method]
-    protected = "security" in operation.definition.raw
+    definition = operation.definition.raw
+    protected = "security" in definition
+    fields = body_fields(definition)
     examples = count()
-
-    def signed_in_cookie() -> str:
-        # A fresh account per example: some operations end the session or the account.
-        browser = Browser()
-        email = f"contract-{uuid.uuid4().hex[:12]}@example.com"
-        body = {"email": email, "password": PASSWORD}
-        assert browser.post(f"{live_server.url}/auth/signup", json=body).status_code == 201
-        return browser.cookies["auth_session"]
 
     # The same examples on every run (derandomize): CI stays reproducible. No deadline: a
     # sign-up hashes a password with Argon2, tens of milliseconds.
@@ -64,10 +201,19 @@ def test_every_operation_keeps_its_contract(path, method, live_server):
     )
     @given(case=operation.as_strategy())
     def check(case):
-        # Half the examples of a protected operation carry a real session, so its success
-        # responses are checked too; the rest keep whatever cookie was generated.
-        if protected and next(examples) % 2 == 0:
-            case.cookies = {**case.cookies, "auth_session": signed_in_cookie()}
+        # Half the examples of a protected operation keep whatever cookie was generated.
+        n = next(examples)
+        if protected and n % 4 == 0:
+            case.cookies = {
+                **case.cookies,
+                "auth_session": open_account(live_server.url, PLAIN).cookie,
+            }
+        elif protected and n % 4 == 2:
+            account = open_account(live_server.url, STATES[n // 4 % len(STATES)])
+            case.cookies = {**case.cookies, "auth_session": account.cookie}
+            fill_in_secrets(case, fields, account, live_server.url)
+        elif path == "/auth/passkeys/login" and n % 4 == 2:
+            sign_in_with_a_passkey(case, live_server.url)
         case.call_and_validate(base_url=live_server.url, checks=CHECKS)
 
     check()
