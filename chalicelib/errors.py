@@ -71,9 +71,7 @@ class SecondFactorMissing(AppError):
 
     status = 400
     code = "two_factor_required"
-    message = (
-        "Confirm with your second factor: a passkey, a code from your app, or a recovery code."
-    )
+    message = "Confirm with your second factor: a passkey, an app's code or a recovery code."
 
 
 class InvalidPasskey(AppError):

@@ -317,7 +317,7 @@ def test_two_factor_enrol_sign_in_replay_recovery_and_reset(
     page.goto(live_server.outbox.link("ann@example.com"))
     page.get_by_label("New password").fill("a brand new passphrase")
     page.get_by_role("button", name="Set the new password").click()
-    expect(page.locator("#code-error")).to_contain_text("authenticator app")
+    expect(page.locator("#code-error")).to_contain_text("Confirm with your second factor")
     page.get_by_label("New password").fill("a brand new passphrase")
     page.get_by_label("Code").fill(codes[1])
     page.get_by_role("button", name="Set the new password").click()
