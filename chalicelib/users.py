@@ -43,13 +43,22 @@ def normalize_email(raw: str) -> str:
     return result.normalized.lower()
 
 
-def login_key(raw: str) -> str:
-    """The email as login throttling counts it: normalised when valid, else trimmed and lower
-    case, so an attacker cannot dodge the counter with spelling variants."""
+class LoginKey(NamedTuple):
+    """An email as a login sees it: the key its failures are counted under, and the account's
+    email when it is a valid address (None: no account can have it)."""
+
+    key: str
+    email: str | None
+
+
+def login_key(raw: str) -> LoginKey:
+    """Normalised when valid, else trimmed and lower case, so an attacker cannot dodge the
+    failure counter with spelling variants."""
     try:
-        return normalize_email(raw)
+        email = normalize_email(raw)
     except InvalidEmail:
-        return raw.strip().lower()[:_MAX_EMAIL_INPUT]
+        return LoginKey(raw.strip().lower()[:_MAX_EMAIL_INPUT], None)
+    return LoginKey(email, email)
 
 
 def user_of(credentials: Credentials) -> User:

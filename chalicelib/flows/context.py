@@ -17,7 +17,6 @@ from chalicelib.audit import Event
 from chalicelib.errors import (
     EmailUnverified,
     InvalidCredentials,
-    InvalidEmail,
     TooManyAttempts,
     TwoFactorRequired,
     Unauthenticated,
@@ -26,7 +25,7 @@ from chalicelib.mail import Kind
 from chalicelib.sessions import Session
 from chalicelib.store.accounts import Credentials
 from chalicelib.store.table import Read, Write
-from chalicelib.users import User, normalize_email
+from chalicelib.users import LoginKey, User
 
 if TYPE_CHECKING:
     from chalicelib.runtime import Services
@@ -175,7 +174,7 @@ class RequestContext:
 
     def check_password(
         self,
-        email_key: str,
+        login: LoginKey,
         password: str,
         *,
         extra: Sequence[Read] = (),
@@ -188,8 +187,9 @@ class RequestContext:
         together with its own."""
         services = self.services
         throttle = services.throttle
+        email_key = login.key
         counters = throttle.reads(email_key, self.ip)
-        email = _valid_email(email_key)
+        email = login.email
         credentials_read = [] if email is None else [services.accounts.credentials(email)]
         results = services.store.table.read(*counters, *credentials_read, *extra)
         seen = results[: len(counters)]
@@ -216,7 +216,11 @@ class RequestContext:
         like a login (failures count, throttled attempts refused)."""
         user = self.require(Access.ACCOUNT).user
         check = self.check_password(
-            user.email, password, extra=extra, user_id=user.id, reason="reauthentication"
+            LoginKey(user.email, user.email),
+            password,
+            extra=extra,
+            user_id=user.id,
+            reason="reauthentication",
         )
         if check.user.id != user.id:
             raise Unauthenticated()  # the email passed to another account meanwhile
@@ -237,11 +241,3 @@ class RequestContext:
         self.services.audit.record(
             event, user_id=user_id, ip=self.ip, user_agent=self.user_agent, **details
         )
-
-
-def _valid_email(email_key: str) -> str | None:
-    """The login key as a normalised email, or None when it is none (no account to read)."""
-    try:
-        return normalize_email(email_key)
-    except InvalidEmail:
-        return None
