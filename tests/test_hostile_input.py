@@ -194,3 +194,68 @@ def test_a_valid_surrogate_pair_is_an_ordinary_character(client):
     body = json.dumps({"email": "ann@example.com", "password": "correct horse \U0001f40e"})
     assert "\\ud83d\\udc0e" in body
     assert post(client, "/auth/signup", body).status_code == 201
+
+
+# -- malformed passkey credentials --------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+MALFORMED_CREDENTIALS = {
+    "a string": "not an object",
+    "a list": ["credential"],
+    "empty": {},
+    "wrong types": {"id": 1, "rawId": [], "type": None, "response": "x"},
+    "bad base64url": {
+        "id": "!!",
+        "rawId": "!!",
+        "type": "public-key",
+        "response": {"clientDataJSON": "***", "authenticatorData": "%%", "signature": "^^"},
+    },
+    "client data not JSON": {
+        "id": "AAAA",
+        "rawId": "AAAAAAAAAAAAAAAAAAAAAA",
+        "type": "public-key",
+        "response": {
+            "clientDataJSON": b64url(b"\xff\xfe"),
+            "authenticatorData": "AAAA",
+            "signature": "AAAA",
+        },
+    },
+    "client data without a challenge": {
+        "id": "AAAA",
+        "rawId": "AAAAAAAAAAAAAAAAAAAAAA",
+        "type": "public-key",
+        "response": {"clientDataJSON": b64url(b'{"type": "webauthn.get"}')},
+    },
+    "a huge credential id": {"rawId": "A" * 60_000, "response": {}},
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_CREDENTIALS))
+def test_malformed_passkey_credentials_are_4xx_never_5xx(client, case):
+    token = sign_up(client)
+    credential = MALFORMED_CREDENTIALS[case]
+    for path, body, cookie in [
+        ("/auth/passkeys/login", {"credential": credential}, None),
+        ("/auth/passkeys/register", {"credential": credential, "name": "x"}, token),
+        ("/auth/2fa/passkey", {"credential": credential}, token),
+        (
+            "/auth/password-reset/confirm",
+            {
+                "token": "0" * 36 + "." + "A" * 43,
+                "new_password": PASSWORD,
+                "credential": credential,
+            },
+            None,
+        ),
+    ]:
+        headers = {"Content-Type": JSON}
+        if cookie:
+            headers["Cookie"] = f"auth_session={cookie}"
+        response = client.http.post(path, headers=headers, body=json.dumps(body).encode())
+        assert_error_shape(response)
