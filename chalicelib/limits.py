@@ -1,10 +1,10 @@
 """Limits on how often something may happen, held in DynamoDB counters so they hold across
 Lambda containers: at most `max` events per `window`, the window starting at the first event.
 
-Uses: rate limits (`spend`: count the event, refuse it once over the limit), failure limits
-(`check` before trying, `count` after a failure, `clear` after a success), and guarded
+Uses: rate limits (`spend`: count the event, refuse it once over the limit), and guarded
 attempts (`attempt`: refused while locked, else counted before they are tried, so parallel
-guesses cannot outrun the limit; the lock lasts a window after the last counted attempt).
+guesses cannot outrun the limit; the lock lasts a window after the last counted attempt; a
+success `clear`s the count).
 """
 
 from __future__ import annotations
@@ -71,10 +71,6 @@ class Limits:
         )
         if counter.count > limit.max:
             raise TooManyAttempts(counter.expires_at - now, limit.message)
-
-    def count(self, limit: Limit, value: str) -> None:
-        now = self._clock.now()
-        self._store.counters.add((limit.kind, value), now, now + limit.window)
 
     def first(self, limit: Limit, value: str) -> Write:
         """The write that starts a fresh counter at one event (for a user who is new)."""

@@ -84,12 +84,16 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-@cache
 def static_file(name: str) -> tuple[str, str] | None:
     """(body, content type) of one of the pages' own static files, or None."""
     if name not in _STATIC:
-        return None
-    return (_HERE / "static" / name).read_text(encoding="utf-8"), _STATIC[name]
+        return None  # checked before the cache: unknown names must not fill it
+    return _read_static(name), _STATIC[name]
+
+
+@cache
+def _read_static(name: str) -> str:
+    return (_HERE / "static" / name).read_text(encoding="utf-8")
 
 
 def base_path(request: Request) -> str:

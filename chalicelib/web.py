@@ -152,68 +152,53 @@ def client_ip(request: Request) -> str:
 
 def json_fields(*names: str) -> list[str]:
     """The named string fields of the current request's JSON body (parsed once per request)."""
-    state = _current.get()
-    if state.body is None:
-        state.body = json_body(state.request)
-    return string_fields(state.body, *names)
-
-
-def has_json_body() -> bool:
-    """Whether the request came with a JSON body at all (for routes where it is optional)."""
-    state = _current.get()
-    return state.body is not None or bool(state.request.raw_body)
-
-
-def has_json_field(name: str) -> bool:
-    state = _current.get()
-    if state.body is None:
-        state.body = json_body(state.request)
-    return state.body.get(name) is not None
+    return string_fields(_body(), *names)
 
 
 def json_object_field(name: str) -> dict[str, Any]:
     """A field whose value must be a JSON object (a WebAuthn credential, say)."""
-    state = _current.get()
-    if state.body is None:
-        state.body = json_body(state.request)
-    value = state.body.get(name)
+    value = _body().get(name)
     if not isinstance(value, dict):
         raise InvalidRequest(f"The field '{name}' is required and must be a JSON object.")
     return value
 
 
 def optional_json_field(name: str) -> str | None:
-    """A string field the body may leave out (None); any other type is a 400."""
+    """A string field the body may leave out, or a body the request may leave out (None)."""
+    body = _body(optional=True)
+    if body.get(name) is None:
+        return None
+    (value,) = string_fields(body, name)
+    return value
+
+
+def optional_json_object_field(name: str) -> dict[str, Any] | None:
+    return None if _body(optional=True).get(name) is None else json_object_field(name)
+
+
+def _body(*, optional: bool = False) -> dict[str, Any]:
     state = _current.get()
     if state.body is None:
+        if optional and not state.request.raw_body:
+            return {}
         state.body = json_body(state.request)
-    if state.body.get(name) is None:
-        return None
-    (value,) = string_fields(state.body, name)
-    return value
+    return state.body
 
 
 def json_body(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 4xx that says what is wrong with it."""
-    text = _body_text(request, JSON)
-    try:
-        body = json.loads(text)
-    except (ValueError, RecursionError):
-        raise InvalidRequest("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    _refuse_lone_surrogates(body)
-    return body
+    return parse_json_object(_body_text(request, JSON), "The request body")
 
 
-def parse_json_object(text: str) -> dict[str, Any]:
-    """A JSON object carried in a form field (a passkey's assertion), checked like a body."""
+def parse_json_object(text: str, what: str = "The form field") -> dict[str, Any]:
+    """A JSON object whose every string is encodable text, or a 400 that says what is wrong
+    (a request's body, or a passkey's assertion carried in a form field)."""
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        raise InvalidRequest("The form field is not valid JSON.") from None
+        raise InvalidRequest(f"{what} is not valid JSON.") from None
     if not isinstance(value, dict):
-        raise InvalidRequest("The form field must be a JSON object.")
+        raise InvalidRequest(f"{what} must be a JSON object.")
     _refuse_lone_surrogates(value)
     return value
 

@@ -38,7 +38,7 @@ def reset_password() -> dict[str, Any]:
     token, new_password = web.json_fields("token", "new_password")
     # The second factor, for accounts that have one: a code, or a passkey's assertion.
     code = web.optional_json_field("code")
-    credential = web.json_object_field("credential") if web.has_json_field("credential") else None
+    credential = web.optional_json_object_field("credential")
     user = email.reset_password(web.context(), token, new_password, code, credential)
     return {"user": user_json(user)}
 

@@ -33,8 +33,7 @@ def passkey_json(record: PasskeyRecord) -> dict[str, Any]:
 @web.account_required
 def registration_options() -> dict[str, Any]:
     # The body may be left out: within 5 minutes of a passkey assertion no password is needed.
-    password = web.optional_json_field("password") if web.has_json_body() else None
-    return passkeys.registration_options(web.context(), password)
+    return passkeys.registration_options(web.context(), web.optional_json_field("password"))
 
 
 @blueprint.route("/auth/passkeys/register", methods=["POST"])
@@ -63,8 +62,7 @@ def rename(passkey_id: str) -> Response:
 @blueprint.route("/auth/passkeys/{passkey_id}", methods=["DELETE"])
 @web.account_required
 def delete(passkey_id: str) -> Response:
-    password = web.optional_json_field("password") if web.has_json_body() else None
-    passkeys.delete(web.context(), passkey_id, password)
+    passkeys.delete(web.context(), passkey_id, web.optional_json_field("password"))
     return no_content()
 
 

@@ -56,18 +56,6 @@ class AccountItems:
 
         return Read(claim_pk(email), parse)
 
-    def user(self, user_id: str) -> Read:
-        def parse(item: Item) -> UserRecord:
-            return UserRecord(
-                user_id=user_id,
-                email=item["email"]["S"],
-                email_verified=item.get("email_verified", {}).get("BOOL", False),
-                two_factor=item.get("two_factor", {}).get("BOOL", False),
-                created_at=int(item["created_at"]["N"]),
-            )
-
-        return Read(user_pk(user_id), parse)
-
     def create(self, user: UserRecord, password_hash: str) -> list[Write]:
         """The claim and the user, each only if new: a taken email raises EmailTaken."""
         flags = _flags(user.email_verified, user.two_factor)
