@@ -87,15 +87,13 @@ class AccountItems:
     ) -> Write:
         # Conditional: an update must never re-create a deleted account's claim, nor write into
         # a claim that passed to another account meanwhile.
-        values = _set_values(
-            password_hash=password_hash, email_verified=email_verified, two_factor=two_factor
-        )
-        return update(
+        return _set(
             claim_pk(email),
-            "SET " + ", ".join(f"{name} = :{name}" for name in values),
             "user_id = :user_id",
-            values={":user_id": {"S": user_id}, **{f":{k}": v for k, v in values.items()}},
-            on_condition_failed=Unauthenticated,
+            {":user_id": {"S": user_id}},
+            password_hash=password_hash,
+            email_verified=email_verified,
+            two_factor=two_factor,
         )
 
     def update_user(
@@ -106,13 +104,13 @@ class AccountItems:
         email_verified: bool | None = None,
         two_factor: bool | None = None,
     ) -> Write:
-        values = _set_values(email=email, email_verified=email_verified, two_factor=two_factor)
-        return update(
+        return _set(
             user_pk(user_id),
-            "SET " + ", ".join(f"{name} = :{name}" for name in values),
             "attribute_exists(pk)",
-            values={f":{k}": v for k, v in values.items()},
-            on_condition_failed=Unauthenticated,
+            {},
+            email=email,
+            email_verified=email_verified,
+            two_factor=two_factor,
         )
 
     def set_flags(
@@ -120,20 +118,13 @@ class AccountItems:
         user_id: str,
         email: str,
         *,
-        password_hash: str | None = None,
         email_verified: bool | None = None,
         two_factor: bool | None = None,
     ) -> list[Write]:
         """The flags a session copies, on both items that hold them, in one transaction."""
         return [
             self.update_user(user_id, email_verified=email_verified, two_factor=two_factor),
-            self.update_claim(
-                user_id,
-                email,
-                password_hash=password_hash,
-                email_verified=email_verified,
-                two_factor=two_factor,
-            ),
+            self.update_claim(user_id, email, email_verified=email_verified, two_factor=two_factor),
         ]
 
     def move_claim(self, credentials: Credentials, new_email: str) -> list[Write]:
@@ -168,8 +159,9 @@ class AccountItems:
         ]
 
 
-def _set_values(**attributes: str | bool | None) -> Item:
-    """DynamoDB values for the attributes given (None: leave that attribute alone)."""
+def _set(pk: str, condition: str, condition_values: Item, **attributes: str | bool | None) -> Write:
+    """An update that sets the attributes given (None: leave that attribute alone), only while
+    `condition` holds: an update must never re-create a deleted item."""
     values: Item = {}
     for name, value in attributes.items():
         if isinstance(value, bool):
@@ -178,7 +170,13 @@ def _set_values(**attributes: str | bool | None) -> Item:
             values[name] = {"S": value}
     if not values:
         raise ValueError("nothing to set")
-    return values
+    return update(
+        pk,
+        "SET " + ", ".join(f"{name} = :{name}" for name in values),
+        condition,
+        values={**condition_values, **{f":{name}": value for name, value in values.items()}},
+        on_condition_failed=Unauthenticated,
+    )
 
 
 def _flags(email_verified: bool, two_factor: bool) -> Item:
