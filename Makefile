@@ -1,42 +1,47 @@
 # The two commands a fresh machine needs: `make dev` and `make test`.
 # Everything is installed into this folder (.venv, node_modules), never globally.
 
-PYTHON ?= python3.11
+# Lambda's python3.13 runtime; devtools/find-python says in one line what to install if missing.
+PYTHON_VERSION := 3.13
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAGE ?= prod
+ARCH ?= x86_64
 
 .PHONY: dev test lint chromium format package bench clean
 
-dev: $(VENV)/.installed node_modules/.installed
+dev: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 	PORT=$(PORT) $(BIN)/python -m devtools.dev
 
-test: $(VENV)/.installed node_modules/.installed lint chromium
+test: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed lint chromium
 	$(BIN)/python -m pytest
 
 # The browser tests' Chromium: Debian's package, installed here when missing (as root).
 chromium:
 	@devtools/ensure-chromium
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-$(PYTHON_VERSION)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # Ratios measured side by side on DynamoDB Local; figures also in .bench/results.json
-bench: $(VENV)/.installed node_modules/.installed
+bench: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 	$(BIN)/python -m bench
 
 # A CloudFormation (SAM) template with the DynamoDB table, plus the Lambda zip: build/$(STAGE)/
-package: $(VENV)/.installed
-	$(BIN)/python -m devtools.package --stage $(STAGE) --out build/$(STAGE)
+# (ARCH=arm64: Graviton, built from aarch64 wheels)
+package: $(VENV)/.installed-$(PYTHON_VERSION)
+	$(BIN)/python -m devtools.package --stage $(STAGE) --arch $(ARCH) --out build/$(STAGE)
 
-format: $(VENV)/.installed
+format: $(VENV)/.installed-$(PYTHON_VERSION)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# A venv of another Python (an earlier 3.11 one) is replaced, never reused.
+$(VENV)/.installed-$(PYTHON_VERSION): requirements.txt requirements-dev.txt
+	@$(BIN)/python -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null \
+	  || { rm -rf $(VENV) && python=$$(devtools/find-python $(PYTHON_VERSION)) && echo "$$python -m venv $(VENV)" && "$$python" -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 

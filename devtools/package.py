@@ -15,7 +15,11 @@ code needs besides, all built from chalicelib.store so nothing is written twice:
 Then cfn-lint checks the result, and the zip gains compiled bytecode: Lambda's file system is
 read-only, so without shipped .pyc files every cold start compiles every module it imports.
 
-    python -m devtools.package --stage prod --out build/prod
+The runtime is the Python that runs this (Chalice takes its version): the Makefile's 3.13. The
+architecture is x86_64 unless asked: `--arch arm64` builds the zip from aarch64 manylinux wheels
+and the template says `Architectures: [arm64]`.
+
+    python -m devtools.package --stage prod --out build/prod [--arch arm64]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import compileall
 import json
 import os
 import py_compile
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +49,8 @@ TABLE = "SessionsTable"
 # The logical ids Chalice gives the function and, with autogen_policy off, its role.
 FUNCTION = "APIHandler"
 ROLE = "ApiHandlerRole"
+# Lambda's names; Chalice's lambda_architecture takes the same.
+ARCHITECTURES = ("x86_64", "arm64")
 
 
 # The template's parameters: what only the person deploying knows.
@@ -164,30 +171,57 @@ def merge_template() -> dict[str, Any]:
     }
 
 
-def package(stage: str, out: Path) -> Path:
+def package(stage: str, out: Path, arch: str = "x86_64") -> Path:
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}: one of {', '.join(ARCHITECTURES)}")
+    out = out.resolve()  # Chalice runs in the staged project, not here
     out.mkdir(parents=True, exist_ok=True)
     merge_file = out.parent / f"merge-template-{stage}.json"
     merge_file.write_text(json.dumps(merge_template(), indent=2) + "\n", encoding="utf-8")
     bin_dir = Path(sys.executable).parent
     # Chalice insists on a region even to package; the template itself is region-neutral.
     env = {"AWS_DEFAULT_REGION": "us-east-1", **os.environ}
-    subprocess.run(
-        [str(bin_dir / "chalice"), "package", "--stage", stage,
-         "--merge-template", str(merge_file), str(out)],
-        cwd=ROOT, env=env, check=True,
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        project = stage_project(Path(folder), arch)
+        subprocess.run(
+            [str(bin_dir / "chalice"), "--project-dir", str(project), "package",
+             "--stage", stage, "--merge-template", str(merge_file), str(out)],
+            env=env, check=True,
+        )  # fmt: skip
     template = out / "sam.json"
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
     add_bytecode(out / "deployment.zip")
     return template
 
 
+def stage_project(folder: Path, arch: str) -> Path:
+    """A copy of what `chalice package` reads (the app, chalicelib, requirements.txt and the
+    config), with `lambda_architecture` set: Chalice takes the architecture from its config
+    only, and the one in git stays the default. Chalice's cache of built dependencies
+    (.chalice/deployments, one zip per requirements, runtime and architecture) is shared with
+    the checkout's, so a second build downloads nothing."""
+    project = folder / "project"
+    shutil.copytree(
+        ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("app.py", "requirements.txt", ".chalice/policy.json"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, project / name)
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    config["lambda_architecture"] = arch
+    (project / ".chalice" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    cache = ROOT / ".chalice" / "deployments"
+    cache.mkdir(exist_ok=True)
+    (project / ".chalice" / "deployments").symlink_to(cache, target_is_directory=True)
+    return project
+
+
 def add_bytecode(archive: Path) -> None:
-    """Add __pycache__/*.cpython-311.pyc for every module in the zip.
+    """Add __pycache__/*.cpython-313.pyc for every module in the zip.
 
     Chalice picks the Lambda runtime from the Python that runs it, so this interpreter's
-    bytecode is the runtime's. Unchecked-hash pycs: Python loads them without comparing source
-    timestamps, which a zip keeps only to two seconds.
+    bytecode is the runtime's, on either architecture. Unchecked-hash pycs: Python loads them
+    without comparing source timestamps, which a zip keeps only to two seconds.
     """
     with tempfile.TemporaryDirectory() as folder:
         tree = Path(folder)
@@ -208,8 +242,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--arch", choices=ARCHITECTURES, default="x86_64")
     args = parser.parse_args()
-    template = package(args.stage, args.out or ROOT / "build" / args.stage)
+    template = package(args.stage, args.out or ROOT / "build" / args.stage, args.arch)
     print(f"{template} and {template.with_name('deployment.zip')} are ready (cfn-lint passed)")
     return 0
 

@@ -1,4 +1,4 @@
-"""Run the handler of a built deployment.zip as the AWS Lambda Python 3.11 runtime would.
+"""Run the handler of a built deployment.zip as the AWS Lambda Python 3.13 runtime would.
 
 The zip is unpacked into an empty folder (Lambda's /var/task) and its handler runs in a fresh
 interpreter started with `-I -S`, whose import path is set to exactly that folder, a folder
@@ -34,7 +34,7 @@ from pathlib import Path
 from types import SimpleNamespace, TracebackType
 from typing import IO, Any, NoReturn
 
-# What the Lambda Python 3.11 runtime puts on the import path besides the function's own code:
+# What the Lambda Python 3.13 runtime puts on the import path besides the function's own code:
 # boto3, botocore and their dependencies (python-dateutil is imported as `dateutil`).
 LAMBDA_RUNTIME_MODULES = (
     "boto3",

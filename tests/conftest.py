@@ -63,6 +63,16 @@ def prod_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def arm64_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make package STAGE=prod ARCH=arm64`: aarch64 wheels, built and checked, never run here."""
+    from devtools.package import package
+
+    out = tmp_path_factory.mktemp("package-arm64") / "prod"
+    package("prod", out, arch="arm64")
+    return out
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

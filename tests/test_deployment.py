@@ -58,7 +58,8 @@ def test_the_function_gets_the_table_name_from_the_template(resources):
     assert variables["TOTP_KEYS_PARAMETER"] == {"Ref": "TotpKeysParameter"}
     assert "TOTP_KEYS_FILE" not in variables  # the keyring never lives beside the code
     assert variables["COOKIE_SECURE"] == "true"
-    assert function["Runtime"] == "python3.11"
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["x86_64"]  # the default; ARCH=arm64 is opt-in
 
 
 def test_the_role_allows_only_the_dynamodb_actions_the_store_calls_on_this_table(resources):
@@ -160,9 +161,9 @@ def test_the_package_holds_the_app_and_its_data_but_no_dev_code(prod_package):
         "jinja2/__init__.py",
         "email_validator/__init__.py",
         # Shipped bytecode: Lambda cannot write __pycache__, so it would compile every cold start.
-        "__pycache__/app.cpython-311.pyc",
-        "chalicelib/__pycache__/sessions.cpython-311.pyc",
-        "jinja2/__pycache__/environment.cpython-311.pyc",
+        "__pycache__/app.cpython-313.pyc",
+        "chalicelib/__pycache__/sessions.cpython-313.pyc",
+        "jinja2/__pycache__/environment.cpython-313.pyc",
     ):
         assert required in names
     assert not [n for n in names if n.startswith(("tests/", "devtools/", "boto3/", "moto/"))]

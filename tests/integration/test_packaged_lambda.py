@@ -2,7 +2,7 @@
 
 test_deployment.py checks the template and the zip's file list; this unpacks the zip into an
 empty folder and calls its handler (`app.app`) in a fresh `python -I -S` whose import path is
-that folder, the packages the Lambda Python 3.11 runtime ships (boto3 and its dependencies)
+that folder, the packages the Lambda Python 3.13 runtime ships (boto3 and its dependencies)
 and the standard library: a dependency missing from requirements.txt fails here, not after a
 deploy. The handler gets API Gateway REST proxy events and the prod stage's environment from
 the template, with DynamoDB Local standing in for the table.
@@ -44,9 +44,10 @@ COOKIE = "__Host-auth_session"  # COOKIE_SECURE is true on prod: the __Host- nam
 SESSION_MAX_AGE = 30 * 86400  # SESSION_LIFETIME 30d
 COOKIE_ATTRIBUTES = {"path", "max-age", "expires", "httponly", "samesite", "secure"}
 
-# Lambda's python3.11 runtime runs on Amazon Linux 2, whose glibc is 2.26: a wheel built for a
-# newer glibc installs and even imports here, then fails on Lambda.
-LAMBDA_GLIBC = (2, 26)
+# Lambda's python3.13 runtime runs on Amazon Linux 2023, whose glibc is 2.34: a wheel built for
+# a newer glibc installs and even imports here, then fails on Lambda.
+LAMBDA_PYTHON = (3, 13)
+LAMBDA_GLIBC = (2, 34)
 # The legacy manylinux names and the glibc version each stands for (PEP 600).
 LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 # Extension modules (`.so`) and the versioned libraries auditwheel vendors (`.so.1.2`).
@@ -201,7 +202,7 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(
 ):
     env = function_environment(package, table, dynamodb_local.endpoint, ses)
     with running(package, env) as handler:
-        assert handler.started["version_info"] == [3, 11]
+        assert handler.started["version_info"] == list(LAMBDA_PYTHON)
 
         signup = answer(
             handler,
@@ -304,6 +305,18 @@ def test_a_handler_that_cannot_import_fails_with_its_traceback(tmp_path):
 
 
 # -- native code ---------------------------------------------------------------------------------
+# The x86_64 zip runs above; the arm64 one (`make package ARCH=arm64`) is built and checked here
+# but cannot run on this x86_64 machine.
+
+# ELF e_machine of each Lambda architecture, and its machine in manylinux platform tags.
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}  # EM_X86_64, EM_AARCH64
+WHEEL_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+@pytest.fixture(scope="module", params=["x86_64", "arm64"])
+def built(request, prod_package, arm64_package) -> tuple[str, Path]:
+    """Each architecture's package folder."""
+    return request.param, {"x86_64": prod_package, "arm64": arm64_package}[request.param]
 
 
 def wheel_tags(wheel_file: str) -> list[str]:
@@ -314,29 +327,42 @@ def wheel_tags(wheel_file: str) -> list[str]:
     ]
 
 
-def glibc_of(platform: str) -> tuple[int, int] | None:
-    """The glibc version a manylinux x86_64 platform tag requires; None for any other tag."""
-    if not platform.endswith("_x86_64"):
+def glibc_of(platform: str, machine: str) -> tuple[int, int] | None:
+    """The glibc version a manylinux platform tag for this machine requires; None for any other
+    tag (another machine, macOS, Windows, musl)."""
+    if not platform.endswith(f"_{machine}"):
         return None
-    if match := re.fullmatch(r"manylinux_(\d+)_(\d+)_x86_64", platform):
+    if match := re.fullmatch(rf"manylinux_(\d+)_(\d+)_{machine}", platform):
         return int(match[1]), int(match[2])
-    return LEGACY_MANYLINUX.get(platform.removesuffix("_x86_64"))
+    return LEGACY_MANYLINUX.get(platform.removesuffix(f"_{machine}"))
 
 
-def fits_lambda(tag: str) -> bool:
-    """Whether a wheel tag runs on Lambda's python3.11 x86_64: CPython 3.11's own ABI, or the
-    stable ABI from a CPython 3.x no newer than 3.11; manylinux x86_64 for glibc <= 2.26."""
+def fits_lambda(tag: str, machine: str) -> bool:
+    """Whether a wheel tag runs on Lambda's python3.13 on this machine: CPython 3.13's own ABI,
+    or the stable ABI from a CPython 3.x no newer than 3.13; manylinux for glibc <= 2.34."""
     python, abi, platform = tag.split("-")
     minor = re.fullmatch(r"cp3(\d+)", python)
-    fits_python = (python, abi) == ("cp311", "cp311") or (
-        abi == "abi3" and minor is not None and int(minor[1]) <= 11
+    fits_python = (python, abi) == ("cp313", "cp313") or (
+        abi == "abi3" and minor is not None and int(minor[1]) <= LAMBDA_PYTHON[1]
     )
-    glibc = glibc_of(platform)
+    glibc = glibc_of(platform, machine)
     return fits_python and glibc is not None and glibc <= LAMBDA_GLIBC
 
 
-def test_every_compiled_wheel_fits_the_python_3_11_lambda_runtime(prod_package):
-    with zipfile.ZipFile(prod_package / "deployment.zip") as zipped:
+def test_fits_lambda_reads_the_tags_as_pip_would():
+    assert fits_lambda("cp313-cp313-manylinux_2_28_x86_64", "x86_64")
+    assert fits_lambda("cp310-abi3-manylinux_2_34_aarch64", "aarch64")
+    assert fits_lambda("cp311-abi3-manylinux2014_x86_64", "x86_64")
+    assert not fits_lambda("cp313-cp313-manylinux_2_35_x86_64", "x86_64")  # glibc too new
+    assert not fits_lambda("cp313-cp313-manylinux_2_28_aarch64", "x86_64")  # other machine
+    assert not fits_lambda("cp312-cp312-manylinux_2_28_x86_64", "x86_64")  # other ABI
+    assert not fits_lambda("cp314-abi3-manylinux_2_28_x86_64", "x86_64")  # abi3 from a newer 3.x
+    assert not fits_lambda("cp313-cp313-musllinux_1_2_x86_64", "x86_64")
+
+
+def test_every_compiled_wheel_fits_the_python_3_13_lambda_runtime(built):
+    arch, folder = built
+    with zipfile.ZipFile(folder / "deployment.zip") as zipped:
         names = zipped.namelist()
         shared_objects = {n for n in names if SHARED_OBJECT.fullmatch(n)}
         # Each installed wheel lists its files in RECORD: the wheels that brought a .so.
@@ -350,19 +376,36 @@ def test_every_compiled_wheel_fits_the_python_3_11_lambda_runtime(prod_package):
                 compiled[dist_info] = wheel_tags(zipped.read(f"{dist_info}/WHEEL").decode())
                 claimed |= files & shared_objects
     assert claimed == shared_objects, "a .so that no wheel in the zip installed"
-    assert any(d.startswith("argon2_cffi_bindings-") for d in compiled), sorted(compiled)
-    misfits = {d: tags for d, tags in compiled.items() if not any(map(fits_lambda, tags))}
-    assert misfits == {}, "wheels that cannot load on Lambda's python3.11 (x86_64, glibc 2.26)"
+    for native in ("argon2_cffi_bindings-", "cbor2-", "cryptography-"):
+        assert any(d.startswith(native) for d in compiled), sorted(compiled)
+    machine = WHEEL_MACHINE[arch]
+    misfits = {
+        d: tags for d, tags in compiled.items() if not any(fits_lambda(t, machine) for t in tags)
+    }
+    assert misfits == {}, f"wheels that cannot load on Lambda's python3.13 ({arch}, glibc 2.34)"
 
 
-def test_every_shared_object_is_an_x86_64_elf_library(prod_package):
-    with zipfile.ZipFile(prod_package / "deployment.zip") as zipped:
+def test_every_shared_object_is_an_elf_library_of_the_architecture(built):
+    arch, folder = built
+    with zipfile.ZipFile(folder / "deployment.zip") as zipped:
         headers = {n: zipped.read(n)[:20] for n in zipped.namelist() if SHARED_OBJECT.fullmatch(n)}
     assert headers
     for name, header in headers.items():
         # ELF magic, 64-bit (EI_CLASS 2), little-endian (EI_DATA 1); e_type ET_DYN (3), a shared
-        # object; e_machine EM_X86_64 (62): a macOS or arm64 build would fail on the function.
+        # object; e_machine the architecture's: a macOS or other-machine build would fail there.
         assert header[:4] == b"\x7fELF", name
         assert (header[4], header[5]) == (2, 1), name
         assert int.from_bytes(header[16:18], "little") == 3, name
-        assert int.from_bytes(header[18:20], "little") == 62, name
+        assert int.from_bytes(header[18:20], "little") == ELF_MACHINE[arch], name
+
+
+def test_the_template_names_the_architecture_and_the_python_3_13_runtime(built):
+    arch, folder = built
+    resources = json.loads((folder / "sam.json").read_text())["Resources"]
+    functions = [
+        r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::Function"
+    ]
+    assert functions
+    for function in functions:
+        assert function["Runtime"] == "python3.13"
+        assert function["Architectures"] == [arch]
