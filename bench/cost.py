@@ -18,7 +18,11 @@ from bench.capacity import Units
 from bench.report import Table, count, usd
 
 CHECKED = "2026-11-27"
+CHECKED_ARM_AND_SNAPSTART = "2026-12-01"
 INF = math.inf
+# Lambda's two architectures, as the template names them (make package ARCH=...).
+ARCHITECTURES = ("x86_64", "arm64")
+MONTH_SECONDS = 730 * 3600  # AWS's pricing examples take a month as 730 hours
 
 # Lambda allocates CPU in proportion to memory: "at 1,769 MB, a function has the equivalent of
 # one vCPU" (AWS Lambda developer guide, "Configure Lambda function memory").
@@ -46,8 +50,8 @@ class Price:
         return total
 
 
-def flat(rate: float, unit: str, source: str, note: str = "") -> Price:
-    return Price(((INF, rate),), unit, source, note=note)
+def flat(rate: float, unit: str, source: str, note: str = "", checked: str = CHECKED) -> Price:
+    return Price(((INF, rate),), unit, source, checked=checked, note=note)
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,21 @@ class Prices:
     api_gateway: Price
     lambda_requests: Price
     lambda_duration: Price
+    lambda_duration_arm64: Price
+    snapstart_cache: Price
+    snapstart_restore: Price
     dynamodb_reads: Price
     dynamodb_writes: Price
     dynamodb_storage: Price
     cognito_lite: Price
     cognito_essentials: Price
 
+    def duration(self, arch: str) -> Price:
+        return self.lambda_duration if arch == "x86_64" else self.lambda_duration_arm64
+
 
 _COGNITO = "https://aws.amazon.com/cognito/pricing/"
+_LAMBDA = "https://aws.amazon.com/lambda/pricing/"
 _DYNAMODB_ON_DEMAND = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
 
 # us-east-1, checked on CHECKED through stored copies of the pages (the search tool of this
@@ -89,6 +100,31 @@ PRICES = Prices(
         note="billed per 1 ms (same rates on third-party copies, cloudchipr.com); the INIT phase "
         "(cold start) is billed the same way since 2025-08-01: https://aws.amazon.com/blogs/"
         "compute/aws-lambda-standardizes-billing-for-init-phase/",
+    ),
+    lambda_duration_arm64=Price(
+        ((7.5e9, 0.0000133334), (18.75e9, 0.0000120001), (INF, 0.0000106667)),
+        "GB-second (arm64)",
+        _LAMBDA,
+        checked=CHECKED_ARM_AND_SNAPSTART,
+        note="20% below x86 in the first band; the page renders its rates in the browser, so "
+        "they were confirmed through artillery's price table (lib/platform/aws-lambda/prices.js"
+        ", 1333340e-11 per GB-second in the base regions)",
+    ),
+    snapstart_cache=flat(
+        0.0000015046,
+        "GB-second of SnapStart snapshot cached (Python, per published version, at least 3 h)",
+        _LAMBDA,
+        checked=CHECKED_ARM_AND_SNAPSTART,
+        note="Python and .NET only (Java's SnapStart is free); the same figure in third-party "
+        "copies of the page (awsnegotiations.com, May 2026)",
+    ),
+    snapstart_restore=flat(
+        0.0001397998,
+        "GB restored from a SnapStart snapshot (Python, each new execution environment)",
+        _LAMBDA,
+        checked=CHECKED_ARM_AND_SNAPSTART,
+        note="as the cache price; the restored environment's run-time load (Billed Restore "
+        "Duration) is billed as duration on top and not counted here",
     ),
     dynamodb_reads=flat(
         0.125e-6,
@@ -183,6 +219,19 @@ class Bill(NamedTuple):
         return self.api_gateway + self.lambda_ + self.dynamodb
 
 
+class SnapStart(NamedTuple):
+    """SnapStart's charges against the INIT time it saves, for one month (USD)."""
+
+    cold_starts: float
+    restore: float
+    cache: float
+    init_saved: float
+
+    @property
+    def net(self) -> float:
+        return self.restore + self.cache - self.init_saved
+
+
 GIB = 1024**3
 
 
@@ -210,21 +259,22 @@ class CostModel:
         """Lambda's billed duration of one request (rounded up to 1 ms)."""
         return math.ceil(self._stretched(work.wall_ms, work.cpu_ms))
 
-    def bill(self, traffic: Traffic) -> Bill:
-        """One month of `traffic`. `auth` is what an app on Cognito would not pay: logins in
-        full, every DynamoDB unit and stored byte, and all of the protected requests' handler
-        time (the route timed, GET /auth/session, does nothing but validate and return the
-        session); not the API Gateway and Lambda request fees or cold starts of protected
-        requests, which it pays too."""
+    def bill(self, traffic: Traffic, arch: str = "x86_64") -> Bill:
+        """One month of `traffic` on Lambda's `arch`. `auth` is what an app on Cognito would not
+        pay: logins in full, every DynamoDB unit and stored byte, and all of the protected
+        requests' handler time (the route timed, GET /auth/session, does nothing but validate
+        and return the session); not the API Gateway and Lambda request fees or cold starts of
+        protected requests, which it pays too. arm64 is priced at the durations measured here
+        (an x86_64 machine): its own speed is not measured."""
         p, i = self.prices, self.inputs
+        duration = p.duration(arch)
         requests = traffic.protected + traffic.logins
         cold_gb_s = requests * self.profile.cold_start_rate * self.cold_start_ms / 1000 * self._gb
-        warm_ms = traffic.protected * self._protected_ms + traffic.logins * self.billed_ms(i.login)
-        gb_s = warm_ms / 1000 * self._gb + cold_gb_s
+        gb_s = self._warm_gb_s(traffic) + cold_gb_s
         units = _mix(self._protected_units, traffic.protected, i.login.units, traffic.logins)
         stored_gb = (traffic.sessions * i.session_bytes + traffic.accounts * i.account_bytes) / GIB
         api = p.api_gateway.cost(requests)
-        lambda_ = p.lambda_requests.cost(requests) + p.lambda_duration.cost(gb_s)
+        lambda_ = p.lambda_requests.cost(requests) + duration.cost(gb_s)
         dynamodb = (
             p.dynamodb_reads.cost(units.reads)
             + p.dynamodb_writes.cost(units.writes)
@@ -234,20 +284,47 @@ class CostModel:
         paid_anyway = (
             p.api_gateway.cost(traffic.protected)
             + p.lambda_requests.cost(traffic.protected)
-            + p.lambda_duration.cost(protected_cold_gb_s)
+            + duration.cost(protected_cold_gb_s)
         )
         return Bill(api, lambda_, dynamodb, api + lambda_ + dynamodb - paid_anyway)
 
-    def month(self, mau: float) -> Bill:
+    def traffic(self, mau: float) -> Traffic:
         profile = self.profile
-        return self.bill(
-            Traffic(
-                protected=mau * profile.protected_requests,
-                logins=mau * profile.logins,
-                sessions=mau * profile.stored_sessions,
-                accounts=mau,
-            )
+        return Traffic(
+            protected=mau * profile.protected_requests,
+            logins=mau * profile.logins,
+            sessions=mau * profile.stored_sessions,
+            accounts=mau,
         )
+
+    def month(self, mau: float, arch: str = "x86_64") -> Bill:
+        return self.bill(self.traffic(mau), arch)
+
+    def snapstart(self, mau: float) -> SnapStart:
+        """What turning SnapStart on (x86_64) would change in one month at `mau`: every cold
+        start becomes a restore, charged per GB, instead of an INIT billed as duration; one
+        published version's snapshot is cached all month. The restored environment's own
+        billed time (loading the runtime, no hooks here) is not counted: SnapStart's cost is
+        a lower bound."""
+        traffic = self.traffic(mau)
+        cold_starts = (traffic.protected + traffic.logins) * self.profile.cold_start_rate
+        init_gb_s = cold_starts * self.cold_start_ms / 1000 * self._gb
+        # Priced at the margin: the month's other duration fills the tiers first.
+        warm_gb_s = self._warm_gb_s(traffic)
+        duration = self.prices.lambda_duration
+        init_saved = duration.cost(warm_gb_s + init_gb_s) - duration.cost(warm_gb_s)
+        return SnapStart(
+            cold_starts=cold_starts,
+            restore=self.prices.snapstart_restore.cost(cold_starts * self._gb),
+            cache=self.prices.snapstart_cache.cost(MONTH_SECONDS * self._gb),
+            init_saved=init_saved,
+        )
+
+    def _warm_gb_s(self, traffic: Traffic) -> float:
+        warm_ms = traffic.protected * self._protected_ms + traffic.logins * self.billed_ms(
+            self.inputs.login
+        )
+        return warm_ms / 1000 * self._gb
 
     def cognito(self, mau: float) -> tuple[float, float]:
         return self.prices.cognito_lite.cost(mau), self.prices.cognito_essentials.cost(mau)
@@ -275,25 +352,41 @@ class CostModel:
 
     def report(self, user_counts: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict[str, Any]:
         per_million = {
-            "1M protected requests": self.bill(Traffic(protected=1e6)),
-            "1M logins": self.bill(Traffic(logins=1e6)),
+            "1M protected requests": Traffic(protected=1e6),
+            "1M logins": Traffic(logins=1e6),
         }
-        columns = ("per", "API Gateway", "Lambda", "DynamoDB", "all-in", "auth's share")
-        rows = {
-            label: (usd(b.api_gateway), usd(b.lambda_), usd(b.dynamodb), usd(b.total), usd(b.auth))
-            for label, b in per_million.items()
-        }
-        monthly = {}
+        columns = (
+            "per", "API Gateway", "Lambda", "DynamoDB", "all-in", "auth's share",
+            "Lambda, arm64", "all-in, arm64",
+        )  # fmt: skip
+        rows = {}
+        for label, traffic in per_million.items():
+            b, arm = self.bill(traffic), self.bill(traffic, "arm64")
+            rows[label] = (
+                *(usd(v) for v in (b.api_gateway, b.lambda_, b.dynamodb, b.total, b.auth)),
+                usd(arm.lambda_),
+                usd(arm.total),
+            )
+        monthly, snapstart = {}, {}
         for mau in user_counts:
-            bill = self.month(mau)
+            bill, arm = self.month(mau), self.month(mau, "arm64")
             lite, essentials = self.cognito(mau)
             requests = mau * (self.profile.protected_requests + self.profile.logins)
             monthly[f"{mau:,} MAU"] = (
                 count(requests),
                 usd(bill.total),
+                usd(arm.total),
                 usd(bill.auth),
                 usd(lite),
                 usd(essentials),
+            )
+            snap = self.snapstart(mau)
+            snapstart[f"{mau:,} MAU"] = (
+                count(snap.cold_starts),
+                usd(snap.restore),
+                usd(snap.cache),
+                usd(snap.init_saved),
+                ("+" if snap.net >= 0 else "-") + usd(abs(snap.net)),
             )
         return {
             "per 1M requests (USD)": Table(columns, rows),
@@ -302,6 +395,7 @@ class CostModel:
                     "monthly active users",
                     "requests",
                     "this service, all-in",
+                    "all-in, arm64",
                     "auth's share",
                     "Cognito Lite",
                     "Cognito Essentials",
@@ -309,6 +403,18 @@ class CostModel:
                 monthly,
             ),
             "break-even": self.break_even(),
+            "SnapStart, per month (USD; not enabled)": Table(
+                (
+                    "monthly active users",
+                    "cold starts",
+                    "restores",
+                    "snapshot cache",
+                    "INIT no longer billed",
+                    "net change",
+                ),
+                snapstart,
+            ),
+            "SnapStart, per cold start": self.snapstart_per_cold_start(),
             "inputs": self.inputs_report(),
             "assumptions": self.assumptions(),
             "what Cognito includes": COGNITO_INCLUDES,
@@ -317,6 +423,20 @@ class CostModel:
                 + (f"; {price.note}" if price.note else "")
                 for name, price in vars(self.prices).items()
             },
+        }
+
+    def snapstart_per_cold_start(self) -> dict[str, str]:
+        """One cold start with and without SnapStart: its charge and the INIT a user waits for."""
+        restore = self.prices.snapstart_restore.tiers[0][1] * self._gb
+        init = self.prices.lambda_duration.tiers[0][1] * self._gb * self.cold_start_ms / 1000
+        return {
+            "INIT billed today": f"{self.cold_start_ms:.0f} ms at {self.inputs.memory_mb} MB = "
+            f"{_dollars(round(init, 10))}",
+            "a restore instead": f"{_dollars(round(restore, 10))} ({restore / init:.1f} x the INIT "
+            "it replaces), plus the restored runtime's billed time",
+            "what a user waits for": f"the INIT: {self.cold_start_ms:.0f} ms at "
+            f"{self.inputs.memory_mb} MB (estimated from {self.inputs.cold_start_wall_ms:.0f} ms "
+            "here), against a restore AWS puts 'as low as sub-second'",
         }
 
     def break_even(self) -> dict[str, str]:
@@ -367,7 +487,9 @@ class CostModel:
     def assumptions(self) -> list[str]:
         p, per_ms = self.profile, self.prices.lambda_duration.tiers[0][1] * self._gb / 1000
         return [
-            "prices: us-east-1 list prices, API Gateway REST API, Lambda x86, DynamoDB "
+            "prices: us-east-1 list prices, API Gateway REST API, Lambda x86_64 (the arm64 "
+            "columns: its duration price, at the durations measured on this x86_64 machine; "
+            "arm64's own speed is not measured here), DynamoDB "
             "on-demand (Standard table class); AWS's free tiers are not applied to this service "
             "(Lambda's and DynamoDB's are per account and used by the app too, API Gateway's "
             "ends after 12 months); Cognito's 10,000 free MAU are",
@@ -388,6 +510,10 @@ class CostModel:
             f"cold starts: {p.cold_start_rate:.0%} of invocations (AWS: 'typically under 1%'), "
             "each billed at the cold start measured here with its CPU time stretched the same way "
             "(INIT is billed since 2025-08-01; Lambda may give INIT more CPU, so an upper bound)",
+            "SnapStart (not enabled): each cold start becomes a restore charged per GB of memory, "
+            "its INIT no longer billed; one published version's snapshot cached the whole month "
+            "(each further version kept with SnapStart on is charged the same); the restored "
+            "runtime's own billed time is not counted, so its cost is a lower bound",
             "DynamoDB units: section 1's, by AWS's documented rules on the real items "
             "(transactional index writes counted twice: an upper bound)",
             "storage: a GB is 2^30 bytes; point-in-time recovery (enabled by make package), "

@@ -210,6 +210,33 @@ def test_a_month_stores_each_users_sessions_and_account():
     assert month.dynamodb - empty.dynamodb == pytest.approx(stored_gb * 0.25)
 
 
+def test_arm64_pays_its_own_duration_price_for_the_same_time():
+    model = CostModel(INPUTS)
+    x86, arm = model.month(100_000), model.month(100_000, "arm64")
+    requests_fee = 100_000 * 304 * 0.20e-6
+    assert (arm.lambda_ - requests_fee) == pytest.approx(
+        (x86.lambda_ - requests_fee) * 0.0000133334 / 0.0000166667
+    )
+    assert (arm.api_gateway, arm.dynamodb) == (x86.api_gateway, x86.dynamodb)
+    ratio = PRICES.duration("arm64").cost(1) / PRICES.duration("x86_64").cost(1)
+    assert ratio == pytest.approx(0.8, rel=1e-5)  # "20% less per GB-second"
+
+
+def test_snapstart_trades_each_cold_starts_init_for_a_restore_and_caches_one_snapshot():
+    model = CostModel(INPUTS)
+    snap = model.snapstart(1_000_000)
+    cold_starts = 1_000_000 * 304 * 0.01
+    assert snap.cold_starts == pytest.approx(cold_starts)
+    assert snap.restore == pytest.approx(cold_starts * 0.5 * 0.0001397998)
+    assert snap.cache == pytest.approx(730 * 3600 * 0.5 * 0.0000015046)  # about $1.98
+    init_ms = 380 * 1769 / 512 + 20  # CPU stretched, waiting not
+    assert snap.init_saved == pytest.approx(cold_starts * init_ms / 1000 * 0.5 * 0.0000166667)
+    assert snap.net == pytest.approx(snap.restore + snap.cache - snap.init_saved)
+    assert snap.net > 0  # at a 1.3 s INIT a restore costs more than the INIT it replaces
+    cheap = CostModel(replace(INPUTS, cold_start_wall_ms=10_000, cold_start_cpu_ms=9_000))
+    assert cheap.snapstart(1_000_000).net < 0  # a 30 s INIT would pay for SnapStart
+
+
 def test_break_even_is_where_the_costs_cross():
     crossing = CostModel.crossings(lambda m: 0.001 * m, PRICES.cognito_essentials.cost)
     assert crossing == [pytest.approx(150 / 0.014, rel=1e-6)]  # 0.001 m = 0.015 (m - 10,000)
@@ -227,7 +254,14 @@ def test_the_report_has_every_row_and_states_its_assumptions():
         "auth's share vs Cognito Essentials",
     }
     assert any("cold starts" in line for line in report["assumptions"])
+    assert any("arm64" in line for line in report["assumptions"])
+    assert any(line.startswith("SnapStart") for line in report["assumptions"])
     assert set(report["prices"]) == set(vars(PRICES))
+    assert "all-in, arm64" in report["per month (USD)"].columns
+    assert "all-in, arm64" in report["per 1M requests (USD)"].columns
+    assert set(report["SnapStart, per month (USD; not enabled)"].rows) == set(
+        report["per month (USD)"].rows
+    )
 
 
 # -- presentation ----------------------------------------------------------------------------------

@@ -89,6 +89,9 @@ ADMIN_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(connect_timeout=10, read_timeou
 _deadline: ContextVar[float | None] = ContextVar("store_deadline", default=None)
 
 _ATTEMPTS = 4  # for transaction conflicts and unprocessed batch items
+# Retry jitter from the OS, not random's shared generator: that one is seeded once at import,
+# so containers restored from one SnapStart snapshot would all wait the same, in step.
+_JITTER = random.SystemRandom()
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 _MAX_BATCH_GET = 100
 _MAX_BATCH_WRITE = 25
@@ -353,7 +356,7 @@ class Table:
         items = [{w.action: {"TableName": self.name, **w.params}} for w in writes]
         for attempt in range(_ATTEMPTS):
             if attempt:
-                self._sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter)
+                self._sleep(_JITTER.uniform(0.01, 0.05) * attempt)
             _check_budget()
             try:
                 self.client.transact_write_items(TransactItems=items)
