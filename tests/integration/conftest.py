@@ -18,6 +18,7 @@ import pytest
 import requests
 from chalice.cli.factory import CLIFactory
 from chalice.local import create_local_server
+from playwright import sync_api as playwright_api
 
 from chalicelib import runtime
 from chalicelib.config import Settings
@@ -26,6 +27,7 @@ from devtools.calls import CallRecorder
 from devtools.dynamodb_local import LOCAL_AWS_ENV, ROOT, DynamoDBLocal
 from devtools.outbox import Outbox
 from devtools.stage import local_dev_environment, stage_environment
+from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="session")
@@ -113,3 +115,30 @@ def live_server(
     finally:
         runtime.use(None)
         admin.delete_table(TableName=table)
+
+
+# -- the browser suites: Debian's Chromium through Playwright ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[playwright_api.Browser]:
+    assert CHROMIUM.exists(), "Debian's chromium is missing: `make test` installs it (apt-get)"
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(
+    chromium: playwright_api.Browser, live_server: LiveServer
+) -> Iterator[playwright_api.BrowserContext]:
+    context = chromium.new_context(base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: playwright_api.BrowserContext) -> playwright_api.Page:
+    return context.new_page()

@@ -9,55 +9,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `make test` installs it (apt-get)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def context(chromium: Browser, live_server) -> Iterator[BrowserContext]:
-    context = chromium.new_context(base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
-
-
-def session_cookies(context: BrowserContext) -> list[dict]:
-    """The session cookie, if the browser holds one (the login page also sets a short-lived
-    cookie that binds a passkey sign-in's challenge to this browser)."""
-    return [c for c in context.cookies() if c["name"] == "auth_session"]
-
-
-def fill_and_submit(page: Page, email: str, password: str, button: str) -> None:
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name=button).click()
+from tests.integration.browser import (
+    PASSWORD,
+    VirtualAuthenticator,
+    add_passkey,
+    fill_and_submit,
+    session_cookies,
+    sign_up_in_browser,
+)
 
 
 def test_sign_up_browse_reload_log_out_and_back(page: Page, context: BrowserContext, live_server):
@@ -130,12 +92,6 @@ def test_a_duplicate_email_is_explained_next_to_the_field(
 
 
 # -- the account's life: verification, a forgotten password, settings -------------------------
-
-
-def sign_up_in_browser(page: Page, email: str = "ann@example.com") -> None:
-    page.goto("/signup")
-    fill_and_submit(page, email, PASSWORD, "Sign up")
-    expect(page).to_have_url(re.compile(r"/training$"))
 
 
 def test_verify_the_email_with_the_code_from_the_outbox(page: Page, live_server):
@@ -326,46 +282,6 @@ def test_two_factor_enrol_sign_in_replay_recovery_and_reset(
 
 
 # -- passkeys, with Chromium's virtual authenticator ---------------------------------------------
-
-
-class VirtualAuthenticator:
-    """A platform authenticator inside this page's Chromium (CDP's WebAuthn domain): resident
-    keys, user verification, presence simulated unless switched off."""
-
-    def __init__(self, context: BrowserContext, page: Page, *, user_verified: bool = True) -> None:
-        self.cdp = context.new_cdp_session(page)
-        self.cdp.send("WebAuthn.enable")
-        self.id = self.cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": user_verified,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )["authenticatorId"]
-
-    def present(self, enabled: bool) -> None:
-        """With presence off, a pending request (the login page's autofill) waits."""
-        self.cdp.send(
-            "WebAuthn.setAutomaticPresenceSimulation",
-            {"authenticatorId": self.id, "enabled": enabled},
-        )
-
-    def credentials(self) -> list[dict]:
-        return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"]
-
-
-def add_passkey(page: Page, name: str = "This laptop") -> None:
-    page.goto("/settings")
-    page.locator("#passkey-name").fill(name)
-    page.locator("#passkey-password").fill(PASSWORD)
-    page.get_by_role("button", name="Add a passkey").click()
-    expect(page.locator("#notice")).to_have_text("Your passkey was added.", timeout=15_000)
 
 
 def test_passkeys_register_sign_in_second_factor_and_delete(

@@ -1,0 +1,81 @@
+"""Every page, in each state a person meets it in (empty, with an error, after success), has no
+WCAG 2.1 A or AA violation that axe-core finds, in Chromium.
+
+A new page or a new state of one belongs here: the walk below visits them in a user's order.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+from playwright.sync_api import Page, expect
+
+from tests.integration.axe import assert_accessible
+from tests.integration.browser import PASSWORD, fill_and_submit, sign_up_in_browser
+
+
+def test_the_signed_out_pages_and_their_errors(page: Page, live_server):
+    for path in ("/", "/signup", "/login", "/forgot-password"):
+        page.goto(path)
+        assert_accessible(page, path)
+
+    page.goto("/login")
+    fill_and_submit(page, "nobody@example.com", "wrong password", "Log in")
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert_accessible(page, "the login form with its error")
+
+    page.goto("/signup")
+    fill_and_submit(page, "ann@example.com", "password1", "Sign up")  # too common
+    expect(page.locator("#password-error")).to_be_visible()
+    assert_accessible(page, "the sign-up form with its error")
+
+    page.goto("/forgot-password")
+    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.locator("#reset-sent")).to_be_visible()
+    assert_accessible(page, "the reset request's confirmation")
+
+    page.goto("/reset-password?token=not-a-token")
+    page.get_by_label("New password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Set the new password").click()
+    expect(page.locator("#form-error")).to_be_visible()
+    assert_accessible(page, "the reset form with a bad link")
+
+
+def test_the_signed_in_pages_through_two_factor(page: Page, live_server):
+    sign_up_in_browser(page)
+    assert_accessible(page, "the training page")
+
+    page.goto("/verify-email")
+    page.get_by_label("Code").fill("WRONG123")
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#code-error")).to_be_visible()
+    assert_accessible(page, "the verification form with its error")
+
+    page.goto("/settings")
+    assert_accessible(page, "settings")
+    page.locator("#current_password").fill("wrong password")
+    page.locator("#new_password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#current_password-error")).to_be_visible()
+    assert_accessible(page, "settings with an error")
+
+    page.locator("#setup-2fa-password").fill(PASSWORD)
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    expect(page.locator(".qr svg")).to_be_visible()
+    assert_accessible(page, "settings with the QR code")
+    totp = pyotp.TOTP(page.locator("#totp-secret").inner_text())
+    page.locator("#enable-2fa-code").fill(totp.now())
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    expect(page.locator("#recovery-codes")).to_be_visible()
+    assert_accessible(page, "settings with the recovery codes")
+
+    page.get_by_role("button", name="Log out").click()
+    fill_and_submit(page, "ann@example.com", PASSWORD, "Log in")
+    expect(page).to_have_url(re.compile(r"/2fa$"))
+    assert_accessible(page, "the second step")
+    page.get_by_label("Code").fill("000000")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#code-error")).to_be_visible()
+    assert_accessible(page, "the second step with its error")
