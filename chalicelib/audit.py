@@ -52,6 +52,9 @@ class Event(StrEnum):
     PASSKEY_REMOVED = "passkey_removed"
     PASSKEY_FAILURE = "passkey_failure"
     PASSKEY_CLONE_SUSPECTED = "passkey_clone_suspected"
+    REAUTHENTICATED = "reauthenticated"
+    PASSWORD_SET = "password_set"  # noqa: S105 (an event name)
+    UNPROVEN_CREDENTIALS_REMOVED = "unproven_credentials_removed"
 
 
 _MAX_FIELD = 256

@@ -33,6 +33,10 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   secrets at rest (deployed stages; the template's TotpKeysParameter).
 - TOTP_KEYS_FILE (unset): a keyring file instead, made on first use (`make dev`:
   `.secrets/totp-keys.json`).
+- EMAIL_CODE_LOGIN (true): sign-in with a code sent by email (POST /auth/login/code); false
+  answers those routes 404 and the pages offer no code sign-in.
+- EMAIL_CODE_SIGNUP (true): a code sent to an address without an account creates one, with no
+  password, when it is used; false sends such addresses nothing.
 """
 
 from __future__ import annotations
@@ -81,6 +85,8 @@ class Settings:
     totp_issuer: str = "Training"
     totp_keys_parameter: str | None = None
     totp_keys_file: str | None = None
+    email_code_login: bool = True
+    email_code_signup: bool = True
 
     def __post_init__(self) -> None:
         if self.session_lifetime <= timedelta(0):
@@ -159,6 +165,8 @@ class Settings:
             totp_issuer=env.get("TOTP_ISSUER", defaults.totp_issuer),
             totp_keys_parameter=env.get("TOTP_KEYS_PARAMETER") or None,
             totp_keys_file=env.get("TOTP_KEYS_FILE") or None,
+            email_code_login=_flag(env, "EMAIL_CODE_LOGIN", defaults.email_code_login),
+            email_code_signup=_flag(env, "EMAIL_CODE_SIGNUP", defaults.email_code_signup),
         )
 
 

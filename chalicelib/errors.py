@@ -95,7 +95,7 @@ class Unauthenticated(AppError):
 class ReauthenticationRequired(AppError):
     status = 401
     code = "reauthentication_required"
-    message = "Confirm it is you: enter your password, or sign in with a passkey again."
+    message = "Confirm it is you first: with your password, a code we email you, or a passkey."
 
 
 class CrossOriginRequest(AppError):

@@ -34,6 +34,12 @@ CODE_FAILURES = Limit("code", 5, 30 * 60, "Too many wrong codes. Wait a little a
 RESETS_PER_EMAIL = Limit("reset-email", 3, 60 * 60)  # whether or not an account exists
 RESETS_PER_IP = Limit("reset-ip", 20, 60 * 60)
 PASSKEY_OPTIONS_PER_IP = Limit("passkey-options", 30, 60)  # challenges asked for
+# Sign-in and re-authentication codes (flows.codes), counted for any address, account or not.
+LOGIN_CODE_SENDS = Limit("send-login-code", 3, 10 * 60)  # per address
+LOGIN_CODE_SENDS_PER_IP = Limit("send-login-code-ip", 20, 60 * 60)
+LOGIN_CODE_FAILURES = Limit(
+    "login-code", 5, 30 * 60, "Too many wrong codes. Wait a little and try again."
+)  # per address: wrong codes only, a right one clears them
 # 5 consecutive wrong second factors lock the user's second step for 15 minutes.
 TWO_FACTOR_ATTEMPTS = Limit(
     "2fa", 5, 15 * 60, "Too many wrong codes. Wait 15 minutes and try again."
@@ -81,3 +87,17 @@ class Limits:
 
     def clear(self, limit: Limit, value: str) -> Write:
         return self._store.counters.delete((limit.kind, value))
+
+    def clear_unless_reached(self, limit: Limit, value: str, seen: Counter | None) -> Write:
+        """A success's write: the count cleared, on condition that it is still under the
+        limit; else (parallel failures got there first) 429, as the counter was read or would
+        start."""
+        now = self._clock.now()
+        until = (
+            seen.expires_at if seen is not None and now < seen.expires_at else now + limit.window
+        )
+
+        def locked() -> TooManyAttempts:
+            return TooManyAttempts(until - now, limit.message)
+
+        return self._store.counters.delete_below((limit.kind, value), limit.max, now, locked)

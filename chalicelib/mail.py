@@ -52,6 +52,9 @@ class Kind(Enum):
     PASSKEY_ADDED = ("A passkey was added to your account", "passkey_added")
     PASSKEY_RENAMED = ("A passkey was renamed", "passkey_renamed")
     PASSKEY_REMOVED = ("A passkey was removed from your account", "passkey_removed")
+    LOGIN_CODE = ("Your sign-in code", "login_code")
+    REAUTHENTICATION_CODE = ("Your confirmation code", "reauthentication_code")
+    PASSWORD_SET = ("A password was added to your account", "password_set")
 
     @property
     def subject(self) -> str:

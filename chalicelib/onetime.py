@@ -27,11 +27,19 @@ _TOKEN = re.compile(r"([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})")
 
 
 class Purpose(StrEnum):
-    """What a mailed secret is for (one live secret per user and purpose)."""
+    """What a mailed secret is for (one live secret per owner and purpose; each purpose is its
+    own namespace, in the key and in the digest, so no secret answers for another purpose)."""
 
     VERIFY_EMAIL = "verify_email"
     CHANGE_EMAIL = "change_email"
     RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose's name)
+    REAUTHENTICATE = "reauthenticate"  # a code confirming a signed-in user (flows.codes)
+    LOGIN_CODE = "login_code"  # a code signing in (or up) an address: kept by the address
+
+
+# The purposes whose secret belongs to a user id; LOGIN_CODE belongs to an address, which may
+# have no account yet.
+BY_USER = frozenset(p for p in Purpose if p is not Purpose.LOGIN_CODE)
 
 
 RECOVERY_CODE = "recovery_code"  # the digests of two-factor recovery codes

@@ -35,6 +35,8 @@ NOTICES = {
     "passkey-added": "Your passkey was added.",
     "passkey-renamed": "Your passkey was renamed.",
     "passkey-removed": "Your passkey was deleted.",
+    "reauthenticated": "Confirmed. For 5 minutes, changes here need no further proof.",
+    "password-set": "Your password was set. Other sessions were signed out.",
 }
 
 # Which form field an error belongs to, so its message is shown (and announced) next to it;
@@ -82,6 +84,11 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
     " connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+# For pages whose URL carries a secret (a reset link's token, a sign-in link's code): the
+# browser must not send that URL to another site in a Referer.
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
 
 
 def static_file(name: str) -> tuple[str, str] | None:

@@ -32,7 +32,7 @@ class Session(NamedTuple):
     expires_at: int
     fresh: bool  # created or extended by this call: the cookie must be (re)sent
     two_factor_verified: bool = False
-    passkey_verified_at: int = 0  # when a passkey assertion last confirmed it (0: never)
+    reauthenticated_at: int = 0  # the last re-authentication on this session (0: never)
 
 
 class SessionSummary(NamedTuple):
@@ -66,7 +66,7 @@ class SessionManager:
         user_agent: str = "",
         ip: str = "",
         two_factor_verified: bool = False,
-        passkey_verified_at: int = 0,
+        reauthenticated_at: int = 0,
         replacing: str | None = None,
         writes: Sequence[Write] = (),
     ) -> tuple[str, Session]:
@@ -77,7 +77,7 @@ class SessionManager:
         or nothing.
         """
         token, record = self._new_record(user, user_agent, ip, two_factor_verified)
-        record = record._replace(passkey_verified_at=passkey_verified_at)
+        record = record._replace(reauthenticated_at=reauthenticated_at)
         together = [self._items.put(record), *writes]
         old = _digest_if_token(replacing)
         if old is not None:
@@ -93,12 +93,15 @@ class SessionManager:
         user_agent: str = "",
         ip: str = "",
         two_factor_verified: bool = False,
+        reauthenticated_at: int = 0,
         writes: Sequence[Write] = (),
     ) -> tuple[str, Session]:
         """After a change to the account (password, email, verification, second factor): end
         every session of the user (and the presented one, should the index lag) and start one
-        new session, with `writes`, atomically."""
+        new session, with `writes`, atomically. A re-authentication the client gave carries
+        over to its new session."""
         token, record = self._new_record(user, user_agent, ip, two_factor_verified)
+        record = record._replace(reauthenticated_at=reauthenticated_at)
         self._store.table.commit_with_deletes(
             [*writes, self._items.put(record)], self._every_session(user.id, presented)
         )
@@ -130,6 +133,7 @@ class SessionManager:
             email=user.email,
             email_verified=user.email_verified,
             two_factor_enabled=user.two_factor_enabled,
+            has_password=user.has_password,
             two_factor_verified=two_factor_verified,
             created_at=now,
             expires_at=min(now + self._lifetime, absolute_expires_at),
@@ -168,6 +172,10 @@ class SessionManager:
             if not touched:
                 return None  # invalidated between our read and our write
         return _session(record, fresh=fresh, expires_at=expires_at)
+
+    def digest_of(self, token: str | None) -> str | None:
+        """The storage key of a well-formed token (None for anything else)."""
+        return _digest_if_token(token)
 
     def invalidate_session(self, token: str) -> Session | None:
         """Delete the session of `token`; returns it if there was one (expired or not)."""
@@ -224,10 +232,11 @@ def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = Non
             email=record.email,
             email_verified=record.email_verified,
             two_factor_enabled=record.two_factor_enabled,
+            has_password=record.has_password,
         ),
         created_at=record.created_at,
         expires_at=record.expires_at if expires_at is None else expires_at,
         fresh=fresh,
         two_factor_verified=record.two_factor_verified,
-        passkey_verified_at=record.passkey_verified_at,
+        reauthenticated_at=record.reauthenticated_at,
     )

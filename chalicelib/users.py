@@ -21,6 +21,7 @@ class User(NamedTuple):
     email: str
     email_verified: bool = False
     two_factor_enabled: bool = False
+    has_password: bool = True  # False for accounts made by an emailed code (or a provider)
 
 
 def normalize_email(raw: str) -> str:
@@ -67,6 +68,7 @@ def user_of(credentials: Credentials) -> User:
         email=credentials.email,
         email_verified=credentials.email_verified,
         two_factor_enabled=credentials.two_factor,
+        has_password=credentials.password_hash is not None,
     )
 
 
@@ -92,6 +94,20 @@ class Accounts:
         writes = self._store.accounts.create(record, self._hasher.hash(password))
         return User(id=record.user_id, email=record.email), writes
 
+    def register_without_password(self, email: str) -> tuple[User, list[Write]]:
+        """A new account for a normalised `email` that an emailed code just proved: verified,
+        with no password, as the writes that create it (EmailTaken if claimed meanwhile)."""
+        record = UserRecord(
+            user_id=str(uuid.uuid4()),
+            email=email,
+            email_verified=True,
+            two_factor=False,
+            created_at=self._clock.now(),
+            has_password=False,
+        )
+        writes = self._store.accounts.create(record, None)
+        return User(record.user_id, email, email_verified=True, has_password=False), writes
+
     def credentials(self, email: str) -> Read:
         """The read of what logging in as the normalised `email` needs (None: no account)."""
         return self._store.accounts.claim(email)
@@ -106,7 +122,8 @@ class Accounts:
         """The user whose password this is, or InvalidCredentials. Also the write a success
         owes when the hash's parameters are outdated: the re-hash (like Django's check_password
         with its setter)."""
-        if len(password) > MAX_PASSWORD_LENGTH:
+        if len(password) > MAX_PASSWORD_LENGTH or credentials.password_hash is None:
+            # An account without a password: the same work and answer as a wrong one.
             self.refuse_unknown(password)
         ok, new_hash = self._hasher.verify(credentials.password_hash, password)
         if not ok:

@@ -399,9 +399,11 @@ def test_every_auth_event_is_logged_once_without_secrets(client, audit, clock):
         "logout",
         "login_success",
         "session_revoked",
+        "reauthenticated",  # the current password, given to change it
         "password_changed",
         *["login_failure"] * 5,
         "login_throttled",
+        "reauthenticated",
         "account_deleted",
     ]
     user_id = audit.lines[0]["user_id"]

@@ -70,6 +70,7 @@ def test_signup_creates_the_user_and_signs_them_in(client, dynamodb, settings):
         "email": "ann@example.com",
         "email_verified": False,
         "two_factor_enabled": False,
+        "has_password": True,
     }
     assert response.headers["Cache-Control"] == "no-store"
     (cookie,) = set_cookies(response.headers)

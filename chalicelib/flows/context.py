@@ -3,8 +3,13 @@ Lucia's validateRequest, bound to the request's cookie, client address and user 
 
 It owns the steps that no flow may get wrong on its own: validating the session at most once
 and gating it (two-factor, verified email), rotating the session on every sign-in or change to
-the account, throttling and counting password checks, the cookie the response must carry, and
-the audit log.
+the account, throttling and counting password checks, re-authentication before sensitive
+changes, the cookie the response must carry, and the audit log.
+
+Re-authentication is proof given on an existing session: a password checked like a login, an
+emailed code (flows.codes), or a passkey assertion on this session (a passkey sign-in's own
+counts: it is user-verified). It lasts REAUTHENTICATION_SECONDS on the session; a sign-in by
+password or code does not count by itself (ASVS 7.5.1).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from chalicelib.audit import Event
 from chalicelib.errors import (
     EmailUnverified,
     InvalidCredentials,
+    ReauthenticationRequired,
     TooManyAttempts,
     TwoFactorRequired,
     Unauthenticated,
@@ -30,6 +36,8 @@ from chalicelib.users import LoginKey, User
 if TYPE_CHECKING:
     from chalicelib.runtime import Services
 
+REAUTHENTICATION_SECONDS = 5 * 60
+
 
 class Access(IntEnum):
     """How far a session must be along for a route, each level including the ones before."""
@@ -41,7 +49,7 @@ class Access(IntEnum):
 
 class PasswordCheck(NamedTuple):
     user: User
-    credentials: Credentials
+    credentials: Credentials | None  # None: re-authenticated earlier, no password checked
     writes: list[Write]  # what the success owes: clearing earlier failures
     rehash: Write | None  # the hash with today's parameters, unless the caller replaces it
     extra: list[Any]  # the records of the extra reads, in their order
@@ -70,6 +78,8 @@ class RequestContext:
         self._token = token
         self._validated = False
         self._session: Session | None = None
+        self._reauthenticated_now = 0  # when this request re-authenticated the session (0: not)
+        self._reauthentication_saved = False
 
     # -- the current session ---------------------------------------------------------------
 
@@ -114,16 +124,17 @@ class RequestContext:
         writes: Sequence[Write] = (),
         *,
         two_factor_verified: bool = False,
-        passkey_verified_at: int = 0,
+        reauthenticated: bool = False,
     ) -> Session:
         """Sign `user` in with a new session, ending the one this client held (no fixation) in
-        the same write as `writes`: a failure leaves the client signed in as before."""
+        the same write as `writes`: a failure leaves the client signed in as before. A sign-in
+        that is itself a re-authentication (a passkey's assertion) says so."""
         token, session = self.services.sessions.create_session(
             user,
             user_agent=self.user_agent,
             ip=self.ip,
             two_factor_verified=two_factor_verified,
-            passkey_verified_at=passkey_verified_at,
+            reauthenticated_at=self.services.clock.now() if reauthenticated else 0,
             replacing=self._token,
             writes=writes,
         )
@@ -134,12 +145,16 @@ class RequestContext:
     ) -> Session:
         """After a change to the account: end every session of `user` and give this client a
         new one that knows the account as it now is, atomically with `writes`."""
+        current = self._session if self._validated else None
+        earlier = 0 if current is None else current.reauthenticated_at
         token, session = self.services.sessions.replace_all_sessions(
             user,
             presented=self._token,
             user_agent=self.user_agent,
             ip=self.ip,
             two_factor_verified=two_factor_verified,
+            # The client's proof goes with it to its new session.
+            reauthenticated_at=max(earlier, self._reauthenticated_now),
             writes=writes,
         )
         return self._adopt(token, session)
@@ -162,6 +177,7 @@ class RequestContext:
 
     def _adopt(self, token: str, session: Session) -> Session:
         self._token, self._session, self._validated = token, session, True
+        self._reauthentication_saved = True  # the new session holds it, if there was one
         self.set_cookie = self._session_cookie(token, session)
         return session
 
@@ -211,9 +227,23 @@ class RequestContext:
         extra_results = results[len(counters) + len(credentials_read) :]
         return PasswordCheck(user, credentials, writes, rehash, extra_results)
 
-    def reauthenticate(self, password: str, *, extra: Sequence[Read] = ()) -> PasswordCheck:
+    def reauthenticate(self, password: str | None, *, extra: Sequence[Read] = ()) -> PasswordCheck:
         """Re-authentication before a sensitive change: the signed-in user's password, checked
-        like a login (failures count, throttled attempts refused)."""
+        like a login (failures count, throttled attempts refused), which then counts for
+        REAUTHENTICATION_SECONDS; or, with no password, a re-authentication on this session
+        within that time (else 401 reauthentication_required). `extra` is read either way, in
+        the same round trip."""
+        session = self.require(Access.ACCOUNT)
+        if not password:
+            if not self.recently_reauthenticated():
+                raise ReauthenticationRequired()
+            records = self.services.store.table.read(*extra) if extra else []
+            return PasswordCheck(session.user, None, [], None, records)
+        return self.verify_password(password, extra=extra)
+
+    def verify_password(self, password: str, *, extra: Sequence[Read] = ()) -> PasswordCheck:
+        """The signed-in user's password, checked like a login: on success the session counts
+        as re-authenticated (saved with the flow's writes, see `commit`)."""
         user = self.require(Access.ACCOUNT).user
         check = self.check_password(
             LoginKey(user.email, user.email),
@@ -224,7 +254,37 @@ class RequestContext:
         )
         if check.user.id != user.id:
             raise Unauthenticated()  # the email passed to another account meanwhile
+        self.mark_reauthenticated()
+        self.audit(Event.REAUTHENTICATED, user.id, method="password")
         return check
+
+    def reauthenticated_until(self) -> int:
+        """When this session's re-authentication runs out (in the past: none in force)."""
+        session = self.require(Access.ACCOUNT)
+        at = max(session.reauthenticated_at, self._reauthenticated_now)
+        return at + REAUTHENTICATION_SECONDS if at else 0
+
+    def recently_reauthenticated(self) -> bool:
+        return self.services.clock.now() < self.reauthenticated_until()
+
+    def mark_reauthenticated(self) -> None:
+        """This request re-authenticated the session: saved by the next `commit`, or carried to
+        the new session if this request rotates it."""
+        self._reauthenticated_now = self.services.clock.now()
+        self._reauthentication_saved = False
+
+    def commit(self, *writes: Write) -> None:
+        """The flow's writes, all or nothing, with the session's own update if this request
+        re-authenticated it."""
+        pending = list(writes)
+        digest = self.services.sessions.digest_of(self._token)
+        if self._reauthenticated_now and not self._reauthentication_saved and digest:
+            pending.append(
+                self.services.store.sessions.reauthenticated(digest, self._reauthenticated_now)
+            )
+        if pending:
+            self.services.store.table.commit(*pending)
+        self._reauthentication_saved = True
 
     def link(self, path: str) -> str:
         """An absolute link to one of our pages, for mail: the public origin (never the

@@ -36,7 +36,7 @@ from chalicelib.limits import (
     Limit,
 )
 from chalicelib.mail import Kind
-from chalicelib.onetime import Check, Purpose
+from chalicelib.onetime import BY_USER, Check, Purpose
 from chalicelib.passwords import check_password_policy
 from chalicelib.store.table import Write
 from chalicelib.users import User, normalize_email
@@ -174,19 +174,19 @@ def reset_password(
     )._replace(on_condition_failed=InvalidToken)
     if state.two_factor and credential is not None:
         used = passkeys.prove_for_reset(ctx, credential, user.id)
-        user_item = store.accounts.update_user(user.id, email_verified=True)
+        user_item = store.accounts.update_user(user.id, email_verified=True, has_password=True)
         account = [used, user_item._replace(on_condition_failed=InvalidToken), claim]
     elif state.two_factor:
         if not code:
             raise SecondFactorMissing()  # the link stays usable
         proof = twofactor.prove_for_reset(ctx, state, attempts, code)
         account = [
-            store.twofactor.use(user.id, proof, verify_email=True),
+            store.twofactor.use(user.id, proof, reset=True),
             claim,
             services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
         ]
     else:
-        user_item = store.accounts.update_user(user.id, email_verified=True)
+        user_item = store.accounts.update_user(user.id, email_verified=True, has_password=True)
         account = [user_item._replace(on_condition_failed=InvalidToken), claim]
     ctx.send_mail(Kind.PASSWORD_CHANGED, user.email)
     ctx.rotate_sessions(
@@ -210,14 +210,24 @@ def discard_reset(ctx: RequestContext, user_id: str) -> list[Write]:
     return [ctx.services.store.secrets.discard(Purpose.RESET_PASSWORD, user_id)]
 
 
-def discard_all(ctx: RequestContext, user_id: str) -> list[Write]:
-    return [ctx.services.store.secrets.discard(purpose, user_id) for purpose in Purpose]
+def discard_user_secrets(ctx: RequestContext, user_id: str) -> list[Write]:
+    """Every one-time secret kept by the user's id."""
+    return [ctx.services.store.secrets.discard(purpose, user_id) for purpose in sorted(BY_USER)]
+
+
+def discard_all(ctx: RequestContext, user: User) -> list[Write]:
+    """Every one-time secret of the user: those kept by id, and a sign-in code kept by their
+    address."""
+    return [
+        *discard_user_secrets(ctx, user.id),
+        ctx.services.store.secrets.discard(Purpose.LOGIN_CODE, user.email),
+    ]
 
 
 # -- email change -------------------------------------------------------------------------
 
 
-def request_email_change(ctx: RequestContext, raw_new_email: str, password: str) -> None:
+def request_email_change(ctx: RequestContext, raw_new_email: str, password: str | None) -> None:
     """A code to the new address, a notice to the current one; nothing changes until the
     code comes back."""
     user = ctx.require(Access.ACCOUNT).user
@@ -228,8 +238,7 @@ def request_email_change(ctx: RequestContext, raw_new_email: str, password: str)
     (taken,) = check.extra
     if taken is not None:
         raise EmailTaken()
-    if check.writes or check.rehash:
-        ctx.services.store.table.commit(*check.writes, *([check.rehash] if check.rehash else []))
+    ctx.commit(*check.writes, *([check.rehash] if check.rehash else []))
     _send_code(ctx, Purpose.CHANGE_EMAIL, user, new_email, new_email=new_email)
     ctx.send_mail(Kind.EMAIL_CHANGE_REQUESTED, user.email, new_email=new_email)
 
@@ -247,7 +256,7 @@ def confirm_email_change(ctx: RequestContext, raw_code: str) -> User:
     new_email = taken.new_email
     if new_email is None:
         raise InvalidCode()  # never: change codes are stored with their address
-    changed = User(user.id, new_email, True, user.two_factor_enabled)
+    changed = user._replace(email=new_email, email_verified=True)
     ctx.send_mail(Kind.EMAIL_CHANGED, user.email, new_email=new_email)
     ctx.rotate_sessions(
         changed,

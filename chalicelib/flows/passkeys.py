@@ -6,8 +6,8 @@ attempt (a short-lived cookie) that asked for it, and consumed by a conditional 
 second use of one challenge fails. Options requests are rate-limited per IP. A second factor
 must come from one of the signed-in user's own passkeys. A sign count that does not grow is
 refused and audited as a possible clone. Registering, renaming or deleting a passkey needs a
-two-factor-verified session and re-authentication: the password, or a passkey assertion in
-the last 5 minutes; each change is mailed to the user.
+two-factor-verified session and re-authentication (the password, or one given on this session
+in the last 5 minutes: RequestContext.reauthenticate); each change is mailed to the user.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from chalicelib.store.table import Write
 from chalicelib.users import User
 from chalicelib.webauthn_rp import BadCredential, CloneSuspected, RelyingParty
 
-REAUTHENTICATION_SECONDS = 5 * 60
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 REGISTER, LOGIN, SECOND_FACTOR = "register", "login", "second-factor"
 
@@ -52,10 +51,9 @@ def registration_options(ctx: RequestContext, password: str | None) -> dict[str,
     if len(owner.passkeys) >= MAX_PASSKEYS:
         raise TooManyPasskeys()
     ctx.services.limits.spend(PASSKEY_OPTIONS_PER_IP, ctx.ip or "unknown")
-    store = ctx.services.store
     handle = owner.handle or _first_handle(ctx, owner.user_id)
     challenge = webauthn_rp.new_challenge()
-    store.table.commit(_challenge(ctx, challenge, REGISTER, current.id, owner.user_id), *writes)
+    ctx.commit(_challenge(ctx, challenge, REGISTER, current.id, owner.user_id), *writes)
     return webauthn_rp.registration_options(
         _relying_party(ctx),
         challenge,
@@ -117,7 +115,7 @@ def rename(ctx: RequestContext, credential_id: str, name: str, password: str | N
     name = _valid_name(name)
     owner, record, writes = _own_passkey(ctx, credential_id, password)
     ctx.send_mail(Kind.PASSKEY_RENAMED, owner.email, name=name)
-    ctx.services.store.table.commit(ctx.services.store.passkeys.rename(record, name), *writes)
+    ctx.commit(ctx.services.store.passkeys.rename(record, name), *writes)
     ctx.audit(Event.PASSKEY_RENAMED, owner.user_id, passkey=credential_id[:16])
 
 
@@ -131,7 +129,7 @@ def delete(ctx: RequestContext, credential_id: str, password: str | None) -> Non
     ctx.send_mail(Kind.PASSKEY_REMOVED, owner.email, name=record.name)
     removal = [*store.passkeys.remove(owner, credential_id), *writes]
     if still_on:
-        store.table.commit(*removal)
+        ctx.commit(*removal)
     else:
         claim = store.accounts.update_claim(owner.user_id, owner.email, two_factor=False)
         user = current.user._replace(two_factor_enabled=False)
@@ -166,10 +164,12 @@ def log_in(ctx: RequestContext, credential: Any) -> User:
     challenge = _take(ctx, credential, LOGIN, _binding(ctx.attempt), PasskeySignInFailed)
     ctx.attempt_cookie = ctx.services.attempt_cookies.blank_cookie()  # used up
     record, owner = _passkey_and_owner(ctx, credential, PasskeySignInFailed)
-    user = User(owner.user_id, owner.email, owner.email_verified, owner.two_factor)
+    user = User(
+        owner.user_id, owner.email, owner.email_verified, owner.two_factor, owner.has_password
+    )
     used = _verify(ctx, credential, challenge, record, PasskeySignInFailed, during="sign-in")
-    now = ctx.services.clock.now()
-    ctx.start_session(user, [used], two_factor_verified=True, passkey_verified_at=now)
+    # User-verified and phishing-resistant: it re-authenticates the session it starts.
+    ctx.start_session(user, [used], two_factor_verified=True, reauthenticated=True)
     ctx.audit(Event.LOGIN_SUCCESS, user.id, method="passkey")
     return user
 
@@ -202,8 +202,7 @@ def second_factor(ctx: RequestContext, credential: Any) -> User:
         _failed(ctx, user.id, "second-factor", BadCredential("another user's passkey"))
         raise InvalidPasskey()
     used = _verify(ctx, credential, challenge, record, InvalidPasskey, during="second-factor")
-    now = ctx.services.clock.now()
-    ctx.start_session(user, [used], two_factor_verified=True, passkey_verified_at=now)
+    ctx.start_session(user, [used], two_factor_verified=True, reauthenticated=True)
     ctx.audit(Event.TWO_FACTOR_VERIFIED, user.id, method="passkey")
     return user
 
@@ -328,21 +327,13 @@ def _reauthenticated_owner(
     ctx: RequestContext, password: str | None
 ) -> tuple[PasskeyOwner, list[Write]]:
     """The user's passkey state, once they proved it is them: the password (checked like a
-    login), or a passkey assertion on this session within the last 5 minutes."""
+    login), or a re-authentication on this session within the last 5 minutes."""
     session = ctx.require(Access.ACCOUNT)
-    store = ctx.services.store
-    if password:
-        check = ctx.reauthenticate(password, extra=[store.passkeys.owner(session.user.id)])
-        (owner,) = check.extra
-        writes = check.writes
-    elif ctx.services.clock.now() - session.passkey_verified_at <= REAUTHENTICATION_SECONDS:
-        (owner,) = store.table.read(store.passkeys.owner(session.user.id))
-        writes = []
-    else:
-        raise ReauthenticationRequired()
+    check = ctx.reauthenticate(password, extra=[ctx.services.store.passkeys.owner(session.user.id)])
+    (owner,) = check.extra
     if owner is None:
         raise ReauthenticationRequired()
-    return owner, writes
+    return owner, check.writes
 
 
 def _own_passkey(

@@ -51,34 +51,43 @@ def log_out(ctx: RequestContext) -> None:
         ctx.audit(Event.LOGOUT, ended.user.id)
 
 
-def change_password(ctx: RequestContext, current_password: str, new_password: str) -> User:
+def change_password(ctx: RequestContext, current_password: str | None, new_password: str) -> User:
     """New password; every session of the user ends and this client gets a new one. The old
-    address is told before anything changes: no change without its notice."""
+    address is told before anything changes: no change without its notice. Without
+    `current_password`, a re-authentication on this session must be recent: that is how an
+    account without a password gets its first one."""
     check_password_policy(new_password)  # a bad new password is a 400, not a failed attempt
     current = ctx.require(Access.ACCOUNT)
     check = ctx.reauthenticate(current_password)
-    user = check.user
+    user = current.user
+    first = not user.has_password
     new_hash = ctx.services.accounts.new_password_hash(new_password)
-    ctx.send_mail(Kind.PASSWORD_CHANGED, user.email)
+    accounts = ctx.services.store.accounts
+    ctx.send_mail(Kind.PASSWORD_SET if first else Kind.PASSWORD_CHANGED, user.email)
     ctx.rotate_sessions(
-        user,
+        user._replace(has_password=True),
         [
-            ctx.services.store.accounts.update_claim(user.id, user.email, password_hash=new_hash),
+            accounts.update_claim(user.id, user.email, password_hash=new_hash),
+            *([accounts.update_user(user.id, has_password=True)] if first else []),
             *check.writes,
             *email.discard_reset(ctx, user.id),
         ],
         two_factor_verified=current.two_factor_verified,
     )
-    ctx.audit(Event.PASSWORD_CHANGED, user.id)
-    return user
+    ctx.audit(Event.PASSWORD_SET if first else Event.PASSWORD_CHANGED, user.id)
+    return user._replace(has_password=True)
 
 
-def delete_account(ctx: RequestContext, password: str) -> None:
+def delete_account(ctx: RequestContext, password: str | None) -> None:
     """Delete the user, the email claim, their one-time secrets and every session; the email
     is free again."""
     check = ctx.reauthenticate(password)
     user = check.user
-    writes = [*ctx.services.accounts.delete(user), *check.writes, *email.discard_all(ctx, user.id)]
+    writes = [
+        *ctx.services.accounts.delete(user),
+        *check.writes,
+        *email.discard_all(ctx, user),
+    ]
     ctx.end_every_session(user.id, writes)
     ctx.audit(Event.ACCOUNT_DELETED, user.id)
     # A login that raced with the deletion may have added a session: sweep once more. The

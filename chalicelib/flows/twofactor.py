@@ -57,7 +57,7 @@ def status(ctx: RequestContext) -> Status:
     return Status(state.totp_secret is not None, len(state.recovery_codes))
 
 
-def begin_setup(ctx: RequestContext, password: str) -> Setup:
+def begin_setup(ctx: RequestContext, password: str | None) -> Setup:
     """A new secret, pending for 10 minutes until a code from it comes back."""
     user = ctx.require(Access.ACCOUNT).user
     check = ctx.reauthenticate(password, extra=[ctx.services.store.twofactor.read(user.id)])
@@ -67,7 +67,7 @@ def begin_setup(ctx: RequestContext, password: str) -> Setup:
     secret = totp.new_secret()
     sealed = ctx.services.keys.keyring.encrypt(secret, _context(user.id))
     until = ctx.services.clock.now() + PENDING_SECONDS
-    ctx.services.store.table.commit(
+    ctx.commit(
         ctx.services.store.twofactor.begin(user.id, sealed, until, TwoFactorAlreadyOn),
         *check.writes,
     )
@@ -140,14 +140,14 @@ def verify(ctx: RequestContext, code: str) -> User:
     return user
 
 
-def replace_recovery_codes(ctx: RequestContext, password: str, code: str) -> list[str]:
+def replace_recovery_codes(ctx: RequestContext, password: str | None, code: str) -> list[str]:
     """A fresh set of recovery codes; the old set dies."""
     user = ctx.require(Access.ACCOUNT).user
     seen, state, writes = _reauthenticate_with_state(ctx, password)
     proof = _prove(ctx, state, seen, code, during="recovery-codes")
     codes, digests = _recovery_codes(user.id)
     ctx.send_mail(Kind.RECOVERY_CODES_REPLACED, user.email)
-    ctx.services.store.table.commit(
+    ctx.commit(
         ctx.services.store.twofactor.replace_recovery_codes(user.id, proof, digests),
         ctx.services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
         *writes,
@@ -156,7 +156,7 @@ def replace_recovery_codes(ctx: RequestContext, password: str, code: str) -> lis
     return codes
 
 
-def disable(ctx: RequestContext, password: str, code: str) -> None:
+def disable(ctx: RequestContext, password: str | None, code: str) -> None:
     """TOTP off (the password and a code both needed); other sessions end, a notice first."""
     current = ctx.require(Access.ACCOUNT)
     user = current.user
@@ -233,10 +233,10 @@ def _read_with_attempts(ctx: RequestContext, user_id: str) -> tuple[Counter | No
 
 
 def _reauthenticate_with_state(
-    ctx: RequestContext, password: str
+    ctx: RequestContext, password: str | None
 ) -> tuple[Counter | None, TwoFactorState, list[Write]]:
-    """The password checked like a login, in the same round trip as the two-factor state and
-    its lock."""
+    """Re-authentication (the password checked like a login, or one given on this session
+    lately), in the same round trip as the two-factor state and its lock."""
     user = ctx.require(Access.ACCOUNT).user
     check = ctx.reauthenticate(
         password, extra=[attempts_read(ctx, user.id), ctx.services.store.twofactor.read(user.id)]

@@ -8,8 +8,8 @@ from chalice import Blueprint, Response
 
 from chalicelib import web
 from chalicelib.clock import isoformat
-from chalicelib.flows import signin
-from chalicelib.routes.shapes import no_content, session_json, user_json
+from chalicelib.flows import codes, signin
+from chalicelib.routes.shapes import accepted, no_content, session_json, user_json
 
 blueprint = Blueprint(__name__)
 
@@ -25,6 +25,35 @@ def login() -> dict[str, Any]:
     user = signin.log_in(web.context(), *web.json_fields("email", "password"))
     # The new session still owes the second factor: POST /auth/2fa/verify comes next.
     return {"user": user_json(user), "two_factor_required": user.two_factor_enabled}
+
+
+@blueprint.route("/auth/login/code", methods=["POST"])
+def login_code() -> Response:
+    codes.request_login_code(web.context(), *web.json_fields("email"))
+    return accepted()
+
+
+@blueprint.route("/auth/login/code/verify", methods=["POST"])
+def login_code_verify() -> Response:
+    signed_in = codes.log_in_with_code(web.context(), *web.json_fields("email", "code"))
+    user = signed_in.user
+    body = {"user": user_json(user), "two_factor_required": user.two_factor_enabled}
+    return Response(body=body, status_code=201 if signed_in.created else 200)
+
+
+@blueprint.route("/auth/reauthenticate/code", methods=["POST"])
+@web.account_required
+def reauthentication_code() -> Response:
+    codes.request_reauthentication_code(web.context())
+    return accepted()
+
+
+@blueprint.route("/auth/reauthenticate", methods=["POST"])
+@web.account_required
+def reauthenticate() -> dict[str, Any]:
+    password, code = web.optional_json_field("password"), web.optional_json_field("code")
+    until = codes.reauthenticate(web.context(), password, code)
+    return {"reauthenticated_until": isoformat(until)}
 
 
 @blueprint.route("/auth/logout", methods=["POST"])
@@ -71,13 +100,16 @@ def revoke_other_sessions() -> Response:
 @blueprint.route("/auth/password", methods=["POST"])
 @web.account_required
 def change_password() -> dict[str, Any]:
-    fields = web.json_fields("current_password", "new_password")
-    user = signin.change_password(web.context(), *fields)
+    # Without current_password, a recent re-authentication on this session stands in for it
+    # (the way an account without a password sets its first one).
+    (new_password,) = web.json_fields("new_password")
+    current = web.optional_json_field("current_password")
+    user = signin.change_password(web.context(), current, new_password)
     return {"user": user_json(user)}
 
 
 @blueprint.route("/auth/account", methods=["DELETE"])
 @web.account_required
 def delete_account() -> Response:
-    signin.delete_account(web.context(), *web.json_fields("password"))
+    signin.delete_account(web.context(), web.optional_json_field("password"))
     return no_content()

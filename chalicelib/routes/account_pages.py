@@ -12,9 +12,6 @@ from chalicelib.flows import email
 
 blueprint = Blueprint(__name__)
 
-# A reset link's token must not leak to another site through the Referer header.
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
-
 # -- verify-email ---------------------------------------------------------------------------
 
 
@@ -115,7 +112,7 @@ def _reset_page(token: str, error: AppError | None = None, *, needs_code: bool =
             "invalid_password": "new_password",
             "two_factor_required": "code",
         },
-        headers=NO_REFERRER,
+        headers=pages.NO_REFERRER,
         token=token,
         needs_code=needs_code,
     )

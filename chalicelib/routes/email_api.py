@@ -46,7 +46,8 @@ def reset_password() -> dict[str, Any]:
 @blueprint.route("/auth/email", methods=["POST"])
 @web.account_required
 def request_email_change() -> Response:
-    email.request_email_change(web.context(), *web.json_fields("new_email", "password"))
+    (new_email,) = web.json_fields("new_email")
+    email.request_email_change(web.context(), new_email, web.optional_json_field("password"))
     return accepted()
 
 

@@ -8,7 +8,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import pages, web
 from chalicelib.errors import AppError, NotFound
-from chalicelib.flows import signin, twofactor
+from chalicelib.flows import codes, signin, twofactor
 from chalicelib.flows.context import RequestContext
 from chalicelib.trainings import TRAININGS
 from chalicelib.users import User
@@ -50,6 +50,61 @@ def signup_form() -> Response:
 @blueprint.route("/login", methods=["POST"], content_types=[web.FORM])
 def login_form() -> Response:
     return _submit_credentials("login.html", signin.log_in)
+
+
+# -- signing in with an emailed code ---------------------------------------------------------
+
+
+@blueprint.route("/login/code", methods=["GET"])
+def login_code_page() -> Response:
+    """The form for an address; opened from the mailed link, the code filled in and one
+    button that posts it. Opening it changes nothing: a mail scanner uses nothing up."""
+    _code_login_on()
+    if web.context().session() is not None:
+        return pages.redirect(web.current_request(), "/training")
+    query = web.current_request().query_params or {}
+    email, code = query.get("email", ""), query.get("code", "")
+    step = "link" if email and code else "email"
+    return _login_code_page(step, email=email, code=code if step == "link" else "")
+
+
+@blueprint.route("/login/code", methods=["POST"], content_types=[web.FORM])
+def login_code_form() -> Response:
+    request = web.current_request()
+    (email,) = web.form_fields(request, "email")
+    try:
+        codes.request_login_code(web.context(), email)
+    except AppError as error:
+        return _login_code_page("email", error, email=email)
+    return _login_code_page("sent", email=email.strip())
+
+
+@blueprint.route("/login/code/verify", methods=["POST"], content_types=[web.FORM])
+def login_code_verify_form() -> Response:
+    request = web.current_request()
+    email, code = web.form_fields(request, "email", "code")
+    try:
+        codes.log_in_with_code(web.context(), email, code)
+    except AppError as error:
+        step = "email" if error.code == "invalid_email" else "code"
+        return _login_code_page(step, error, email=email)
+    return pages.redirect(request, "/2fa" if _second_factor_owed() else "/training")
+
+
+def _code_login_on() -> None:
+    if not web.context().services.settings.email_code_login:
+        raise NotFound()
+
+
+def _login_code_page(step: str, error: AppError | None = None, **values: str) -> Response:
+    return pages.form_page(
+        web.current_request(),
+        "login_code.html",
+        error=error,
+        headers=pages.NO_REFERRER,  # the mailed link carries the code in its query
+        step=step,
+        **{"email": "", "code": "", **values},
+    )
 
 
 @blueprint.route("/logout", methods=["POST"], content_types=[web.FORM])
@@ -101,7 +156,7 @@ def training_page() -> Response:
 def _credentials_page(template: str) -> Response:
     if web.context().session() is not None:
         return pages.redirect(web.current_request(), "/training")
-    return pages.form_page(web.current_request(), template, email="")
+    return pages.form_page(web.current_request(), template, email="", code_login=_code_login())
 
 
 def _submit_credentials(
@@ -112,8 +167,14 @@ def _submit_credentials(
     try:
         action(web.context(), email, password)
     except AppError as error:
-        return pages.form_page(request, template, error=error, email=email)
+        return pages.form_page(
+            request, template, error=error, email=email, code_login=_code_login()
+        )
     return pages.redirect(request, "/2fa" if _second_factor_owed() else "/training")
+
+
+def _code_login() -> bool:
+    return web.context().services.settings.email_code_login
 
 
 def _second_factor_owed() -> bool:

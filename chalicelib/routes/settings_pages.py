@@ -12,7 +12,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import pages, web
 from chalicelib.errors import AppError
-from chalicelib.flows import email, passkeys, signin, twofactor
+from chalicelib.flows import codes, email, passkeys, signin, twofactor
 
 blueprint = Blueprint(__name__)
 
@@ -27,6 +27,28 @@ _SETTINGS_FIELDS = {
 @web.account_page_required
 def settings_page() -> Response:
     return _settings_page()
+
+
+@blueprint.route("/settings/reauthenticate/code", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def reauthentication_code_form() -> Response:
+    """An account without a password confirms it is the user with a mailed code."""
+    try:
+        codes.request_reauthentication_code(web.context())
+    except AppError as error:
+        return _settings_page(error, form="reauthenticate-code")
+    return _settings_page(reauthentication_code_sent=True)
+
+
+@blueprint.route("/settings/reauthenticate", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def reauthenticate_form() -> Response:
+    (code,) = web.form_fields(web.current_request(), "code")
+    try:
+        codes.reauthenticate(web.context(), None, code)
+    except AppError as error:
+        return _settings_page(error, form="reauthenticate", reauthentication_code_sent=True)
+    return pages.redirect(web.current_request(), "/settings?notice=reauthenticated")
 
 
 @blueprint.route("/settings/email", methods=["POST"], content_types=[web.FORM])
@@ -56,9 +78,11 @@ def confirm_email_form() -> Response:
 @web.account_page_required
 def change_password_form() -> Response:
     current, new = web.form_fields(web.current_request(), "current_password", "new_password")
+    # Without a password yet, the form has no current one: a code confirmed it is the user.
+    first = not web.current_user().has_password
     return _settings_action(
-        lambda: signin.change_password(web.context(), current, new),
-        "/settings?notice=password-changed",
+        lambda: signin.change_password(web.context(), current or None, new),
+        "/settings?notice=password-set" if first else "/settings?notice=password-changed",
         form="password",
         field_of={
             "invalid_credentials": "current_password",
@@ -213,5 +237,13 @@ def _settings_page(
         two_factor=twofactor.status(ctx),
         passkeys=passkeys.list_passkeys(ctx),
         notice=None if error else pages.notice(web.current_request()),
-        **{"new_email": "", "setup": None, "recovery_codes": None, **values},
+        reauthenticated=ctx.recently_reauthenticated(),
+        reauthenticated_until=ctx.reauthenticated_until(),
+        **{
+            "new_email": "",
+            "setup": None,
+            "recovery_codes": None,
+            "reauthentication_code_sent": False,
+            **values,
+        },
     )

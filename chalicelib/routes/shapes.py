@@ -17,6 +17,7 @@ def user_json(user: User) -> dict[str, Any]:
         "email": user.email,
         "email_verified": user.email_verified,
         "two_factor_enabled": user.two_factor_enabled,
+        "has_password": user.has_password,
     }
 
 

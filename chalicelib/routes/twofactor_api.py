@@ -23,7 +23,7 @@ def status() -> dict[str, Any]:
 @blueprint.route("/auth/2fa/totp/setup", methods=["POST"])
 @web.account_required
 def setup() -> dict[str, Any]:
-    setup = twofactor.begin_setup(web.context(), *web.json_fields("password"))
+    setup = twofactor.begin_setup(web.context(), web.optional_json_field("password"))
     return {"secret": setup.secret, "uri": setup.uri, "qr_svg": setup.qr_svg}
 
 
@@ -43,12 +43,14 @@ def verify() -> dict[str, Any]:
 @blueprint.route("/auth/2fa/recovery-codes", methods=["POST"])
 @web.account_required
 def replace_recovery_codes() -> dict[str, Any]:
-    fields = web.json_fields("password", "code")
-    return {"recovery_codes": twofactor.replace_recovery_codes(web.context(), *fields)}
+    (code,) = web.json_fields("code")
+    password = web.optional_json_field("password")
+    return {"recovery_codes": twofactor.replace_recovery_codes(web.context(), password, code)}
 
 
 @blueprint.route("/auth/2fa", methods=["DELETE"])
 @web.account_required
 def disable() -> Response:
-    twofactor.disable(web.context(), *web.json_fields("password", "code"))
+    (code,) = web.json_fields("code")
+    twofactor.disable(web.context(), web.optional_json_field("password"), code)
     return no_content()

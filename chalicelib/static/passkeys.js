@@ -153,7 +153,8 @@
     addForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       say("passkey-add-error", "");
-      const password = addForm.elements.password.value;
+      // An account without a password has no such field: a code confirmed it is the user.
+      const password = addForm.elements.password ? addForm.elements.password.value : "";
       const name = addForm.elements.name.value;
       try {
         const options = await post("/auth/passkeys/register/options", password ? { password } : {});

@@ -1,12 +1,13 @@
 """Accounts: the user item and its email claim.
 
-- user: pk `USER#<user id>`; email, email_verified, two_factor, created_at.
-- email claim: pk `EMAIL#<normalised email>`; user_id, password_hash, email_verified,
-  two_factor. It makes an email belong to at most one account (written conditionally, in one
-  transaction with the user) and it is the login view: everything a sign-in needs to decide
-  and to start a session, so a login reads it in the same round trip as its failure counters.
-  The password hash lives here only; the flags are copied on the user item, and every write
-  that changes them writes both items in one transaction (`set_flags`).
+- user: pk `USER#<user id>`; email, email_verified, two_factor, created_at, and has_password
+  `false` for an account without a password (absent: it has one).
+- email claim: pk `EMAIL#<normalised email>`; user_id, password_hash (absent: no password),
+  email_verified, two_factor. It makes an email belong to at most one account (written
+  conditionally, in one transaction with the user) and it is the login view: everything a
+  sign-in needs to decide and to start a session, so a login reads it in the same round trip
+  as its failure counters. The password hash lives here only; the flags are copied on the user
+  item, and every write that changes them writes both items in one transaction (`set_flags`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class Credentials(NamedTuple):
 
     user_id: str
     email: str
-    password_hash: str
+    password_hash: str | None  # None: an account without a password
     email_verified: bool
     two_factor: bool
 
@@ -33,6 +34,7 @@ class UserRecord(NamedTuple):
     email_verified: bool
     two_factor: bool
     created_at: int
+    has_password: bool = True
 
 
 def user_pk(user_id: str) -> str:
@@ -49,20 +51,20 @@ class AccountItems:
             return Credentials(
                 user_id=item["user_id"]["S"],
                 email=email,
-                password_hash=item["password_hash"]["S"],
+                password_hash=item.get("password_hash", {}).get("S"),
                 email_verified=item.get("email_verified", {}).get("BOOL", False),
                 two_factor=item.get("two_factor", {}).get("BOOL", False),
             )
 
         return Read(claim_pk(email), parse)
 
-    def create(self, user: UserRecord, password_hash: str) -> list[Write]:
+    def create(self, user: UserRecord, password_hash: str | None) -> list[Write]:
         """The claim and the user, each only if new: a taken email raises EmailTaken."""
         flags = _flags(user.email_verified, user.two_factor)
         claim = {
             "pk": {"S": claim_pk(user.email)},
             "user_id": {"S": user.user_id},
-            "password_hash": {"S": password_hash},
+            **_password(password_hash),
             **flags,
         }
         account = {
@@ -71,6 +73,8 @@ class AccountItems:
             "created_at": {"N": str(user.created_at)},
             **flags,
         }
+        if password_hash is None:
+            account["has_password"] = {"BOOL": False}
         return [
             put(claim, "attribute_not_exists(pk)", on_condition_failed=EmailTaken),
             put(account, "attribute_not_exists(pk)"),
@@ -103,6 +107,7 @@ class AccountItems:
         email: str | None = None,
         email_verified: bool | None = None,
         two_factor: bool | None = None,
+        has_password: bool | None = None,
     ) -> Write:
         return _set(
             user_pk(user_id),
@@ -111,6 +116,7 @@ class AccountItems:
             email=email,
             email_verified=email_verified,
             two_factor=two_factor,
+            has_password=has_password,
         )
 
     def set_flags(
@@ -133,7 +139,7 @@ class AccountItems:
         claim = {
             "pk": {"S": claim_pk(new_email)},
             "user_id": {"S": credentials.user_id},
-            "password_hash": {"S": credentials.password_hash},
+            **_password(credentials.password_hash),
             **_flags(True, credentials.two_factor),
         }
         return [
@@ -145,6 +151,29 @@ class AccountItems:
                 on_condition_failed=Unauthenticated,
             ),
             self.update_user(credentials.user_id, email=new_email, email_verified=True),
+        ]
+
+    def forget_unproven(self, credentials: Credentials) -> list[Write]:
+        """An unverified account whose address was just proven (by an emailed code): what was
+        set up before that proof may be someone else's, made to wait for the owner (a
+        pre-account takeover). The password, the authenticator app, the recovery codes and the
+        passkey list go from both items, which now say verified, one factor, no password (the
+        caller deletes the passkey items). Conditional on the account still being unverified."""
+        false, true = {"BOOL": False}, {"BOOL": True}
+        return [
+            update(
+                claim_pk(credentials.email),
+                "SET email_verified = :t, two_factor = :f REMOVE password_hash",
+                "user_id = :u AND email_verified = :f",
+                values={":u": {"S": credentials.user_id}, ":t": true, ":f": false},
+            ),
+            update(
+                user_pk(credentials.user_id),
+                "SET email_verified = :t, two_factor = :f, has_password = :f REMOVE totp_secret,"
+                " totp_pending, totp_pending_until, totp_last_step, recovery_codes, passkeys",
+                "attribute_exists(pk)",
+                values={":t": true, ":f": false},
+            ),
         ]
 
     def delete(self, user_id: str, email: str) -> list[Write]:
@@ -177,6 +206,10 @@ def _set(pk: str, condition: str, condition_values: Item, **attributes: str | bo
         values={**condition_values, **{f":{name}": value for name, value in values.items()}},
         on_condition_failed=Unauthenticated,
     )
+
+
+def _password(password_hash: str | None) -> Item:
+    return {} if password_hash is None else {"password_hash": {"S": password_hash}}
 
 
 def _flags(email_verified: bool, two_factor: bool) -> Item:

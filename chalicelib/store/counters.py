@@ -5,9 +5,10 @@ is forgotten). Lambda containers share no memory, so every limit lives here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
-from chalicelib.errors import ServiceUnavailable
+from chalicelib.errors import AppError, ServiceUnavailable
 from chalicelib.store.table import Conflict, Item, Read, Table, Write, delete, put, update
 
 _ATTEMPTS = 4
@@ -102,6 +103,19 @@ class CounterItems:
 
     def delete(self, counter: CounterKey) -> Write:
         return delete(counter_pk(counter))
+
+    def delete_below(
+        self, counter: CounterKey, limit: int, now: int, error: Callable[[], AppError]
+    ) -> Write:
+        """Delete the counter only while it is under `limit` (or forgotten, or missing): a
+        success clears the count, unless parallel failures reached the limit first (`error`)."""
+        return delete(
+            counter_pk(counter),
+            "attribute_not_exists(pk) OR #count < :limit OR expires_at <= :now",
+            values={":limit": {"N": str(limit)}, ":now": {"N": str(now)}},
+            names={"#count": "count"},
+            on_condition_failed=error,
+        )
 
 
 def _counter(item: Item) -> Counter:

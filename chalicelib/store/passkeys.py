@@ -47,6 +47,7 @@ class PasskeyOwner(NamedTuple):
     totp: bool
     handle: str | None
     passkeys: frozenset[str]
+    has_password: bool = True
 
 
 class Challenge(NamedTuple):
@@ -79,6 +80,7 @@ class PasskeyItems:
                 totp="totp_secret" in item,
                 handle=item.get("webauthn_handle", {}).get("S"),
                 passkeys=frozenset(item.get("passkeys", {}).get("SS", [])),
+                has_password=item.get("has_password", {}).get("BOOL", True),
             )
 
         return Read(user_pk(user_id), parse)
@@ -157,6 +159,14 @@ class PasskeyItems:
                 },
                 on_condition_failed=Conflict,
             ),
+        ]
+
+    def forget(self, owner: PasskeyOwner) -> list[Write]:
+        """The owner's passkey items gone (their set on the user item goes with the caller's
+        update of it: store.accounts.forget_unproven)."""
+        return [
+            delete(passkey_pk(c), "user_id = :u", values={":u": {"S": owner.user_id}})
+            for c in sorted(owner.passkeys)
         ]
 
     def first_handle(self, user_id: str, handle: str) -> Write:

@@ -1,8 +1,8 @@
 """Sessions: pk `SESSION#<sha256 hex of the token>`.
 
 Attributes: session_id (the public handle), session_user_id, what the session knows of its user
-(email, email_verified, two_factor_enabled) and of itself (two_factor_verified,
-passkey_verified_at: a passkey's re-authentication lasts 5 minutes), created_at,
+(email, email_verified, two_factor_enabled, has_password) and of itself (two_factor_verified,
+reauthenticated_at: a re-authentication on this session lasts 5 minutes), created_at,
 expires_at (the TTL attribute), absolute_expires_at, last_used_at, user_agent, ip.
 
 The key is a digest of the cookie's token, so a table dump holds no usable cookie. Carrying its
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from chalicelib.errors import Unauthenticated
 from chalicelib.store.table import (
     SESSIONS_BY_USER,
     Item,
@@ -42,7 +43,8 @@ class SessionRecord(NamedTuple):
     last_used_at: int
     user_agent: str
     ip: str
-    passkey_verified_at: int = 0  # when a passkey assertion last confirmed this session
+    reauthenticated_at: int = 0  # when this session last re-authenticated (0: never)
+    has_password: bool = True
 
 
 class SessionHandle(NamedTuple):
@@ -80,6 +82,16 @@ class SessionItems:
                 "attribute_exists(pk)",
                 values={":e": {"N": str(expires_at)}, ":u": {"N": str(last_used_at)}},
             )
+        )
+
+    def reauthenticated(self, digest: str, at: int) -> Write:
+        """Note a re-authentication on the session; it must still exist (1 write unit)."""
+        return update(
+            session_pk(digest),
+            "SET reauthenticated_at = :at",
+            "attribute_exists(pk)",
+            values={":at": {"N": str(at)}},
+            on_condition_failed=Unauthenticated,
         )
 
     def remove(self, digest: str) -> SessionRecord | None:
@@ -131,7 +143,8 @@ def _item(session: SessionRecord) -> Item:
         "last_used_at": {"N": str(session.last_used_at)},
         "user_agent": {"S": session.user_agent},
         "ip": {"S": session.ip},
-        "passkey_verified_at": {"N": str(session.passkey_verified_at)},
+        "reauthenticated_at": {"N": str(session.reauthenticated_at)},
+        "has_password": {"BOOL": session.has_password},
     }
 
 
@@ -150,5 +163,7 @@ def _record(item: Item) -> SessionRecord:
         last_used_at=int(item["last_used_at"]["N"]),
         user_agent=item["user_agent"]["S"],
         ip=item["ip"]["S"],
-        passkey_verified_at=int(item.get("passkey_verified_at", {}).get("N", "0")),
+        reauthenticated_at=int(item.get("reauthenticated_at", {}).get("N", "0")),
+        # Sessions stored before accounts could lack a password all belong to one with it.
+        has_password=item.get("has_password", {}).get("BOOL", True),
     )

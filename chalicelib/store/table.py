@@ -158,11 +158,12 @@ class Read(NamedTuple):
 
 class Write(NamedTuple):
     """One item write: an action (Put, Update, Delete, ConditionCheck), its parameters without
-    the table name, and the error raised when its condition fails."""
+    the table name, and what makes the error raised when its condition fails (an error class,
+    or any callable that returns an error, for one that needs arguments)."""
 
     action: str
     params: dict[str, Any]
-    on_condition_failed: type[AppError] = ServiceUnavailable
+    on_condition_failed: Callable[[], AppError] = ServiceUnavailable
 
 
 def key(pk: str) -> dict[str, Any]:
@@ -193,7 +194,7 @@ def _write(
     *,
     values: dict[str, Any] | None = None,
     names: dict[str, str] | None = None,
-    on_condition_failed: type[AppError] = ServiceUnavailable,
+    on_condition_failed: Callable[[], AppError] = ServiceUnavailable,
 ) -> Write:
     if condition is not None:
         params["ConditionExpression"] = condition

@@ -87,14 +87,14 @@ class TwoFactorItems:
             on_condition_failed=InvalidCode,
         )
 
-    def use(self, user_id: str, proof: Proof, *, verify_email: bool = False) -> Write:
+    def use(self, user_id: str, proof: Proof, *, reset: bool = False) -> Write:
         """Spend the proof (a sign-in's second step, a reset); a reset also marks the email
-        verified, in this same update of the user item."""
+        verified and the account as having a password, in this same update of the user item."""
         condition, values = proof.condition()
         sets = []
-        if verify_email:
-            sets.append("email_verified = :verified")
-            values[":verified"] = {"BOOL": True}
+        if reset:
+            sets.append("email_verified = :true, has_password = :true")
+            values[":true"] = {"BOOL": True}
         removal = ""
         if proof.totp_step is not None:
             sets.append("totp_last_step = :step")
