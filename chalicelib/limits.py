@@ -34,12 +34,14 @@ CODE_FAILURES = Limit("code", 5, 30 * 60, "Too many wrong codes. Wait a little a
 RESETS_PER_EMAIL = Limit("reset-email", 3, 60 * 60)  # whether or not an account exists
 RESETS_PER_IP = Limit("reset-ip", 20, 60 * 60)
 PASSKEY_OPTIONS_PER_IP = Limit("passkey-options", 30, 60)  # challenges asked for
-# Sign-in and re-authentication codes (flows.codes), counted for any address, account or not.
-LOGIN_CODE_SENDS = Limit("send-login-code", 3, 10 * 60)  # per address
-LOGIN_CODE_SENDS_PER_IP = Limit("send-login-code-ip", 20, 60 * 60)
-LOGIN_CODE_FAILURES = Limit(
-    "login-code", 5, 30 * 60, "Too many wrong codes. Wait a little and try again."
-)  # per address: wrong codes only, a right one clears them
+# Sign-in and re-authentication codes (flows.codes), per address (counted for any address,
+# account or not), each purpose its own count; the sends of both per IP.
+LOGIN_CODE_SENDS = Limit("send-login-code", 3, 10 * 60)
+REAUTHENTICATION_CODE_SENDS = Limit("send-reauth-code", 3, 10 * 60)
+CODE_SENDS_PER_IP = Limit("send-code-ip", 20, 60 * 60)
+_WRONG_CODES = "Too many wrong codes. Wait a little and try again."
+LOGIN_CODE_FAILURES = Limit("login-code", 5, 30 * 60, _WRONG_CODES)  # wrong codes only
+REAUTHENTICATION_CODE_FAILURES = Limit("reauth-code", 5, 30 * 60, _WRONG_CODES)
 # 5 consecutive wrong second factors lock the user's second step for 15 minutes.
 TWO_FACTOR_ATTEMPTS = Limit(
     "2fa", 5, 15 * 60, "Too many wrong codes. Wait 15 minutes and try again."

@@ -76,6 +76,42 @@ def test_hostile_bodies_get_a_4xx_in_the_error_shape(client, dynamodb, settings,
     ] == []
 
 
+# The routes of sign-in by code and re-authentication take the same hostile bodies, and their
+# own fields' worst. Some of these bodies are fine requests there (a valid address asks for a
+# code; the right password re-authenticates): those must succeed. Whatever else comes is a 4xx
+# in the error shape, and writes nothing but counters.
+CODE_ROUTES = ["/auth/login/code", "/auth/login/code/verify", "/auth/reauthenticate"]
+CODE_BODIES = {
+    **{case: body for case, (body, _) in BODIES.items()},
+    "code as a number": '{"email": "ann@example.com", "code": 12345678}',
+    "code as a list": '{"email": "ann@example.com", "code": ["AAAAAAAA"]}',
+    "a 10 KB code": json.dumps({"email": "ann@example.com", "code": "A" * 10_000}),
+    "NUL in the code": json.dumps({"email": "ann@example.com", "code": "AAAA\x00AAA"}),
+    "control characters in the code": json.dumps({"email": "a@b.co", "code": "\x1b[2J"}),
+    "code and password both": json.dumps({"code": "AAAAAAAA", "password": PASSWORD}),
+    "neither": "{}",
+}
+
+
+@pytest.mark.parametrize("path", CODE_ROUTES)
+@pytest.mark.parametrize("case", list(CODE_BODIES))
+def test_hostile_bodies_on_the_code_routes_never_get_a_5xx(client, dynamodb, settings, path, case):
+    token = sign_up(client)
+
+    def stored() -> list[dict]:
+        return [
+            i for i in table_items(dynamodb, settings.table_name) if "THROTTLE" not in i["pk"]["S"]
+        ]
+
+    before = stored()
+    response = post(client, path, CODE_BODIES[case], cookie=f"auth_session={token}")
+    if response.status_code < 400:
+        assert response.status_code in (200, 202), response.body
+        return
+    assert_error_shape(response)
+    assert stored() == before
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",

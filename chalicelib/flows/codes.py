@@ -9,9 +9,10 @@ purpose and owner, one live code per owner and purpose (a new one replaces the o
 consumed by a conditional delete inside the transaction that signs in: of parallel uses of one
 code, exactly one succeeds.
 
-Limits, DynamoDB counters counted for any address, account or not: 3 codes per address per 10
-minutes and 20 per IP per hour; 5 wrong codes per address per 30 minutes, after which every
-code, the right one too, answers 429 until the window passes. A wrong code is counted before
+Limits, DynamoDB counters counted for any address, account or not, each purpose (sign-in,
+re-authentication) its own: 3 codes per address per 10 minutes (and 20 of either per IP per
+hour); 5 wrong codes per address per 30 minutes, after which every code, the right one too,
+answers 429 until the window passes. A wrong code is counted before
 its answer is given, so parallel guesses get at most 5 answers; a right code's transaction
 clears the count on condition that the count is still under the limit.
 
@@ -32,7 +33,14 @@ from chalicelib.audit import Event
 from chalicelib.errors import EmailTaken, InvalidCode, InvalidRequest, NotFound, ServiceUnavailable
 from chalicelib.flows import email as email_flows
 from chalicelib.flows.context import Access, RequestContext
-from chalicelib.limits import LOGIN_CODE_FAILURES, LOGIN_CODE_SENDS, LOGIN_CODE_SENDS_PER_IP
+from chalicelib.limits import (
+    CODE_SENDS_PER_IP,
+    LOGIN_CODE_FAILURES,
+    LOGIN_CODE_SENDS,
+    REAUTHENTICATION_CODE_FAILURES,
+    REAUTHENTICATION_CODE_SENDS,
+    Limit,
+)
 from chalicelib.mail import Kind
 from chalicelib.onetime import Check, Purpose
 from chalicelib.store.accounts import Credentials
@@ -42,6 +50,11 @@ from chalicelib.store.table import Write
 from chalicelib.users import User, normalize_email, user_of
 
 CODE_MINUTES = 10
+# Each purpose's limits: (sends, wrong codes), both per address.
+_LIMITS: dict[Purpose, tuple[Limit, Limit]] = {
+    Purpose.LOGIN_CODE: (LOGIN_CODE_SENDS, LOGIN_CODE_FAILURES),
+    Purpose.REAUTHENTICATE: (REAUTHENTICATION_CODE_SENDS, REAUTHENTICATION_CODE_FAILURES),
+}
 
 
 class CodeSignIn(NamedTuple):
@@ -60,7 +73,7 @@ def request_login_code(ctx: RequestContext, raw_email: str) -> None:
         raise NotFound()
     started = time.monotonic()
     address = normalize_email(raw_email)
-    _spend_send(ctx, address)
+    _spend_send(ctx, Purpose.LOGIN_CODE, address)
     store = ctx.services.store
     (credentials,) = store.table.read(ctx.services.accounts.credentials(address))
     if credentials is not None or settings.email_code_signup:
@@ -161,7 +174,7 @@ def _claim_unproven(ctx: RequestContext, credentials: Credentials, used: list[Wr
 def request_reauthentication_code(ctx: RequestContext) -> None:
     """A code to the signed-in user's address that re-authenticates this session."""
     user = ctx.require(Access.ACCOUNT).user
-    _spend_send(ctx, user.email)
+    _spend_send(ctx, Purpose.REAUTHENTICATE, user.email)
     code = onetime.new_code()
     ctx.services.store.table.commit(_store_code(ctx, Purpose.REAUTHENTICATE, user.id, code))
     ctx.send_mail(
@@ -187,7 +200,7 @@ def reauthenticate(ctx: RequestContext, password: str | None, code: str | None) 
     store = ctx.services.store
     stored, seen = store.table.read(
         store.secrets.read(Purpose.REAUTHENTICATE, user.id),
-        ctx.services.limits.read(LOGIN_CODE_FAILURES, user.email),
+        ctx.services.limits.read(REAUTHENTICATION_CODE_FAILURES, user.email),
     )
     used = _take(ctx, Purpose.REAUTHENTICATE, user.id, user.email, str(code), stored, seen, user.id)
     ctx.mark_reauthenticated()
@@ -199,11 +212,11 @@ def reauthenticate(ctx: RequestContext, password: str | None, code: str | None) 
 # -- internals ------------------------------------------------------------------------------
 
 
-def _spend_send(ctx: RequestContext, address: str) -> None:
+def _spend_send(ctx: RequestContext, purpose: Purpose, address: str) -> None:
     limits = ctx.services.limits
     if ctx.ip:
-        limits.spend(LOGIN_CODE_SENDS_PER_IP, ctx.ip)
-    limits.spend(LOGIN_CODE_SENDS, address)
+        limits.spend(CODE_SENDS_PER_IP, ctx.ip)
+    limits.spend(_LIMITS[purpose][0], address)
 
 
 def _store_code(ctx: RequestContext, purpose: Purpose, owner: str, code: str) -> Write:
@@ -226,7 +239,8 @@ def _take(
     the address's count of wrong codes. Refused (429) while that count is at the limit; a wrong,
     used, expired or unknown code is counted, then answered: one answer for all of them."""
     limits = ctx.services.limits
-    limits.check(LOGIN_CODE_FAILURES, seen)
+    failures = _LIMITS[purpose][1]
+    limits.check(failures, seen)
     now = ctx.services.clock.now()
     result = Check.WRONG
     if stored is not None:
@@ -234,9 +248,9 @@ def _take(
         result = onetime.check(purpose, owner, code, stored.digest, stored.valid_until, now)
     if stored is None or result is not Check.RIGHT:
         ctx.audit(Event.CODE_FAILURE, user_id, purpose=purpose.value)
-        limits.spend(LOGIN_CODE_FAILURES, address)  # 429 instead, once over the limit
+        limits.spend(failures, address)  # 429 instead, once over the limit
         raise InvalidCode()
     return [
         ctx.services.store.secrets.consume(purpose, owner, stored.digest, now, InvalidCode),
-        limits.clear_unless_reached(LOGIN_CODE_FAILURES, address, seen),
+        limits.clear_unless_reached(failures, address, seen),
     ]

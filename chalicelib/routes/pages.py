@@ -70,6 +70,7 @@ def login_code_page() -> Response:
 
 @blueprint.route("/login/code", methods=["POST"], content_types=[web.FORM])
 def login_code_form() -> Response:
+    _code_login_on()
     request = web.current_request()
     (email,) = web.form_fields(request, "email")
     try:
@@ -81,6 +82,7 @@ def login_code_form() -> Response:
 
 @blueprint.route("/login/code/verify", methods=["POST"], content_types=[web.FORM])
 def login_code_verify_form() -> Response:
+    _code_login_on()
     request = web.current_request()
     email, code = web.form_fields(request, "email", "code")
     try:

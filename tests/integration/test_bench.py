@@ -43,6 +43,10 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     assert units["wrong password"]["calls"] == ["BatchGetItem", "TransactWriteItems"]
     assert units["wrong password"]["write, table"] == 4  # two counters, transactional
     assert units["list sessions (2 of them)"]["calls"] == ["GetItem", "Query", "BatchGetItem"]
+    # An emailed code, like a password: the code, claim and count read, then one write.
+    for row in ("code sign-up (no password)", "code sign-in"):
+        assert units[row]["calls"] == ["BatchGetItem", "TransactWriteItems"]
+        assert units[row]["read, table"] == 3
     assert set(units) >= {
         "signup",
         "login with a session cookie",
@@ -56,6 +60,8 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     login_section = results["3. login round trips and cost"]
     assert login_section["round trips of a successful login"] == 2
     assert login_section["targets"]["2 round trips"] is True
+    assert login_section["round trips of a code sign-in"] == 2
+    assert login_section["targets"]["a code sign-in in 2 round trips"] is True
     assert len(login_section["argon2 parameter sets"]) == 3
 
     cold = results["4. cold start"]

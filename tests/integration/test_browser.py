@@ -351,3 +351,79 @@ def test_an_authenticator_without_user_verification_is_refused(
     )
     assert authenticator.credentials() == []
     assert live_server.items("PASSKEY#") == []
+
+
+# -- sign-in by emailed code, an account without a password -------------------------------------
+
+
+def test_sign_up_and_in_with_codes_set_a_password_and_add_a_passkey_after_a_code(
+    page: Page, context: BrowserContext, live_server
+):
+    outbox = live_server.outbox
+    page.goto("/signup")
+    page.get_by_role("link", name="Sign up with a code we email you").click()
+    expect(page).to_have_url(f"{live_server.url}/login/code")
+    page.get_by_label("Email").fill("cody@example.com")
+    page.get_by_role("button", name="Email me a code").click()
+    expect(page.locator("#code-sent")).to_contain_text("cody@example.com")
+    assert outbox.last("cody@example.com").subject == "Your sign-in code"
+    page.get_by_label("Code").fill(outbox.code("cody@example.com").lower())
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/training")
+    session = page.request.get(f"{live_server.url}/auth/session").json()
+    assert session["user"]["has_password"] is False
+    assert session["user"]["email_verified"] is True
+
+    # Sign out; sign in again from the login page, by code.
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("link", name="Email me a sign-in code").click()
+    page.get_by_label("Email").fill("cody@example.com")
+    page.get_by_role("button", name="Email me a code").click()
+    page.get_by_label("Code").fill(outbox.code("cody@example.com"))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/training")
+
+    # The mailed link: opening it fills the code in and signs nobody in, until the button.
+    page.get_by_role("button", name="Log out").click()
+    page.goto("/login/code")
+    page.get_by_label("Email").fill("cody@example.com")
+    page.get_by_role("button", name="Email me a code").click()
+    link = outbox.link("cody@example.com")
+    page.goto(link)
+    expect(page.get_by_label("Code")).to_have_value(outbox.code("cody@example.com"))
+    assert session_cookies(context) == []
+    page.reload()  # opened again, as a scanner and then the person would
+    assert session_cookies(context) == []
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/training")
+
+    # Settings: no password fields; a code confirms it is the user; then set a password.
+    authenticator = VirtualAuthenticator(context, page)
+    page.goto("/settings")
+    expect(page.get_by_label("Current password")).to_have_count(0)
+    page.get_by_label("New password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Set a password").click()
+    expect(page.locator("#password-error")).to_contain_text("Confirm it is you first")
+    page.get_by_role("button", name="Email me a code").click()
+    expect(page.locator("#reauthentication-sent")).to_be_visible()
+    assert outbox.last("cody@example.com").subject == "Your confirmation code"
+    page.locator("#reauthenticate-code").fill(outbox.code("cody@example.com"))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#reauthenticated")).to_be_visible()
+
+    # Within those 5 minutes: a passkey, with no password asked.
+    page.locator("#passkey-name").fill("Phone")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator("#notice")).to_have_text("Your passkey was added.", timeout=15_000)
+    assert len(authenticator.credentials()) == 1
+
+    # And the first password.
+    page.get_by_label("New password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Set a password").click()
+    expect(page.locator("#notice")).to_contain_text("Your password was set.")
+    assert outbox.last("cody@example.com").subject == "A password was added to your account"
+    page.get_by_role("button", name="Log out").click()
+    authenticator.present(False)  # keep the login page's autofill request waiting
+    page.goto("/login")
+    fill_and_submit(page, "cody@example.com", "a brand new passphrase", "Log in")
+    expect(page).to_have_url(f"{live_server.url}/2fa")  # the passkey is a second factor now

@@ -6,7 +6,9 @@ responses are checked as well: a quarter of its examples carry the session of a 
 and keep their generated body; another quarter carry the session of an account in one of
 the two-factor states below, with the right password, a right code from its app, and its
 passkey's id and answers (a software passkey, tests.softkey) filled in. A quarter of the
-passkey sign-ins answer a real challenge with a registered passkey in the same way.
+passkey sign-ins answer a real challenge with a registered passkey in the same way, and a
+quarter of the code sign-ins (and of the re-authentications) carry a code read from the
+outbox.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Account(NamedTuple):
     browser: Browser  # with the account's session cookie
     totp_secret: str | None  # pending or on
     key: SoftKey | None  # the account's passkey
+    email: str
 
     @property
     def cookie(self) -> str:
@@ -73,8 +76,9 @@ def open_account(url: str, state: str) -> Account:
     browser = Browser()
     credentials = {"email": f"contract-{uuid.uuid4().hex[:12]}@example.com", "password": PASSWORD}
     assert browser.post(f"{url}/auth/signup", json=credentials).status_code == 201
+    email = credentials["email"]
     if state == PLAIN:
-        return Account(browser, None, None)
+        return Account(browser, None, None, email)
     if state in (PASSKEY, PASSKEY_OWED):
         key = SoftKey(origin=url, rp_id="localhost")  # the server's public origin
         registered = browser.post(
@@ -93,23 +97,23 @@ def open_account(url: str, state: str) -> Account:
             login = again.post(f"{url}/auth/login", json=credentials)
             assert login.status_code == 200, login.text
             assert login.json()["two_factor_required"]
-        return Account(again, None, key)
+        return Account(again, None, key, email)
     setup = browser.post(f"{url}/auth/2fa/totp/setup", json={"password": PASSWORD})
     assert setup.status_code == 200, setup.text
     secret = setup.json()["secret"]
     if state == PENDING:
-        return Account(browser, secret, None)
+        return Account(browser, secret, None, email)
     # This step is used up: an example's code is the next step's, which the service accepts.
     code = pyotp.TOTP(secret).now()
     enabled = browser.post(f"{url}/auth/2fa/totp/enable", json={"code": code})
     assert enabled.status_code == 200, enabled.text
     if state == ON:
-        return Account(browser, secret, None)
+        return Account(browser, secret, None, email)
     again = Browser()
     login = again.post(f"{url}/auth/login", json=credentials)
     assert login.status_code == 200, login.text
     assert login.json()["two_factor_required"]
-    return Account(again, secret, None)
+    return Account(again, secret, None, email)
 
 
 def creation_options(url: str, browser: Browser) -> dict[str, Any]:
@@ -135,13 +139,23 @@ def body_fields(definition: dict[str, Any]) -> set[str]:
     return set()
 
 
-def fill_in_secrets(case: Any, fields: set[str], account: Account, url: str) -> None:
+def fill_in_secrets(case: Any, fields: set[str], account: Account, live_server: Any) -> None:
     """The account's password, a code its app would show, its passkey's id, a valid passkey
-    name, and a passkey's answer to this session's challenge, where the request asks for them."""
+    name, and a passkey's answer to this session's challenge, where the request asks for them;
+    a re-authentication gets the password or a mailed code, one of the two."""
+    url = live_server.url
     if account.key is not None and "passkey_id" in case.path_parameters:
         case.path_parameters["passkey_id"] = account.key.id
     body = case.body
     if not isinstance(body, dict):
+        return
+    if case.path in ("/auth/reauthenticate", "/settings/reauthenticate"):
+        body.pop("password", None)
+        asked = account.browser.post(f"{url}/auth/reauthenticate/code")
+        if asked.status_code == 202:
+            body["code"] = live_server.outbox.code(account.email)
+        if case.path == "/auth/reauthenticate" and "code" not in body:
+            body["password"] = PASSWORD
         return
     for name in fields & {"password", "current_password"}:
         body[name] = PASSWORD
@@ -170,6 +184,15 @@ def passkey_answer(path: str, account: Account, url: str) -> dict[str, Any] | No
         options = account.browser.post(f"{url}/auth/2fa/passkey/options")
         return account.key.get(options.json()) if options.status_code == 200 else None
     return None
+
+
+def sign_in_with_a_mailed_code(case: Any, live_server: Any) -> None:
+    """A code mailed to a fresh address, read from the outbox, with that address."""
+    email = f"contract-code-{uuid.uuid4().hex[:12]}@example.com"
+    asked = Browser().post(f"{live_server.url}/auth/login/code", json={"email": email})
+    assert asked.status_code == 202, asked.text
+    if isinstance(case.body, dict):
+        case.body.update(email=email, code=live_server.outbox.code(email))
 
 
 def sign_in_with_a_passkey(case: Any, url: str) -> None:
@@ -211,9 +234,11 @@ def test_every_operation_keeps_its_contract(path, method, live_server):
         elif protected and n % 4 == 2:
             account = open_account(live_server.url, STATES[n // 4 % len(STATES)])
             case.cookies = {**case.cookies, "auth_session": account.cookie}
-            fill_in_secrets(case, fields, account, live_server.url)
+            fill_in_secrets(case, fields, account, live_server)
         elif path == "/auth/passkeys/login" and n % 4 == 2:
             sign_in_with_a_passkey(case, live_server.url)
+        elif path in ("/auth/login/code/verify", "/login/code/verify") and n % 4 == 2:
+            sign_in_with_a_mailed_code(case, live_server)
         case.call_and_validate(base_url=live_server.url, checks=CHECKS)
 
     check()
