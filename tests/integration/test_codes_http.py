@@ -56,7 +56,8 @@ def test_twelve_parallel_wrong_guesses_get_at_most_five_answers(live_server):
     assert statuses.count(400) <= 5, statuses
     assert statuses.count(400) + statuses.count(429) == 12, statuses
     (counter,) = live_server.items("THROTTLE#login-code#")
-    assert int(counter["count"]["N"]) == 12
+    # Those that read the count at the limit were refused without counting.
+    assert 5 <= int(counter["count"]["N"]) <= 12
     assert race(live_server, ANN, [code]) == [429]  # until the window passes, the right one too
 
 
