@@ -84,29 +84,26 @@ class Accounts:
         claimed meanwhile)."""
         normalized = normalize_email(email)
         check_password_policy(password)
-        record = UserRecord(
-            user_id=str(uuid.uuid4()),
-            email=normalized,
-            email_verified=False,
-            two_factor=False,
-            created_at=self._clock.now(),
-        )
-        writes = self._store.accounts.create(record, self._hasher.hash(password))
-        return User(id=record.user_id, email=record.email), writes
+        return self._new_account(normalized, self._hasher.hash(password))
 
     def register_without_password(self, email: str) -> tuple[User, list[Write]]:
         """A new account for a normalised `email` that an emailed code just proved: verified,
         with no password, as the writes that create it (EmailTaken if claimed meanwhile)."""
+        return self._new_account(email, None)
+
+    def _new_account(self, email: str, password_hash: str | None) -> tuple[User, list[Write]]:
+        # Without a password, only a proof of the mailbox (a code) makes an account: verified.
+        proven = password_hash is None
         record = UserRecord(
             user_id=str(uuid.uuid4()),
             email=email,
-            email_verified=True,
+            email_verified=proven,
             two_factor=False,
             created_at=self._clock.now(),
-            has_password=False,
+            has_password=not proven,
         )
-        writes = self._store.accounts.create(record, None)
-        return User(record.user_id, email, email_verified=True, has_password=False), writes
+        user = User(record.user_id, email, email_verified=proven, has_password=not proven)
+        return user, self._store.accounts.create(record, password_hash)
 
     def credentials(self, email: str) -> Read:
         """The read of what logging in as the normalised `email` needs (None: no account)."""
