@@ -55,6 +55,10 @@ class Event(StrEnum):
     REAUTHENTICATED = "reauthenticated"
     PASSWORD_SET = "password_set"  # noqa: S105 (an event name)
     UNPROVEN_CREDENTIALS_REMOVED = "unproven_credentials_removed"
+    OAUTH_SIGN_IN = "oauth_sign_in"
+    OAUTH_FAILED = "oauth_failed"
+    IDENTITY_LINKED = "identity_linked"
+    IDENTITY_UNLINKED = "identity_unlinked"
 
 
 _MAX_FIELD = 256

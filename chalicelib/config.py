@@ -37,6 +37,15 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   answers those routes 404 and the pages offer no code sign-in.
 - EMAIL_CODE_SIGNUP (true): a code sent to an address without an account creates one, with no
   password, when it is used; false sends such addresses nothing.
+- OAUTH_PROVIDERS (empty): social sign-in, provider ids in button order (`google,github,corp`).
+  For each, upper-cased as <ID>: OAUTH_<ID>_CLIENT_ID, and OAUTH_<ID>_CLIENT_SECRET unless
+  OAUTH_SECRETS_PARAMETER names the SSM SecureString that holds every secret (a JSON object,
+  id -> secret). `google` and `github` are built in; any other id is a generic OpenID Connect
+  provider found by discovery: OAUTH_<ID>_ISSUER, OAUTH_<ID>_NAME (its button label) and
+  OAUTH_<ID>_TRUST_EMAIL (false: may its verified emails link to an existing account).
+  Issuers are https, but for http://localhost and http://127.0.0.1 where cookies are not
+  Secure (the `local` stage). OAUTH_GITHUB_URL (https://github.com) and OAUTH_GITHUB_API_URL
+  (https://api.github.com) point the built-in GitHub at GitHub Enterprise Server.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -58,6 +68,28 @@ _FALSE = {"0", "false", "no", "off"}
 
 class ConfigError(ValueError):
     """A stage setting is missing or malformed; raised at start-up, never per request."""
+
+
+class OAuthProviderSettings(NamedTuple):
+    """One social sign-in provider as the stage configures it (chalicelib.oauth resolves it)."""
+
+    id: str
+    kind: str  # "google", "github" or "oidc" (a generic OpenID Connect provider)
+    name: str  # the button's label
+    client_id: str
+    client_secret: str | None  # None: read from OAUTH_SECRETS_PARAMETER
+    issuer: str
+    trust_email: bool  # its verified emails may link to an existing account
+    github_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+
+
+_BUILT_IN = {
+    "google": ("google", "Google", "https://accounts.google.com"),
+    "github": ("github", "GitHub", ""),  # its issuer is OAUTH_GITHUB_URL
+}
+_PROVIDER_ID = re.compile(r"[a-z][a-z0-9]{0,31}")
+_LOOPBACK = re.compile(r"http://(localhost|127\.0\.0\.1)(:\d{1,5})?")
 
 
 @dataclass(frozen=True)
@@ -87,6 +119,11 @@ class Settings:
     totp_keys_file: str | None = None
     email_code_login: bool = True
     email_code_signup: bool = True
+    oauth_providers: tuple[OAuthProviderSettings, ...] = ()
+    oauth_secrets_parameter: str | None = None
+
+    def oauth_provider(self, provider_id: str) -> OAuthProviderSettings | None:
+        return next((p for p in self.oauth_providers if p.id == provider_id), None)
 
     def __post_init__(self) -> None:
         if self.session_lifetime <= timedelta(0):
@@ -167,7 +204,77 @@ class Settings:
             totp_keys_file=env.get("TOTP_KEYS_FILE") or None,
             email_code_login=_flag(env, "EMAIL_CODE_LOGIN", defaults.email_code_login),
             email_code_signup=_flag(env, "EMAIL_CODE_SIGNUP", defaults.email_code_signup),
+            oauth_providers=_oauth_providers(env, secure=_flag(env, "COOKIE_SECURE", True)),
+            oauth_secrets_parameter=env.get("OAUTH_SECRETS_PARAMETER") or None,
         )
+
+
+def _oauth_providers(env: Mapping[str, str], *, secure: bool) -> tuple[OAuthProviderSettings, ...]:
+    ids = [p.strip() for p in env.get("OAUTH_PROVIDERS", "").split(",") if p.strip()]
+    providers = []
+    for provider_id in ids:
+        if not _PROVIDER_ID.fullmatch(provider_id):
+            raise ConfigError(
+                f"OAUTH_PROVIDERS: {provider_id!r} is not an id of lower-case letters and digits"
+            )
+        if provider_id in (p.id for p in providers):
+            raise ConfigError(f"OAUTH_PROVIDERS names {provider_id!r} twice")
+        prefix = f"OAUTH_{provider_id.upper()}_"
+
+        def setting(name: str, prefix: str = prefix) -> str | None:
+            return env.get(prefix + name) or None
+
+        client_id = setting("CLIENT_ID")
+        if client_id is None:
+            raise ConfigError(f"{prefix}CLIENT_ID is required")
+        secret = setting("CLIENT_SECRET")
+        if secret is None and not env.get("OAUTH_SECRETS_PARAMETER"):
+            raise ConfigError(f"{prefix}CLIENT_SECRET (or OAUTH_SECRETS_PARAMETER) is required")
+        if provider_id in _BUILT_IN:
+            kind, name, issuer = _BUILT_IN[provider_id]
+            trusted = True
+        else:
+            kind, name, issuer = "oidc", setting("NAME") or "", setting("ISSUER") or ""
+            if not name or len(name) > 40 or not name.isprintable():
+                raise ConfigError(f"{prefix}NAME is required: the button's label, 1-40 characters")
+            trusted = _flag(env, prefix + "TRUST_EMAIL", False)
+        github_url = env.get("OAUTH_GITHUB_URL", "https://github.com").rstrip("/")
+        github_api_url = env.get("OAUTH_GITHUB_API_URL", "https://api.github.com").rstrip("/")
+        urls = [(prefix + "ISSUER", issuer)]
+        if kind == "github":
+            # GitHub (or an Enterprise Server) is its own issuer: identities are keyed by it.
+            issuer = github_url
+            urls = [("OAUTH_GITHUB_URL", github_url), ("OAUTH_GITHUB_API_URL", github_api_url)]
+        for variable, url in urls:
+            _check_issuer(variable, url, secure=secure)
+        providers.append(
+            OAuthProviderSettings(
+                provider_id,
+                kind,
+                name,
+                client_id,
+                secret,
+                issuer.rstrip("/"),
+                trusted,
+                github_url,
+                github_api_url,
+            )
+        )
+    return tuple(providers)
+
+
+def _check_issuer(variable: str, url: str, *, secure: bool) -> None:
+    """https (no query, no fragment); http only to this machine where cookies are not Secure."""
+    if not url:
+        raise ConfigError(f"{variable} is required: the provider's issuer URL")
+    if re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s?#]*)?", url):
+        return
+    if not secure and _LOOPBACK.match(url) and re.fullmatch(r"http://[^\s?#]+", url):
+        return
+    raise ConfigError(
+        f"{variable} must be an https URL (http only to localhost or 127.0.0.1 on the local "
+        f"stage), not {url!r}"
+    )
 
 
 def parse_duration(text: str) -> timedelta:

@@ -80,6 +80,15 @@ class InvalidPasskey(AppError):
     message = "The passkey's answer could not be verified. Try again."
 
 
+class OAuthFailed(AppError):
+    """A social sign-in that did not prove anyone: denied, a missing, foreign or used attempt,
+    a token that does not verify, an answer that makes no sense."""
+
+    status = 400
+    code = "oauth_failed"
+    message = "The sign-in with that provider did not work. Try again, or sign in another way."
+
+
 class InvalidCredentials(AppError):
     status = 401
     code = "invalid_credentials"
@@ -132,6 +141,24 @@ class EmailTaken(AppError):
     status = 409
     code = "email_taken"
     message = "An account with this email already exists."
+
+
+class AccountExists(AppError):
+    status = 409
+    code = "account_exists"
+    message = "An account uses this email: sign in another way, then connect it in settings."
+
+
+class IdentityTaken(AppError):
+    status = 409
+    code = "identity_taken"
+    message = "That sign-in is connected to another account already."
+
+
+class LastSignInMethod(AppError):
+    status = 409
+    code = "last_sign_in_method"
+    message = "This is your last way to sign in. Add a password or a passkey first."
 
 
 class AlreadyVerified(AppError):

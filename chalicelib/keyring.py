@@ -103,7 +103,7 @@ class KeySource:
     @cached_property
     def keyring(self) -> Keyring:
         if self._parameter is not None:
-            return Keyring.from_json(self._read_parameter(self._parameter))
+            return Keyring.from_json(read_parameter(self._parameter))
         path = Path(str(self._file))
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,14 +113,15 @@ class KeySource:
                 file.write(Keyring.new_json())
         return Keyring.from_json(path.read_text())
 
-    @staticmethod
-    def _read_parameter(name: str) -> str:
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
 
-        client: Any = boto3.client("ssm")
-        try:
-            response = client.get_parameter(Name=name, WithDecryption=True)
-        except (ClientError, BotoCoreError) as error:
-            raise ServiceUnavailable() from error
-        return str(response["Parameter"]["Value"])
+def read_parameter(name: str) -> str:
+    """An SSM SecureString's value, decrypted (a secret read once per container by its user)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client: Any = boto3.client("ssm")
+    try:
+        response = client.get_parameter(Name=name, WithDecryption=True)
+    except (ClientError, BotoCoreError) as error:
+        raise ServiceUnavailable() from error
+    return str(response["Parameter"]["Value"])

@@ -55,10 +55,16 @@ class Kind(Enum):
     LOGIN_CODE = ("Your sign-in code", "login_code")
     REAUTHENTICATION_CODE = ("Your confirmation code", "reauthentication_code")
     PASSWORD_SET = ("A password was added to your account", "password_set")
+    IDENTITY_LINKED = ("{provider} sign-in was connected", "identity_linked")
+    IDENTITY_UNLINKED = ("{provider} sign-in was disconnected", "identity_unlinked")
 
     @property
     def subject(self) -> str:
+        """The subject line, with `{provider}`-style fields left to fill (`subject_for`)."""
         return self.value[0]
+
+    def subject_for(self, context: dict[str, Any]) -> str:
+        return self.subject.format(**context) if "{" in self.subject else self.subject
 
     @property
     def template(self) -> str:
@@ -101,14 +107,15 @@ class Mail:
         values = {
             "site": self._origin if site is None else site,
             "product": self._sender_name,
-            "subject": kind.subject,
             "to": to,
             **context,
         }
+        subject = kind.subject_for(values)
+        values["subject"] = subject
         environment = _environment()
         text = environment.get_template(f"{kind.template}.txt").render(values)
         html = environment.get_template(f"{kind.template}.html").render(values)
-        return Message(to=to, subject=kind.subject, text=text, html=html, console=console)
+        return Message(to=to, subject=subject, text=text, html=html, console=console)
 
 
 @cache

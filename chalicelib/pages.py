@@ -37,6 +37,8 @@ NOTICES = {
     "passkey-removed": "Your passkey was deleted.",
     "reauthenticated": "Confirmed. For 5 minutes, changes here need no further proof.",
     "password-set": "Your password was set. Other sessions were signed out.",
+    "identity-linked": "The sign-in was connected to your account.",
+    "identity-unlinked": "The sign-in was disconnected.",
 }
 
 # Which form field an error belongs to, so its message is shown (and announced) next to it;

@@ -13,6 +13,7 @@ from chalicelib.cookies import SessionCookies
 from chalicelib.keyring import KeySource
 from chalicelib.limits import Limits
 from chalicelib.mail import Mail, Transport, transport_for
+from chalicelib.oauth import Providers
 from chalicelib.origins import CrossOriginProtection
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import SessionManager
@@ -27,6 +28,7 @@ class Services(NamedTuple):
     store: Store
     cookies: SessionCookies
     attempt_cookies: SessionCookies  # binds a passkey sign-in's challenge to its browser
+    oauth_cookies: SessionCookies  # binds a social sign-in's attempt to its browser
     sessions: SessionManager
     accounts: Accounts
     throttle: LoginThrottle
@@ -35,6 +37,7 @@ class Services(NamedTuple):
     limits: Limits
     mail: Mail
     keys: KeySource
+    oauth: Providers
     pause: Callable[[float], None]  # sleeps; tests pass one that only records
 
 
@@ -61,6 +64,7 @@ def build(
         store=store,
         cookies=SessionCookies(settings),
         attempt_cookies=SessionCookies(settings, "passkey_attempt"),
+        oauth_cookies=SessionCookies(settings, "oauth_attempt"),
         sessions=SessionManager(store, settings, clock),
         accounts=Accounts(store, PasswordHasher(settings), clock),
         throttle=LoginThrottle(store, settings, clock),
@@ -69,6 +73,7 @@ def build(
         limits=Limits(store, clock),
         mail=Mail(settings, transport),
         keys=KeySource(settings),
+        oauth=Providers(settings, clock.now),
         pause=pause,
     )
 

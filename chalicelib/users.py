@@ -89,20 +89,35 @@ class Accounts:
     def register_without_password(self, email: str) -> tuple[User, list[Write]]:
         """A new account for a normalised `email` that an emailed code just proved: verified,
         with no password, as the writes that create it (EmailTaken if claimed meanwhile)."""
-        return self._new_account(email, None)
+        return self._new_account(email, None, verified=True)
 
-    def _new_account(self, email: str, password_hash: str | None) -> tuple[User, list[Write]]:
-        # Without a password, only a proof of the mailbox (a code) makes an account: verified.
-        proven = password_hash is None
+    def register_with_identity(
+        self, email: str, identity: str, *, verified: bool
+    ) -> tuple[User, list[Write]]:
+        """A new account, with no password, for a provider's sign-in identity (its id) and the
+        normalised `email` it gave (verified only if the provider is trusted to say so)."""
+        return self._new_account(email, None, verified=verified, identities=(identity,))
+
+    def _new_account(
+        self,
+        email: str,
+        password_hash: str | None,
+        *,
+        verified: bool = False,
+        identities: tuple[str, ...] = (),
+    ) -> tuple[User, list[Write]]:
         record = UserRecord(
             user_id=str(uuid.uuid4()),
             email=email,
-            email_verified=proven,
+            email_verified=verified,
             two_factor=False,
             created_at=self._clock.now(),
-            has_password=not proven,
+            has_password=password_hash is not None,
+            identities=identities,
         )
-        user = User(record.user_id, email, email_verified=proven, has_password=not proven)
+        user = User(
+            record.user_id, email, email_verified=verified, has_password=record.has_password
+        )
         return user, self._store.accounts.create(record, password_hash)
 
     def credentials(self, email: str) -> Read:

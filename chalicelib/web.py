@@ -276,6 +276,7 @@ def install(app: Chalice) -> None:
                 services,
                 token=services.cookies.read(request.headers.get("cookie")),
                 attempt=services.attempt_cookies.read(request.headers.get("cookie")),
+                oauth_attempt=services.oauth_cookies.read(request.headers.get("cookie")),
                 ip=client_ip(request),
                 user_agent=request.headers.get("user-agent", ""),
                 base_path=pages.base_path(request),

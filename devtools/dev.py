@@ -1,10 +1,13 @@
-"""`make dev`: DynamoDB Local (persistent), the table, and `chalice local --stage local`.
+"""`make dev`: DynamoDB Local (persistent), the table, a local OpenID Provider, and `chalice
+local --stage local`.
 
 Honours PORT (default 8000) for the API, DYNAMODB_DATA_DIR (default .dynamodb/) for the data,
-and AWS_ENDPOINT_URL_DYNAMODB: when that is set, its DynamoDB is used and none is started.
-Ctrl-C, SIGTERM (an IDE's stop button, `docker stop`) and SIGHUP stop everything this started:
-the server first, then DynamoDB Local, so its data is flushed. If either dies on its own, this
-says which, stops the other and exits non-zero.
+AWS_ENDPOINT_URL_DYNAMODB (when set, its DynamoDB is used and none is started) and
+OAUTH_PROVIDERS (when set, those providers are used and no local one is started; otherwise
+the provider `local`, "Local test provider": panva's oidc-provider, whose login form takes any
+email). Ctrl-C, SIGTERM (an IDE's stop button) and SIGHUP stop everything this started: the
+server first, then the provider and DynamoDB Local, so its data is flushed. If any of them dies
+on its own, this says which, stops the others and exits non-zero.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from devtools.dynamodb_local import (
     local_aws_env,
     stop_process,
 )
+from devtools.oidc_local import PROVIDER_ID, LocalOpenIDProvider
 from devtools.stage import local_dev_environment, stage_environment
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -54,11 +58,8 @@ def _describe(code: int) -> str:
         return f"killed by signal {-code}"
 
 
-def _supervise(server: subprocess.Popen[bytes], database: DynamoDBLocal | None) -> int:
+def _supervise(children: dict[str, Callable[[], int | None]]) -> int:
     """Return 1 as soon as a child exits on its own; a stop signal interrupts the wait instead."""
-    children: dict[str, Callable[[], int | None]] = {SERVER: server.poll}
-    if database is not None:
-        children["DynamoDB Local"] = database.poll
     while True:
         for name, poll in children.items():
             if (code := poll()) is not None:
@@ -90,6 +91,7 @@ def main() -> int:
         **local_dev_environment(origin, outbox, keys),
     }
     database: DynamoDBLocal | MotoServer | None = None
+    provider: LocalOpenIDProvider | None = None
     server: subprocess.Popen[bytes] | None = None
     try:
         if "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ:
@@ -116,6 +118,15 @@ def main() -> int:
         table = env["TABLE_NAME"]
         created = create_table(client, table)
         print(f"Table {table} {'created' if created else 'already exists'}", flush=True)
+        if "OAUTH_PROVIDERS" not in os.environ:
+            callback = f"{origin}/auth/oauth/{PROVIDER_ID}/callback"
+            provider = LocalOpenIDProvider([callback]).start()
+            env.update(provider.settings_environment())
+            print(
+                f'Local OpenID Provider on {provider.issuer} ("Continue with Local test'
+                ' provider": any email signs in; one with "+unverified" is unverified)',
+                flush=True,
+            )
         chalice = Path(sys.executable).with_name("chalice")
         # No autoreload: Chalice's reloader polls every file under the project each second,
         # .venv and the DynamoDB data folder included, and restarts on every database write.
@@ -133,8 +144,12 @@ def main() -> int:
             f" {outbox}/ and summed up here (python -m devtools.outbox shows the latest).",
             flush=True,
         )
-        # moto runs in a thread of this process: nothing to watch.
-        return _supervise(server, database if isinstance(database, DynamoDBLocal) else None)
+        children: dict[str, Callable[[], int | None]] = {SERVER: server.poll}
+        if isinstance(database, DynamoDBLocal):  # moto runs in a thread of this process
+            children["DynamoDB Local"] = database.poll
+        if provider is not None:
+            children["the local OpenID Provider"] = provider.poll
+        return _supervise(children)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -143,6 +158,8 @@ def main() -> int:
         _handle_stop_signals(signal.SIG_IGN)
         if server is not None:
             stop_process(server)
+        if provider is not None:
+            provider.stop()
         if database is not None:
             database.stop()
             print("DynamoDB stopped", flush=True)

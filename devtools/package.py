@@ -11,7 +11,10 @@ code needs besides, all built from chalicelib.store so nothing is written twice:
   that covers it: that address or its domain) and PublicOrigin (where links in mail point),
   passed to the function, and `ses:SendEmail` on that one identity, nothing wider;
 - two-factor: the parameter TotpKeysParameter (the SSM SecureString holding the keyring that
-  encrypts TOTP secrets), passed to the function, and `ssm:GetParameter` on that one parameter.
+  encrypts TOTP secrets), passed to the function, and `ssm:GetParameter` on that one parameter;
+- social sign-in: the parameter OAuthSecretsParameter (the SSM SecureString holding the
+  providers' client secrets), passed to the function, and `ssm:GetParameter` on it alone (the
+  providers themselves are stage settings: OAUTH_PROVIDERS and OAUTH_<ID>_*).
 Then cfn-lint checks the result, and the zip gains compiled bytecode: Lambda's file system is
 read-only, so without shipped .pyc files every cold start compiles every module it imports.
 
@@ -71,6 +74,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "Default": "/session-auth/totp-keys",
         "AllowedPattern": r"/[A-Za-z0-9_./-]+",
     },
+    "OAuthSecretsParameter": {
+        "Type": "String",
+        "Description": "The SSM SecureString holding social sign-in's client secrets (see docs)",
+        "Default": "/session-auth/oauth-secrets",
+        "AllowedPattern": r"/[A-Za-z0-9_./-]+",
+    },
     "PublicOrigin": {
         "Type": "String",
         "Description": "The origin browsers use (https://auth.example.com): links in mail",
@@ -128,7 +137,18 @@ def merge_template() -> dict[str, Any]:
                         ":parameter${TotpKeysParameter}"
                     )
                 },
-            }
+            },
+            {
+                "Sid": "ReadTheOAuthSecrets",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter"],
+                "Resource": {
+                    "Fn::Sub": (
+                        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                        ":parameter${OAuthSecretsParameter}"
+                    )
+                },
+            },
         ],
     }
     return {
@@ -150,7 +170,7 @@ def merge_template() -> dict[str, Any]:
                         {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": chalice_policy},
                         {"PolicyName": "SessionsTableAccess", "PolicyDocument": table_policy},
                         {"PolicyName": "SendMail", "PolicyDocument": mail_policy},
-                        {"PolicyName": "ReadTotpKeys", "PolicyDocument": keys_policy},
+                        {"PolicyName": "ReadSecrets", "PolicyDocument": keys_policy},
                     ]
                 }
             },
@@ -162,6 +182,7 @@ def merge_template() -> dict[str, Any]:
                             "MAIL_FROM": {"Ref": "MailFrom"},
                             "PUBLIC_ORIGIN": {"Ref": "PublicOrigin"},
                             "TOTP_KEYS_PARAMETER": {"Ref": "TotpKeysParameter"},
+                            "OAUTH_SECRETS_PARAMETER": {"Ref": "OAuthSecretsParameter"},
                         }
                     }
                 },

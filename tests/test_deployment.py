@@ -56,6 +56,7 @@ def test_the_function_gets_the_table_name_from_the_template(resources):
     assert variables["PUBLIC_ORIGIN"] == {"Ref": "PublicOrigin"}
     assert "MAIL_OUTBOX_DIR" not in variables  # deployed stages send through SES
     assert variables["TOTP_KEYS_PARAMETER"] == {"Ref": "TotpKeysParameter"}
+    assert variables["OAUTH_SECRETS_PARAMETER"] == {"Ref": "OAuthSecretsParameter"}
     assert "TOTP_KEYS_FILE" not in variables  # the keyring never lives beside the code
     assert variables["COOKIE_SECURE"] == "true"
     assert function["Runtime"] == "python3.13"
@@ -122,9 +123,14 @@ def test_mail_is_sent_through_ses_from_one_identity_only(prod_package, resources
     ]
 
 
-def test_the_function_reads_one_ssm_parameter_the_totp_keyring(prod_package, resources):
+def test_the_function_reads_two_ssm_parameters_the_totp_keyring_and_oauth_secrets(
+    prod_package, resources
+):
     template = json.loads((prod_package / "sam.json").read_text())
     assert template["Parameters"]["TotpKeysParameter"]["Default"] == "/session-auth/totp-keys"
+    assert (
+        template["Parameters"]["OAuthSecretsParameter"]["Default"] == "/session-auth/oauth-secrets"
+    )
     statements = [
         s
         for p in resources["ApiHandlerRole"]["Properties"]["Policies"]
@@ -140,7 +146,16 @@ def test_the_function_reads_one_ssm_parameter_the_totp_keyring(prod_package, res
                 "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
                 ":parameter${TotpKeysParameter}"
             },
-        }
+        },
+        {
+            "Sid": "ReadTheOAuthSecrets",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                ":parameter${OAuthSecretsParameter}"
+            },
+        },
     ]
 
 

@@ -153,6 +153,7 @@ def _claim_unproven(ctx: RequestContext, credentials: Credentials, used: list[Wr
             *used,
             *store.accounts.forget_unproven(credentials),
             *store.passkeys.forget(owner),
+            *store.identities.forget(owner.user_id, owner.identities),
             *email_flows.discard_user_secrets(ctx, user.id),
         ],
         two_factor_verified=False,
@@ -161,6 +162,7 @@ def _claim_unproven(ctx: RequestContext, credentials: Credentials, used: list[Wr
         "password": int(credentials.password_hash is not None),
         "totp": int(owner.totp),
         "passkeys": len(owner.passkeys),
+        "identities": len(owner.identities),
     }
     if any(removed.values()):
         ctx.audit(Event.UNPROVEN_CREDENTIALS_REMOVED, user.id, **removed)

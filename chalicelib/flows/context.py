@@ -67,12 +67,14 @@ class RequestContext:
         user_agent: str,
         base_path: str = "",
         attempt: str | None = None,
+        oauth_attempt: str | None = None,
     ) -> None:
         self.services = services
         self.ip = ip
         self.user_agent = user_agent
         self.base_path = base_path  # API Gateway's stage prefix (`/api`), or ""
         self.attempt = attempt  # the passkey sign-in this browser began, if any
+        self.oauth_attempt = oauth_attempt  # the social sign-in this browser began, if any
         self.set_cookie: str | None = None
         self.attempt_cookie: str | None = None
         self._token = token

@@ -32,6 +32,7 @@ from chalicelib.errors import (
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.limits import PASSKEY_OPTIONS_PER_IP
 from chalicelib.mail import Kind
+from chalicelib.signin_methods import SignInMethods
 from chalicelib.store.passkeys import MAX_PASSKEYS, PasskeyOwner, PasskeyRecord
 from chalicelib.store.table import Write
 from chalicelib.users import User
@@ -124,6 +125,7 @@ def delete(ctx: RequestContext, credential_id: str, password: str | None) -> Non
     other sessions with it)."""
     current = ctx.require(Access.ACCOUNT)
     owner, record, writes = _own_passkey(ctx, credential_id, password)
+    SignInMethods.of(owner, ctx.services.settings).check_removal(passkeys=1)
     store = ctx.services.store
     still_on = owner.totp or len(owner.passkeys) > 1
     ctx.send_mail(Kind.PASSKEY_REMOVED, owner.email, name=record.name)

@@ -81,12 +81,18 @@ def change_password(ctx: RequestContext, current_password: str | None, new_passw
 def delete_account(ctx: RequestContext, password: str | None) -> None:
     """Delete the user, the email claim, their one-time secrets and every session; the email
     is free again."""
-    check = ctx.reauthenticate(password)
+    store = ctx.services.store
+    check = ctx.reauthenticate(password, extra=[store.passkeys.owner(ctx.require().user.id)])
     user = check.user
+    (owner,) = check.extra
     writes = [
         *ctx.services.accounts.delete(user),
         *check.writes,
         *email.discard_all(ctx, user),
+        # Nothing of the account stays behind: a sign-in identity left over would sign in to
+        # nothing, and would keep its provider account from ever signing up again.
+        *([] if owner is None else store.passkeys.forget(owner)),
+        *([] if owner is None else store.identities.forget(user.id, owner.identities)),
     ]
     ctx.end_every_session(user.id, writes)
     ctx.audit(Event.ACCOUNT_DELETED, user.id)

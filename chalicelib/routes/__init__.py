@@ -13,6 +13,7 @@ from chalicelib.routes import (
     passkeys_api,
     resources,
     settings_pages,
+    social,
     twofactor_api,
 )
 
@@ -27,5 +28,6 @@ def register(app: Chalice) -> None:
         pages,
         account_pages,
         settings_pages,
+        social,
     ):
         app.register_blueprint(module.blueprint)

@@ -8,7 +8,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import pages, web
 from chalicelib.errors import AppError, NotFound
-from chalicelib.flows import codes, signin, twofactor
+from chalicelib.flows import codes, signin, social, twofactor
 from chalicelib.flows.context import RequestContext
 from chalicelib.trainings import TRAININGS
 from chalicelib.users import User
@@ -158,7 +158,7 @@ def training_page() -> Response:
 def _credentials_page(template: str) -> Response:
     if web.context().session() is not None:
         return pages.redirect(web.current_request(), "/training")
-    return pages.form_page(web.current_request(), template, email="", code_login=_code_login())
+    return pages.form_page(web.current_request(), template, email="", **sign_in_offers())
 
 
 def _submit_credentials(
@@ -169,14 +169,17 @@ def _submit_credentials(
     try:
         action(web.context(), email, password)
     except AppError as error:
-        return pages.form_page(
-            request, template, error=error, email=email, code_login=_code_login()
-        )
+        return pages.form_page(request, template, error=error, email=email, **sign_in_offers())
     return pages.redirect(request, "/2fa" if _second_factor_owed() else "/training")
 
 
-def _code_login() -> bool:
-    return web.context().services.settings.email_code_login
+def sign_in_offers() -> dict[str, object]:
+    """The other ways in that the login and sign-up pages offer."""
+    ctx = web.context()
+    return {
+        "code_login": ctx.services.settings.email_code_login,
+        "providers": social.provider_names(ctx),
+    }
 
 
 def _second_factor_owed() -> bool:

@@ -12,7 +12,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import pages, web
 from chalicelib.errors import AppError
-from chalicelib.flows import codes, email, passkeys, signin, twofactor
+from chalicelib.flows import codes, email, passkeys, signin, social, twofactor
 
 blueprint = Blueprint(__name__)
 
@@ -25,8 +25,8 @@ _SETTINGS_FIELDS = {
 
 @blueprint.route("/settings", methods=["GET"])
 @web.account_page_required
-def settings_page() -> Response:
-    return _settings_page()
+def settings_view() -> Response:
+    return settings_page()
 
 
 @blueprint.route("/settings/reauthenticate/code", methods=["POST"], content_types=[web.FORM])
@@ -36,8 +36,8 @@ def reauthentication_code_form() -> Response:
     try:
         codes.request_reauthentication_code(web.context())
     except AppError as error:
-        return _settings_page(error, form="reauthenticate-code")
-    return _settings_page(reauthentication_code_sent=True)
+        return settings_page(error, form="reauthenticate-code")
+    return settings_page(reauthentication_code_sent=True)
 
 
 @blueprint.route("/settings/reauthenticate", methods=["POST"], content_types=[web.FORM])
@@ -47,7 +47,7 @@ def reauthenticate_form() -> Response:
     try:
         codes.reauthenticate(web.context(), None, code)
     except AppError as error:
-        return _settings_page(error, form="reauthenticate", reauthentication_code_sent=True)
+        return settings_page(error, form="reauthenticate", reauthentication_code_sent=True)
     return pages.redirect(web.current_request(), "/settings?notice=reauthenticated")
 
 
@@ -55,7 +55,7 @@ def reauthenticate_form() -> Response:
 @web.account_page_required
 def change_email_form() -> Response:
     new_email, password = web.form_fields(web.current_request(), "new_email", "password")
-    return _settings_action(
+    return settings_action(
         lambda: email.request_email_change(web.context(), new_email, password),
         "/settings?notice=change-code-sent",
         form="change-email",
@@ -67,7 +67,7 @@ def change_email_form() -> Response:
 @web.account_page_required
 def confirm_email_form() -> Response:
     (code,) = web.form_fields(web.current_request(), "code")
-    return _settings_action(
+    return settings_action(
         lambda: email.confirm_email_change(web.context(), code),
         "/settings?notice=email-changed",
         form="confirm-email",
@@ -80,7 +80,7 @@ def change_password_form() -> Response:
     current, new = web.form_fields(web.current_request(), "current_password", "new_password")
     # Without a password yet, the form has no current one: a code confirmed it is the user.
     first = not web.current_user().has_password
-    return _settings_action(
+    return settings_action(
         lambda: signin.change_password(web.context(), current or None, new),
         "/settings?notice=password-set" if first else "/settings?notice=password-changed",
         form="password",
@@ -99,8 +99,8 @@ def two_factor_setup_form() -> Response:
     try:
         setup = twofactor.begin_setup(web.context(), password)
     except AppError as error:
-        return _settings_page(error, form="setup-2fa")
-    return _settings_page(setup=setup)
+        return settings_page(error, form="setup-2fa")
+    return settings_page(setup=setup)
 
 
 @blueprint.route("/settings/2fa/enable", methods=["POST"], content_types=[web.FORM])
@@ -111,11 +111,9 @@ def two_factor_enable_form() -> Response:
         codes = twofactor.enable(web.context(), code)
     except AppError as error:
         # The QR code and the key again, beside the message: no new set-up needed.
-        return _settings_page(
-            error, form="enable-2fa", setup=twofactor.pending_setup(web.context())
-        )
+        return settings_page(error, form="enable-2fa", setup=twofactor.pending_setup(web.context()))
     # Shown this once, on this page: never in a URL, never again.
-    return _settings_page(recovery_codes=codes)
+    return settings_page(recovery_codes=codes)
 
 
 @blueprint.route("/settings/2fa/recovery-codes", methods=["POST"], content_types=[web.FORM])
@@ -125,15 +123,15 @@ def recovery_codes_form() -> Response:
     try:
         codes = twofactor.replace_recovery_codes(web.context(), password, code)
     except AppError as error:
-        return _settings_page(error, form="recovery-codes")
-    return _settings_page(recovery_codes=codes)
+        return settings_page(error, form="recovery-codes")
+    return settings_page(recovery_codes=codes)
 
 
 @blueprint.route("/settings/2fa/disable", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def two_factor_disable_form() -> Response:
     password, code = web.form_fields(web.current_request(), "password", "code")
-    return _settings_action(
+    return settings_action(
         lambda: twofactor.disable(web.context(), password, code),
         "/settings?notice=2fa-off",
         form="disable-2fa",
@@ -146,7 +144,7 @@ def rename_passkey_form() -> Response:
     passkey_id, name, password = web.form_fields(
         web.current_request(), "passkey_id", "name", "password"
     )
-    return _settings_action(
+    return settings_action(
         lambda: passkeys.rename(web.context(), passkey_id, name, password or None),
         "/settings?notice=passkey-renamed",
         form="passkeys",
@@ -158,7 +156,7 @@ def rename_passkey_form() -> Response:
 @web.account_page_required
 def delete_passkey_form() -> Response:
     passkey_id, password = web.form_fields(web.current_request(), "passkey_id", "password")
-    return _settings_action(
+    return settings_action(
         lambda: passkeys.delete(web.context(), passkey_id, password or None),
         "/settings?notice=passkey-removed",
         form="passkeys",
@@ -177,7 +175,7 @@ def revoke_session_form() -> Response:
     if session_id == web.current_session().id:
         signin.revoke_session(web.context(), session_id)
         return pages.redirect(web.current_request(), "/login")
-    return _settings_action(
+    return settings_action(
         lambda: signin.revoke_session(web.context(), session_id),
         "/settings?notice=signed-out",
         form="sessions",
@@ -195,12 +193,12 @@ def revoke_other_sessions_form() -> Response:
 @web.account_page_required
 def delete_account_form() -> Response:
     (password,) = web.form_fields(web.current_request(), "password")
-    return _settings_action(
+    return settings_action(
         lambda: signin.delete_account(web.context(), password), "/", form="delete"
     )
 
 
-def _settings_action(
+def settings_action(
     action: Callable[[], object],
     success: str,
     *,
@@ -211,11 +209,11 @@ def _settings_action(
     try:
         action()
     except AppError as error:
-        return _settings_page(error, form=form, field_of=field_of, **values)
+        return settings_page(error, form=form, field_of=field_of, **values)
     return pages.redirect(web.current_request(), success)
 
 
-def _settings_page(
+def settings_page(
     error: AppError | None = None,
     *,
     form: str | None = None,
@@ -236,6 +234,8 @@ def _settings_page(
         pending_email=email.pending_email_change(ctx),
         two_factor=twofactor.status(ctx),
         passkeys=passkeys.list_passkeys(ctx),
+        identities=social.identities(ctx),
+        providers=social.provider_names(ctx),
         notice=None if error else pages.notice(web.current_request()),
         reauthenticated=ctx.recently_reauthenticated(),
         reauthenticated_until=ctx.reauthenticated_until(),

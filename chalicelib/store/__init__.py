@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from chalicelib.store.accounts import AccountItems
 from chalicelib.store.counters import CounterItems
+from chalicelib.store.identities import IdentityItems
 from chalicelib.store.passkeys import PasskeyItems
 from chalicelib.store.secrets import SecretItems
 from chalicelib.store.sessions import SessionItems
@@ -53,6 +54,7 @@ class Store(NamedTuple):
     secrets: SecretItems
     twofactor: TwoFactorItems
     passkeys: PasskeyItems
+    identities: IdentityItems
 
 
 def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
@@ -65,4 +67,5 @@ def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = ti
         secrets=SecretItems(),
         twofactor=TwoFactorItems(),
         passkeys=PasskeyItems(table),
+        identities=IdentityItems(table),
     )

@@ -1,7 +1,8 @@
 """Accounts: the user item and its email claim.
 
 - user: pk `USER#<user id>`; email, email_verified, two_factor, created_at, and has_password
-  `false` for an account without a password (absent: it has one).
+  `false` for an account without a password (absent: it has one); the ids of its sign-in
+  identities (store.identities) and passkeys (store.passkeys) as string sets.
 - email claim: pk `EMAIL#<normalised email>`; user_id, password_hash (absent: no password),
   email_verified, two_factor. It makes an email belong to at most one account (written
   conditionally, in one transaction with the user) and it is the login view: everything a
@@ -35,6 +36,7 @@ class UserRecord(NamedTuple):
     two_factor: bool
     created_at: int
     has_password: bool = True
+    identities: tuple[str, ...] = ()  # ids of sign-in identities linked at creation
 
 
 def user_pk(user_id: str) -> str:
@@ -75,6 +77,8 @@ class AccountItems:
         }
         if password_hash is None:
             account["has_password"] = {"BOOL": False}
+        if user.identities:
+            account["identities"] = {"SS": list(user.identities)}
         return [
             put(claim, "attribute_not_exists(pk)", on_condition_failed=EmailTaken),
             put(account, "attribute_not_exists(pk)"),
@@ -156,9 +160,10 @@ class AccountItems:
     def forget_unproven(self, credentials: Credentials) -> list[Write]:
         """An unverified account whose address was just proven (by an emailed code): what was
         set up before that proof may be someone else's, made to wait for the owner (a
-        pre-account takeover). The password, the authenticator app, the recovery codes and the
-        passkey list go from both items, which now say verified, one factor, no password (the
-        caller deletes the passkey items). Conditional on the account still being unverified."""
+        pre-account takeover). The password, the authenticator app, the recovery codes, the
+        passkey and identity lists go from both items, which now say verified, one factor, no
+        password (the caller deletes the passkey and identity items). Conditional on the
+        account still being unverified."""
         false, true = {"BOOL": False}, {"BOOL": True}
         return [
             update(
@@ -170,7 +175,8 @@ class AccountItems:
             update(
                 user_pk(credentials.user_id),
                 "SET email_verified = :t, two_factor = :f, has_password = :f REMOVE totp_secret,"
-                " totp_pending, totp_pending_until, totp_last_step, recovery_codes, passkeys",
+                " totp_pending, totp_pending_until, totp_last_step, recovery_codes, passkeys,"
+                " identities",
                 "attribute_exists(pk)",
                 values={":t": true, ":f": false},
             ),

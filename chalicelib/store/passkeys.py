@@ -48,6 +48,7 @@ class PasskeyOwner(NamedTuple):
     handle: str | None
     passkeys: frozenset[str]
     has_password: bool = True
+    identities: frozenset[str] = frozenset()  # ids of the linked sign-in identities
 
 
 class Challenge(NamedTuple):
@@ -81,6 +82,7 @@ class PasskeyItems:
                 handle=item.get("webauthn_handle", {}).get("S"),
                 passkeys=frozenset(item.get("passkeys", {}).get("SS", [])),
                 has_password=item.get("has_password", {}).get("BOOL", True),
+                identities=frozenset(item.get("identities", {}).get("SS", [])),
             )
 
         return Read(user_pk(user_id), parse)

@@ -25,9 +25,11 @@ from chalicelib.config import Settings
 from chalicelib.store import ADMIN_CLIENT_CONFIG, CLIENT_CONFIG, create_table
 from devtools.calls import CallRecorder
 from devtools.dynamodb_local import LOCAL_AWS_ENV, ROOT, DynamoDBLocal
+from devtools.oidc_local import LocalOpenIDProvider
 from devtools.outbox import Outbox
 from devtools.stage import local_dev_environment, stage_environment
 from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.integration.oauth_stubs import GitHubStub, TokenStub
 
 
 @pytest.fixture(scope="session")
@@ -88,17 +90,60 @@ def server_url() -> Iterator[str]:
     server.server.server_close()
 
 
+@dataclass
+class OAuthProviders:
+    """The suite's social sign-in providers: `local`, the real OpenID Provider that `make dev`
+    runs too; `github`, the stub of GitHub's API; `stub`, an OpenID Provider whose ID tokens a
+    test shapes."""
+
+    local: LocalOpenIDProvider
+    github: GitHubStub
+    tokens: TokenStub
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **self.local.settings_environment(),
+            "OAUTH_PROVIDERS": "local,github,stub",
+            "OAUTH_GITHUB_CLIENT_ID": "github-client",
+            "OAUTH_GITHUB_CLIENT_SECRET": "github-secret",
+            "OAUTH_GITHUB_URL": self.github.url,
+            "OAUTH_GITHUB_API_URL": self.github.url,
+            "OAUTH_STUB_ISSUER": self.tokens.url,
+            "OAUTH_STUB_NAME": "Stub",
+            "OAUTH_STUB_CLIENT_ID": TokenStub.CLIENT_ID,
+            "OAUTH_STUB_CLIENT_SECRET": TokenStub.CLIENT_SECRET,
+            "OAUTH_STUB_TRUST_EMAIL": "false",
+        }
+
+
+@pytest.fixture(scope="session")
+def oauth_providers(server_url: str) -> Iterator[OAuthProviders]:
+    callback = f"{server_url}/auth/oauth/local/callback"
+    with LocalOpenIDProvider([callback]) as local, GitHubStub() as github, TokenStub() as tokens:
+        yield OAuthProviders(local, github, tokens)
+
+
 @pytest.fixture
 def live_server(
-    monkeypatch: pytest.MonkeyPatch, server_url: str, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
+    server_url: str,
+    tmp_path: Path,
+    oauth_providers: OAuthProviders,
 ) -> Iterator[LiveServer]:
     """A fresh table and outbox, the `local` stage's settings (default Argon2 cost) with what
-    `make dev` adds (the outbox, the public origin), and the server."""
+    `make dev` adds (the outbox, the public origin, the local OpenID Provider; here also a
+    GitHub stub and a token stub), and the server."""
     table = f"it-{uuid.uuid4().hex[:12]}"
     outbox = tmp_path / "outbox"
+    oauth_providers.tokens.shape = lambda claims, header: (
+        claims,
+        header,
+        oauth_providers.tokens.key,
+    )
     for key, value in {
         **stage_environment("local"),
         **local_dev_environment(server_url, outbox, tmp_path / "totp-keys.json"),
+        **oauth_providers.environment(),
         "TABLE_NAME": table,
     }.items():
         monkeypatch.setenv(key, value)

@@ -134,6 +134,7 @@ def function_environment(
     assert variables.pop("MAIL_FROM") == {"Ref": "MailFrom"}
     assert variables.pop("PUBLIC_ORIGIN") == {"Ref": "PublicOrigin"}
     assert variables.pop("TOTP_KEYS_PARAMETER") == {"Ref": "TotpKeysParameter"}
+    assert variables.pop("OAUTH_SECRETS_PARAMETER") == {"Ref": "OAuthSecretsParameter"}
     assert all(isinstance(value, str) for value in variables.values()), variables
     return {
         **variables,

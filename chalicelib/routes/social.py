@@ -1,0 +1,117 @@
+"""Social sign-in's routes: the start and the callback (browser navigations, answered with
+redirects and, on failure, the login or settings page), the account's identities (JSON), and
+the settings forms that connect and disconnect them. A client that sends `Accept:
+application/json` gets the failures in the error shape instead of a page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import pages, web
+from chalicelib.clock import isoformat
+from chalicelib.errors import AppError
+from chalicelib.flows import social
+from chalicelib.routes.pages import sign_in_offers
+from chalicelib.routes.settings_pages import settings_action, settings_page
+from chalicelib.routes.shapes import no_content
+
+blueprint = Blueprint(__name__)
+
+
+@blueprint.route("/auth/oauth/{provider}", methods=["GET"])
+def start(provider: str) -> Response:
+    query = web.current_request().query_params or {}
+    intent = query.get("intent", social.SIGN_IN)
+    try:
+        url = social.start(web.context(), provider, query.get("next"), intent)
+    except AppError as error:
+        return _failure(error, intent)
+    return Response(body="", status_code=303, headers={"Location": url})
+
+
+@blueprint.route("/auth/oauth/{provider}/callback", methods=["GET"])
+def callback(provider: str) -> Response:
+    request = web.current_request()
+    try:
+        outcome = social.callback(web.context(), provider, request.query_params or {})
+    except social.CallbackFailed as failure:
+        return _failure(failure, failure.intent)
+    except AppError as error:  # an unknown provider
+        return _failure(error, social.SIGN_IN)
+    if outcome.next.startswith("/settings"):
+        return pages.redirect(request, outcome.next)
+    owed = outcome.user.two_factor_enabled and not web.current_session().two_factor_verified
+    return pages.redirect(request, "/2fa" if owed else outcome.next)
+
+
+@blueprint.route("/auth/identities", methods=["GET"])
+@web.account_required
+def identities() -> dict[str, Any]:
+    return {"identities": [identity_json(i) for i in social.identities(web.context())]}
+
+
+@blueprint.route("/auth/identities/{identity_id}", methods=["DELETE"])
+@web.account_required
+def disconnect(identity_id: str) -> Response:
+    social.disconnect(web.context(), identity_id, web.optional_json_field("password"))
+    return no_content()
+
+
+def identity_json(linked: social.LinkedIdentity) -> dict[str, Any]:
+    record = linked.record
+    return {
+        "id": record.id,
+        "provider": record.provider,
+        "name": linked.name,
+        "email": record.email,
+        "created_at": isoformat(record.created_at),
+        "last_used_at": isoformat(record.last_used_at),
+    }
+
+
+# -- the settings forms -------------------------------------------------------------------------
+
+
+@blueprint.route("/settings/identities/connect", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def connect_form() -> Response:
+    """Re-authenticate (the password, or one given lately), then off to the provider."""
+    provider, password = web.form_fields(web.current_request(), "provider", "password")
+    ctx = web.context()
+    try:
+        if password:
+            ctx.verify_password(password)
+        url = social.start(ctx, provider, None, social.LINK)
+    except AppError as error:
+        return settings_page(error, form="identities")
+    return Response(body="", status_code=303, headers={"Location": url})
+
+
+@blueprint.route("/settings/identities/disconnect", methods=["POST"], content_types=[web.FORM])
+@web.account_page_required
+def disconnect_form() -> Response:
+    identity_id, password = web.form_fields(web.current_request(), "identity_id", "password")
+    return settings_action(
+        lambda: social.disconnect(web.context(), identity_id, password or None),
+        "/settings?notice=identity-unlinked",
+        form="identities",
+        field_of={"invalid_credentials": "", "last_sign_in_method": ""},
+    )
+
+
+def _failure(error: AppError, intent: str) -> Response:
+    request = web.current_request()
+    if "application/json" in request.headers.get("accept", ""):
+        return web.error_response(error)
+    if intent == social.LINK and web.context().session() is not None:
+        return settings_page(error, form="identities")
+    return pages.form_page(
+        request,
+        "login.html",
+        error=error,
+        field_of={"invalid_email": ""},  # the provider's address, not a field of this form
+        email="",
+        **sign_in_offers(),
+    )
