@@ -13,6 +13,7 @@ def api_event(
     body: Any = None,
     ip: str = "203.0.113.10",
     resource: str | None = None,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """`resource` is the route's template when it has parameters ("/auth/sessions/{session_id}"):
     API Gateway sends it with the values it matched, and Chalice routes by it."""
@@ -28,8 +29,8 @@ def api_event(
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": parameters or None,
         "stageVariables": None,
         "requestContext": {

@@ -37,8 +37,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import requests
 from chalice.cli.factory import CLIFactory
 
 from bench.capacity import TableShape, Units, priced, reported
@@ -48,6 +50,7 @@ from bench.events import api_event
 from bench.report import Table, Timing, render, spread, to_json
 from chalicelib import runtime
 from chalicelib.config import Settings
+from chalicelib.oauth import Http, Providers
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import token_digest
 from chalicelib.store import CLIENT_CONFIG, TABLE_DEFINITION, create_table
@@ -56,6 +59,7 @@ from chalicelib.store.counters import counter_pk
 from chalicelib.store.sessions import SessionRecord, session_pk
 from devtools.calls import CallRecorder
 from devtools.dynamodb_local import ROOT, DynamoDBLocal, find_jar, local_aws_env
+from devtools.oidc_local import LocalOpenIDProvider, sign_in
 from devtools.outbox import Outbox
 from devtools.stage import local_dev_environment, stage_environment
 
@@ -64,6 +68,7 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 (a benchmark account)
 OUT_DIR = ROOT / ".bench"
 CHART = ROOT / "docs" / "cost-vs-cognito.svg"
 CLIENT_IP = "203.0.113.10"
+ORIGIN = "http://localhost:8000"  # PUBLIC_ORIGIN, as `make dev` sets it
 OTHER_IP = "198.51.100.23"  # the wrong password's: no later login reads its failure counter
 # A current desktop browser's: each session stores its client's User-Agent, so it counts in
 # the item's size (write units, storage).
@@ -142,21 +147,48 @@ class ShiftedClock:
             self.offset = 0
 
 
+class CountingHttp(Http):
+    """The providers' HTTP client, noting each call (the benchmark counts a callback's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def get(self, url: str, headers: Any = None) -> tuple[int, Any]:
+        self.calls.append(f"GET {urlsplit(url).path}")
+        return super().get(url, headers)
+
+    def post(self, url: str, form: Any, headers: Any = None) -> tuple[int, Any]:
+        self.calls.append(f"POST {urlsplit(url).path}")
+        return super().post(url, form, headers)
+
+
 class Bench:
     def __init__(self, sizes: Sizes) -> None:
         self.sizes = sizes
         self.table = f"bench-{uuid.uuid4().hex[:8]}"
         self.client = boto3.client("dynamodb", config=CLIENT_CONFIG)
         create_table(self.client, self.table)
-        # What `make dev` adds to the stage: the outbox and keyring, here in a scratch folder.
+        # What `make dev` adds to the stage: the outbox and keyring, here in a scratch folder,
+        # and the local OpenID Provider (the events carry the /api stage prefix).
         self.scratch = Path(tempfile.mkdtemp(prefix="bench-"))
         self.local = local_dev_environment(
-            "http://localhost:8000", self.scratch / "outbox", self.scratch / "totp-keys.json"
+            ORIGIN, self.scratch / "outbox", self.scratch / "totp-keys.json"
         )
-        env = {**stage_environment("local"), **self.local, "TABLE_NAME": self.table}
+        self.provider = LocalOpenIDProvider([f"{ORIGIN}/api/auth/oauth/local/callback"]).start()
+        env = {
+            **stage_environment("local"),
+            **self.local,
+            **self.provider.settings_environment(),
+            "TABLE_NAME": self.table,
+        }
         self.settings = Settings.from_env(env)
         self.clock = ShiftedClock()
+        self.provider_http = CountingHttp()
         self.services = runtime.build(self.settings, client=self.client, clock=self.clock)
+        self.services = self.services._replace(
+            oauth=Providers(self.settings, self.clock.now, self.provider_http)
+        )
         runtime.use(self.services)
         # What the sections measure for the ones after them and for the cost model.
         self.calls: dict[str, list[str]] = {}
@@ -174,6 +206,7 @@ class Bench:
     def close(self) -> None:
         self._audit_logger.setLevel(self._audit_level)
         runtime.use(None)
+        self.provider.stop()
         self.client.delete_table(TableName=self.table)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -198,16 +231,35 @@ class Bench:
         *,
         ip: str = CLIENT_IP,
         resource: str | None = None,
+        query: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         headers = {"user-agent": USER_AGENT}
         if token:
             headers["cookie"] = f"auth_session={token}"
-        return api_event(method, path, headers, body, ip=ip, resource=resource)
+        return api_event(method, path, headers, body, ip=ip, resource=resource, query=query)
 
     def sign_up(self, email: str) -> str:
         response = self.request("POST", "/auth/signup", body={"email": email, "password": PASSWORD})
         _expect(response, 201)
         return _token(response)
+
+    def social_callback(self, email: str) -> dict[str, Any]:
+        """The callback event of a social sign-in of `email` at the local provider: the start
+        through the app, the provider's forms as a person fills them."""
+        start = self.request("GET", "/auth/oauth/local", resource="/auth/oauth/{provider}")
+        _expect(start, 303)
+        attempt = start["multiValueHeaders"]["Set-Cookie"][-1].split(";", 1)[0]
+        callback = sign_in(requests.Session(), start["headers"]["Location"], email, ORIGIN)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+        event = self.event(
+            "GET",
+            "/auth/oauth/local/callback",
+            resource="/auth/oauth/{provider}/callback",
+            query=query,
+        )
+        event["headers"]["cookie"] = attempt
+        event["multiValueHeaders"]["cookie"] = [attempt]
+        return event
 
     def ask_for_code(self, email: str) -> str:
         """A sign-in code mailed to `email` (into the scratch outbox), and read back."""
@@ -289,6 +341,17 @@ class Bench:
             )
             code = self.ask_for_code(newcomer)
             measure("code sign-in", lambda: self.sign_in_with_code(newcomer, code, 200))
+            # Social sign-in: a newcomer first (discovery and the keys fetched, the account
+            # made), then a known identity's callback, warm, with the provider calls it makes.
+            social = f"social-{uuid.uuid4().hex[:6]}@example.com"
+            _expect(self.app(self.social_callback(social), None), 303)
+            event = self.social_callback(social)
+            self.provider_http.calls.clear()
+            measure(
+                "social sign-in, a known identity (the callback)",
+                lambda: _expect(self.app(event, None), 303),
+            )
+            self.provider_calls = list(self.provider_http.calls)
 
         self.stored = self._stored_sizes(email, shape)
         steady = "protected request, steady state"
@@ -392,6 +455,7 @@ class Bench:
     def login(self) -> dict[str, Any]:
         calls = self.calls["login, no session cookie"]
         code_calls = self.calls["code sign-in"]
+        social_calls = self.calls["social sign-in, a known identity (the callback)"]
         email = f"login-{uuid.uuid4().hex[:6]}@example.com"
         token = self.sign_up(email)
         hasher = PasswordHasher(self.settings)
@@ -444,6 +508,11 @@ class Bench:
             "its calls": calls,
             "round trips of a code sign-in": len(code_calls),
             "a code sign-in's calls": code_calls,
+            "store round trips of a social sign-in's callback (warm, a known identity)": len(
+                social_calls
+            ),
+            "its store calls": social_calls,
+            "its calls to the provider": self.provider_calls,
             "POST /auth/login": login_time,
             "argon2 verify alone": verify_time,
             "raw GetItem (ConsistentRead)": get_time,
@@ -457,6 +526,8 @@ class Bench:
             "targets": {
                 "2 round trips": len(calls) == 2,
                 "a code sign-in in 2 round trips": len(code_calls) == 2,
+                "a social callback in at most 3 store round trips": len(social_calls) <= 3,
+                "a social callback in at most 2 provider calls": len(self.provider_calls) <= 2,
                 f"login - argon2 verify <= {LOGIN_TARGET} x raw GetItem": (
                     beyond <= LOGIN_TARGET * get_time.median_ms
                 ),

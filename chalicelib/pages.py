@@ -108,11 +108,13 @@ def _read_static(name: str) -> str:
 def base_path(request: Request) -> str:
     """The prefix API Gateway puts before our routes (the stage, e.g. `/api`), or "".
 
-    requestContext.path is the path the browser used; resourcePath is the route. Every page
-    route is a fixed path, so the difference is the prefix.
+    requestContext.path is the path the browser used; resourcePath is the route, whose
+    parameters ({provider}) take the values they matched: the difference is the prefix.
     """
     full_path = str(request.context.get("path") or "")
     route = request.path
+    for name, value in (request.uri_params or {}).items():
+        route = route.replace("{" + name + "}", value)
     if route != "/" and full_path.endswith(route):
         return full_path[: -len(route)]
     return full_path.rstrip("/") if route == "/" else ""

@@ -213,16 +213,19 @@ def test_json_to_a_form_route_is_415_in_the_error_shape(client):
 
 
 @pytest.mark.parametrize(
-    ("context_path", "route", "expected"),
+    ("context_path", "route", "params", "expected"),
     [
-        ("/login", "/login", ""),  # chalice local, or a custom domain without a base path
-        ("/api/login", "/login", "/api"),  # API Gateway's stage prefix
-        ("/api/", "/", "/api"),
-        ("/", "/", ""),
+        ("/login", "/login", None, ""),  # chalice local, or a custom domain without a base path
+        ("/api/login", "/login", None, "/api"),  # API Gateway's stage prefix
+        ("/api/", "/", None, "/api"),
+        ("/", "/", None, ""),
+        # A route with parameters: their values stand in for them.
+        ("/api/auth/oauth/google", "/auth/oauth/{provider}", {"provider": "google"}, "/api"),
+        ("/auth/oauth/google", "/auth/oauth/{provider}", {"provider": "google"}, ""),
     ],
 )
-def test_links_and_redirects_keep_the_stage_prefix(context_path, route, expected):
-    request = SimpleNamespace(context={"path": context_path}, path=route)
+def test_links_and_redirects_keep_the_stage_prefix(context_path, route, params, expected):
+    request = SimpleNamespace(context={"path": context_path}, path=route, uri_params=params)
     assert base_path(request) == expected
 
 

@@ -43,11 +43,18 @@ def reauthentication_code_form() -> Response:
 @blueprint.route("/settings/reauthenticate", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def reauthenticate_form() -> Response:
-    (code,) = web.form_fields(web.current_request(), "code")
+    """Confirm it is the user, with the mailed code or the password: for 5 minutes the other
+    forms need no further proof, and sign-ins can be connected."""
+    code, password = web.form_fields(web.current_request(), "code", "password")
     try:
-        codes.reauthenticate(web.context(), None, code)
+        codes.reauthenticate(web.context(), password or None, code or None)
     except AppError as error:
-        return settings_page(error, form="reauthenticate", reauthentication_code_sent=True)
+        return settings_page(
+            error,
+            form="reauthenticate",
+            field_of={"invalid_credentials": "password"},
+            reauthentication_code_sent=bool(code),
+        )
     return pages.redirect(web.current_request(), "/settings?notice=reauthenticated")
 
 

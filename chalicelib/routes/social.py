@@ -1,7 +1,8 @@
 """Social sign-in's routes: the start and the callback (browser navigations, answered with
 redirects and, on failure, the login or settings page), the account's identities (JSON), and
-the settings forms that connect and disconnect them. A client that sends `Accept:
-application/json` gets the failures in the error shape instead of a page."""
+the settings form that disconnects one. Connecting is a link to the start (a form could not
+redirect to the provider: the pages' CSP allows forms to post to this origin only). A client
+that sends `Accept: application/json` gets the failures in the error shape instead of a page."""
 
 from __future__ import annotations
 
@@ -72,21 +73,6 @@ def identity_json(linked: social.LinkedIdentity) -> dict[str, Any]:
 
 
 # -- the settings forms -------------------------------------------------------------------------
-
-
-@blueprint.route("/settings/identities/connect", methods=["POST"], content_types=[web.FORM])
-@web.account_page_required
-def connect_form() -> Response:
-    """Re-authenticate (the password, or one given lately), then off to the provider."""
-    provider, password = web.form_fields(web.current_request(), "provider", "password")
-    ctx = web.context()
-    try:
-        if password:
-            ctx.verify_password(password)
-        url = social.start(ctx, provider, None, social.LINK)
-    except AppError as error:
-        return settings_page(error, form="identities")
-    return Response(body="", status_code=303, headers={"Location": url})
 
 
 @blueprint.route("/settings/identities/disconnect", methods=["POST"], content_types=[web.FORM])

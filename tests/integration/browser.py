@@ -75,3 +75,11 @@ def add_passkey(page: Page, name: str = "This laptop") -> None:
     page.locator("#passkey-password").fill(PASSWORD)
     page.get_by_role("button", name="Add a passkey").click()
     expect(page.locator("#notice")).to_have_text("Your passkey was added.", timeout=15_000)
+
+
+def sign_in_at_the_provider(page: Page, email: str) -> None:
+    """The local OpenID Provider's development forms: any login, then its consent."""
+    page.locator("input[name=login]").fill(email)
+    page.locator("input[name=password]").fill("any")
+    page.get_by_role("button", name="Sign-in").click()
+    page.get_by_role("button", name="Continue").click()

@@ -12,7 +12,12 @@ import pyotp
 from playwright.sync_api import Page, expect
 
 from tests.integration.axe import assert_accessible
-from tests.integration.browser import PASSWORD, fill_and_submit, sign_up_in_browser
+from tests.integration.browser import (
+    PASSWORD,
+    fill_and_submit,
+    sign_in_at_the_provider,
+    sign_up_in_browser,
+)
 
 
 def test_the_signed_out_pages_and_their_errors(page: Page, live_server):
@@ -111,3 +116,26 @@ def test_the_code_sign_in_pages_and_settings_without_a_password(page: Page, live
     page.get_by_role("button", name="Confirm").click()
     expect(page.locator("#reauthenticated")).to_be_visible()
     assert_accessible(page, "settings, confirmed")
+
+
+def test_social_sign_in_pages_and_connected_sign_ins_in_settings(page: Page, live_server):
+    page.goto("/login")
+    assert_accessible(page, "the login page with its providers")
+    page.get_by_role("link", name="Continue with Local test provider").click()
+    sign_in_at_the_provider(page, "sol@example.com")
+    expect(page).to_have_url(re.compile(r"/training$"))
+    page.goto("/settings")
+    expect(page.locator(".identity-name")).to_have_text("Local test provider")
+    assert_accessible(page, "settings with a connected sign-in")
+    page.get_by_role("button", name="Email me a code").click()
+    page.locator("#reauthenticate-code").fill(live_server.outbox.code("sol@example.com"))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("link", name="Connect GitHub")).to_be_visible()
+    assert_accessible(page, "settings offering to connect the other providers")
+    page.get_by_role("button", name="Disconnect Local test provider").click()
+    expect(page.locator("#notice")).to_have_text("The sign-in was disconnected.")
+    assert_accessible(page, "settings after a disconnection")
+
+    page.goto("/auth/oauth/local/callback?state=forged&code=x")
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert_accessible(page, "the login page after a failed social sign-in")

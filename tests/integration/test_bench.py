@@ -62,6 +62,12 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     assert login_section["targets"]["2 round trips"] is True
     assert login_section["round trips of a code sign-in"] == 2
     assert login_section["targets"]["a code sign-in in 2 round trips"] is True
+    # A warm social callback of a known identity: the attempt, the identity with the claim,
+    # the session; the provider's token endpoint and UserInfo (its ID token has no email).
+    assert login_section["its store calls"] == ["DeleteItem", "BatchGetItem", "TransactWriteItems"]
+    assert login_section["its calls to the provider"] == ["POST /token", "GET /me"]
+    assert login_section["targets"]["a social callback in at most 3 store round trips"] is True
+    assert login_section["targets"]["a social callback in at most 2 provider calls"] is True
     assert len(login_section["argon2 parameter sets"]) == 3
 
     cold = results["4. cold start"]

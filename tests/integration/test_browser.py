@@ -18,6 +18,7 @@ from tests.integration.browser import (
     add_passkey,
     fill_and_submit,
     session_cookies,
+    sign_in_at_the_provider,
     sign_up_in_browser,
 )
 
@@ -427,3 +428,53 @@ def test_sign_up_and_in_with_codes_set_a_password_and_add_a_passkey_after_a_code
     page.goto("/login")
     fill_and_submit(page, "cody@example.com", "a brand new passphrase", "Log in")
     expect(page).to_have_url(f"{live_server.url}/2fa")  # the passkey is a second factor now
+
+
+# -- social sign-in, with the local OpenID Provider ------------------------------------------------
+
+
+def test_social_sign_up_sign_in_connect_and_the_last_way_in_kept(
+    page: Page, chromium: Browser, live_server
+):
+    page.goto("/signup")
+    page.get_by_role("link", name="Continue with Local test provider").click()
+    sign_in_at_the_provider(page, "sol+unverified@example.com")
+    expect(page).to_have_url(f"{live_server.url}/training")
+    session = page.request.get(f"{live_server.url}/auth/session").json()
+    assert session["user"]["has_password"] is False
+
+    # Sign out; in again from the login page (the provider remembers its own session).
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("link", name="Continue with Local test provider").click()
+    if "/interaction/" in page.url:
+        sign_in_at_the_provider(page, "sol+unverified@example.com")
+    expect(page).to_have_url(f"{live_server.url}/training")
+
+    # Its only way in (no password, no passkey, an unverified address): disconnecting it is
+    # refused, after the code that confirms it is the user.
+    page.goto("/settings")
+    expect(page.locator(".identity-name")).to_have_text("Local test provider")
+    page.get_by_role("button", name="Email me a code").click()
+    page.locator("#reauthenticate-code").fill(live_server.outbox.code("sol+unverified@example.com"))
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("button", name="Disconnect Local test provider").click()
+    expect(page.locator("#identities-error")).to_contain_text("last way to sign in")
+    expect(page.locator(".identity-name")).to_have_count(1)
+
+    # A password account connects it in its settings (the password confirms).
+    other = chromium.new_context(base_url=live_server.url)
+    try:
+        ann = other.new_page()
+        sign_up_in_browser(ann, "ann@example.com")
+        ann.goto("/settings")
+        ann.locator("#connect-password").fill(PASSWORD)
+        ann.get_by_role("button", name="Confirm").click()
+        ann.get_by_role("link", name="Connect Local test provider").click()
+        sign_in_at_the_provider(ann, "ann.elsewhere@example.com")
+        expect(ann).to_have_url(f"{live_server.url}/settings?notice=identity-linked")
+        expect(ann.locator(".identity-name")).to_have_text("Local test provider")
+        assert live_server.outbox.last("ann@example.com").subject == (
+            "Local test provider sign-in was connected"
+        )
+    finally:
+        other.close()

@@ -18,6 +18,7 @@ import time
 import uuid
 from itertools import count
 from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
@@ -33,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 
 from chalicelib.openapi import DOCUMENT
 from chalicelib.totp import PERIOD
+from devtools.oidc_local import sign_in
 from tests.integration.conftest import Browser
 from tests.softkey import SoftKey
 
@@ -57,7 +59,8 @@ PASSKEY_NAME = "Contract passkey"
 # passkey, then signed in again with the password (this session owes the second factor).
 PLAIN, PENDING, ON, OWED = "plain", "pending", "on", "owed"
 PASSKEY, PASSKEY_OWED = "passkey", "passkey-owed"
-STATES = (PLAIN, PENDING, ON, OWED, PASSKEY, PASSKEY_OWED)
+CONNECTED = "connected"  # a verified account with the local provider's sign-in linked
+STATES = (PLAIN, PENDING, ON, OWED, PASSKEY, PASSKEY_OWED, CONNECTED)
 
 
 class Account(NamedTuple):
@@ -65,20 +68,29 @@ class Account(NamedTuple):
     totp_secret: str | None  # pending or on
     key: SoftKey | None  # the account's passkey
     email: str
+    identity: str | None = None  # the linked identity's id
 
     @property
     def cookie(self) -> str:
         return self.browser.cookies["auth_session"]
 
 
-def open_account(url: str, state: str) -> Account:
+def open_account(live_server: Any, state: str) -> Account:
     """A fresh account in `state` (some operations end the session or the account)."""
+    url = live_server.url
     browser = Browser()
     credentials = {"email": f"contract-{uuid.uuid4().hex[:12]}@example.com", "password": PASSWORD}
     assert browser.post(f"{url}/auth/signup", json=credentials).status_code == 201
     email = credentials["email"]
     if state == PLAIN:
         return Account(browser, None, None, email)
+    if state == CONNECTED:
+        code = live_server.outbox.code(email)
+        assert browser.post(f"{url}/auth/email/verify", json={"code": code}).status_code == 200
+        social = Browser()  # the provider's sign-in, linked to the account by its email
+        assert social.get(provider_callback(live_server, social, email)).status_code == 200
+        (identity,) = browser.get(f"{url}/auth/identities").json()["identities"]
+        return Account(browser, None, None, email, identity["id"])
     if state in (PASSKEY, PASSKEY_OWED):
         key = SoftKey(origin=url, rp_id="localhost")  # the server's public origin
         registered = browser.post(
@@ -116,6 +128,23 @@ def open_account(url: str, state: str) -> Account:
     return Account(again, secret, None, email)
 
 
+def provider_callback(live_server: Any, browser: Browser, email: str) -> str:
+    """The local OpenID Provider's redirect back to us after `email` signed in there; the
+    browser holds the attempt's cookie."""
+    started = browser.get(f"{live_server.url}/auth/oauth/local", allow_redirects=False)
+    assert started.status_code == 303, started.text
+    return sign_in(browser, started.headers["Location"], email, live_server.url)
+
+
+def answer_a_real_callback(case: Any, live_server: Any) -> None:
+    """The code, state and iss of a real sign-in at the local provider, with its cookie."""
+    browser = Browser()
+    callback = provider_callback(live_server, browser, f"social-{uuid.uuid4().hex[:8]}@example.com")
+    case.path_parameters["provider"] = "local"
+    case.query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    case.cookies = {**case.cookies, "oauth_attempt": browser.cookies["oauth_attempt"]}
+
+
 def creation_options(url: str, browser: Browser) -> dict[str, Any]:
     options = browser.post(f"{url}/auth/passkeys/register/options", json={"password": PASSWORD})
     assert options.status_code == 200, options.text
@@ -146,6 +175,8 @@ def fill_in_secrets(case: Any, fields: set[str], account: Account, live_server: 
     url = live_server.url
     if account.key is not None and "passkey_id" in case.path_parameters:
         case.path_parameters["passkey_id"] = account.key.id
+    if account.identity is not None and "identity_id" in case.path_parameters:
+        case.path_parameters["identity_id"] = account.identity
     body = case.body
     if not isinstance(body, dict):
         return
@@ -165,6 +196,8 @@ def fill_in_secrets(case: Any, fields: set[str], account: Account, live_server: 
         body["name"] = PASSKEY_NAME
     if "passkey_id" in fields and account.key is not None:
         body["passkey_id"] = account.key.id
+    if "identity_id" in fields and account.identity is not None:
+        body["identity_id"] = account.identity
     if "credential" in fields:
         credential = passkey_answer(case.path, account, url)
         if credential is not None:
@@ -195,9 +228,10 @@ def sign_in_with_a_mailed_code(case: Any, live_server: Any) -> None:
         case.body.update(email=email, code=live_server.outbox.code(email))
 
 
-def sign_in_with_a_passkey(case: Any, url: str) -> None:
+def sign_in_with_a_passkey(case: Any, live_server: Any) -> None:
     """A registered passkey's answer to a sign-in challenge, with the cookie that binds it."""
-    account = open_account(url, PASSKEY_OWED)  # the lighter of the two: one challenge asked
+    account = open_account(live_server, PASSKEY_OWED)  # the lighter: one challenge asked
+    url = live_server.url
     visitor = Browser()
     case.body["credential"] = account.key.get(sign_in_options(url, visitor))
     case.cookies = {**case.cookies, "passkey_attempt": visitor.cookies["passkey_attempt"]}
@@ -229,16 +263,20 @@ def test_every_operation_keeps_its_contract(path, method, live_server):
         if protected and n % 4 == 0:
             case.cookies = {
                 **case.cookies,
-                "auth_session": open_account(live_server.url, PLAIN).cookie,
+                "auth_session": open_account(live_server, PLAIN).cookie,
             }
         elif protected and n % 4 == 2:
-            account = open_account(live_server.url, STATES[n // 4 % len(STATES)])
+            account = open_account(live_server, STATES[n // 4 % len(STATES)])
             case.cookies = {**case.cookies, "auth_session": account.cookie}
             fill_in_secrets(case, fields, account, live_server)
         elif path == "/auth/passkeys/login" and n % 4 == 2:
-            sign_in_with_a_passkey(case, live_server.url)
+            sign_in_with_a_passkey(case, live_server)
         elif path in ("/auth/login/code/verify", "/login/code/verify") and n % 4 == 2:
             sign_in_with_a_mailed_code(case, live_server)
+        elif path == "/auth/oauth/{provider}" and n % 4 == 2:
+            case.path_parameters["provider"] = "local"
+        elif path == "/auth/oauth/{provider}/callback" and n % 4 == 2:
+            answer_a_real_callback(case, live_server)
         case.call_and_validate(base_url=live_server.url, checks=CHECKS)
 
     check()
