@@ -13,6 +13,7 @@ on its own, this says which, stops the others and exits non-zero.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,7 +119,16 @@ def main() -> int:
         table = env["TABLE_NAME"]
         created = create_table(client, table)
         print(f"Table {table} {'created' if created else 'already exists'}", flush=True)
-        if "OAUTH_PROVIDERS" not in os.environ:
+        if "OAUTH_PROVIDERS" in os.environ:
+            pass  # the shell's providers, as they are
+        elif shutil.which("node") is None:
+            print(
+                "WARNING: `node` not found; starting no local OpenID Provider (social sign-in"
+                " is off: set OAUTH_PROVIDERS to use a provider of your own).",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
             callback = f"{origin}/auth/oauth/{PROVIDER_ID}/callback"
             provider = LocalOpenIDProvider([callback]).start()
             env.update(provider.settings_environment())

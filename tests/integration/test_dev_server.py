@@ -50,6 +50,11 @@ def command_line(pid: int) -> list[str]:
         return []
 
 
+def kind_of(argv: list[str]) -> str:
+    name = Path(argv[0]).name if argv else ""
+    return "python" if name.startswith("python") or name == "chalice" else name
+
+
 def port_is_open(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -65,8 +70,9 @@ class Dev:
     def output(self) -> str:
         return self.log.read_text()
 
-    def child(self, java: bool) -> int:
-        return next(p for p, argv in self.children.items() if (argv[0] == "java") == java)
+    def child(self, program: str) -> int:
+        """The child that runs `program` ("java", "node", or "python": the chalice server)."""
+        return next(p for p, argv in self.children.items() if kind_of(argv) == program)
 
     def stop(self, signum: int = signal.SIGINT, *, group: bool = True) -> None:
         """The signal to make dev's process group (a terminal's Ctrl-C) or to it alone (kill):
@@ -178,23 +184,23 @@ def restarted(account: Account, log: Path) -> Iterator[Dev]:
 )
 def test_a_stop_signal_stops_everything_make_dev_started(account, tmp_path, signum):
     with restarted(account, tmp_path / "dev.log") as dev:
-        assert sorted(argv[0] == "java" for argv in dev.children.values()) == [False, True]
+        # The server, DynamoDB Local and the local OpenID Provider.
+        assert sorted(kind_of(argv) for argv in dev.children.values()) == ["java", "node", "python"]
         dev.stop(signum, group=False)
         assert "DynamoDB stopped" in dev.output()  # after the server: the orderly path
 
 
 @pytest.mark.parametrize(
-    ("kill_java", "name"),
+    ("program", "name"),
     [
-        pytest.param(True, "DynamoDB Local", id="DynamoDB Local dies"),
-        pytest.param(False, "the chalice local server", id="the server dies"),
+        pytest.param("java", "DynamoDB Local", id="DynamoDB Local dies"),
+        pytest.param("python", "the chalice local server", id="the server dies"),
+        pytest.param("node", "the local OpenID Provider", id="the provider dies"),
     ],
 )
-def test_when_a_child_dies_make_dev_names_it_and_stops_the_other(
-    account, tmp_path, kill_java, name
-):
+def test_when_a_child_dies_make_dev_names_it_and_stops_the_others(account, tmp_path, program, name):
     with restarted(account, tmp_path / "dev.log") as dev:
-        os.kill(dev.child(java=kill_java), signal.SIGKILL)
+        os.kill(dev.child(program), signal.SIGKILL)
         assert dev.process.wait(timeout=30) != 0
         assert f"make dev: {name} exited unexpectedly (killed by SIGKILL)" in dev.output()
         dev.assert_children_gone()  # the other one too
@@ -232,7 +238,31 @@ def test_make_dev_uses_a_given_endpoint_and_starts_no_dynamodb(live_server, tmp_
 
 
 def test_make_dev_without_java_falls_back_to_moto_with_a_warning(tmp_path):
-    # Only the virtual environment on PATH: no java (Debian's lives in /usr/bin).
+    # Only the virtual environment on PATH: no java (Debian's lives in /usr/bin), no node.
     status, log = run_dev_briefly({"PATH": str(Path(sys.executable).parent)}, tmp_path)
     assert status == 201
     assert "WARNING: `java` not found; using moto's in-memory DynamoDB" in log
+    assert "WARNING: `node` not found; starting no local OpenID Provider" in log
+
+
+def test_make_dev_signs_in_with_its_local_provider(tmp_path):
+    from devtools.oidc_local import sign_in
+
+    port = free_port()
+    with running_dev(port, tmp_path / "data", tmp_path / "dev.log") as dev:
+        assert re.search(r"Local OpenID Provider on http://127\.0\.0\.1:\d+", dev.output())
+        browser = requests.Session()
+        app = f"http://localhost:{port}"
+        start = browser.get(f"{app}/auth/oauth/local", allow_redirects=False, timeout=30)
+        assert start.status_code == 303
+        callback = sign_in(browser, start.headers["Location"], "dev@example.com", app)
+        assert browser.get(callback, allow_redirects=False, timeout=30).status_code == 303
+        session = browser.get(f"{app}/auth/session", timeout=30).json()
+        assert session["user"]["email"] == "dev@example.com"
+        dev.stop()
+
+
+def test_make_dev_uses_the_shells_providers_and_starts_none(tmp_path):
+    status, log = run_dev_briefly({"OAUTH_PROVIDERS": ""}, tmp_path)
+    assert status == 201
+    assert "Local OpenID Provider" not in log
