@@ -64,6 +64,13 @@ def password_account(live_server, email: str, verify: bool = True) -> Browser:
     return browser
 
 
+def with_query(url: str, **changes: str) -> str:
+    """The callback URL with some of its query parameters changed (forged, say)."""
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    return urlunsplit(parts._replace(query=urlencode({**query, **changes})))
+
+
 def error_code(response) -> str:
     return response.json()["error"]["code"]
 
@@ -137,10 +144,7 @@ def test_an_unknown_provider_is_404(live_server):
 
 def test_a_forged_state_is_refused_in_the_error_shape_or_on_the_login_page(live_server):
     browser = Browser()
-    url = callback_url(live_server, browser, "zed@example.com")
-    parts = urlsplit(url)
-    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    forged = urlunsplit(parts._replace(query=urlencode({**query, "state": "forged"})))
+    forged = with_query(callback_url(live_server, browser, "zed@example.com"), state="forged")
     as_json = finish(browser, forged, **JSON)
     assert as_json.status_code == 400
     assert error_code(as_json) == "oauth_failed"
@@ -181,9 +185,7 @@ def test_a_callback_replayed_six_times_at_once_makes_one_session(live_server):
 def test_a_mismatched_iss_and_a_denial_are_refused(live_server):
     browser = Browser()
     url = callback_url(live_server, browser, "zed@example.com")
-    parts = urlsplit(url)
-    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    mixed_up = urlunsplit(parts._replace(query=urlencode({**query, "iss": "https://evil.test"})))
+    mixed_up = with_query(url, iss="https://evil.test")
     assert error_code(finish(browser, mixed_up, **JSON)) == "oauth_failed"
     browser = Browser()
     state = parse_qs(urlsplit(start(live_server, browser)).query)["state"][0]
@@ -278,10 +280,7 @@ def test_github_without_a_verified_primary_email_cannot_sign_up(
 
 def test_githubs_200_with_an_error_is_a_failure(live_server):
     browser = Browser()
-    url = callback_url(live_server, browser, "", provider="github")
-    parts = urlsplit(url)
-    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    wrong = urlunsplit(parts._replace(query=urlencode({**query, "code": "not-a-code"})))
+    wrong = with_query(callback_url(live_server, browser, "", provider="github"), code="nope")
     response = finish(browser, wrong, **JSON)
     assert response.status_code == 400
     assert error_code(response) == "oauth_failed"
