@@ -50,7 +50,8 @@ from bench.events import api_event
 from bench.report import Table, Timing, render, spread, to_json
 from chalicelib import runtime
 from chalicelib.config import Settings
-from chalicelib.oauth import Http, Providers
+from chalicelib.oauth import Http
+from chalicelib.oauth_providers import Providers
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import token_digest
 from chalicelib.store import CLIENT_CONFIG, TABLE_DEFINITION, create_table

@@ -34,7 +34,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote_plus, urlencode
 
-from chalicelib.config import OAuthProviderSettings, Settings
+from chalicelib.config import OAuthProviderSettings
 from chalicelib.errors import OAuthFailed, ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -454,55 +454,3 @@ def _form(value: str) -> str:
 
 def _text(value: Any) -> str:
     return value[:100] if isinstance(value, str) else ""
-
-
-# -- the stage's providers ---------------------------------------------------------------------
-
-
-class Providers:
-    """This container's providers, built on first use; secrets read once per container (from
-    the environment, or the one SSM SecureString of OAUTH_SECRETS_PARAMETER)."""
-
-    def __init__(
-        self, settings: Settings, clock: Callable[[], int], http: Http | None = None
-    ) -> None:
-        self._settings = settings
-        self._clock = clock
-        self._http = http or Http()
-        self._built: dict[str, Provider] = {}
-
-    @property
-    def configured(self) -> list[OAuthProviderSettings]:
-        """In button order; no provider is contacted to list them."""
-        return list(self._settings.oauth_providers)
-
-    def get(self, provider_id: str) -> Provider | None:
-        if provider_id not in self._built:
-            settings = self._settings.oauth_provider(provider_id)
-            if settings is None:
-                return None
-            self._built[provider_id] = Provider(
-                settings, lambda: self._secret(settings), self._http, self._clock
-            )
-        return self._built[provider_id]
-
-    def _secret(self, settings: OAuthProviderSettings) -> str:
-        if settings.client_secret is not None:
-            return settings.client_secret
-        secret = self._parameter_secrets.get(settings.id)
-        if not isinstance(secret, str) or not secret:
-            raise ServiceUnavailable()  # the parameter lacks this provider: an operator's fix
-        return secret
-
-    @cached_property
-    def _parameter_secrets(self) -> dict[str, Any]:
-        from chalicelib.keyring import read_parameter
-
-        name = self._settings.oauth_secrets_parameter
-        if name is None:
-            return {}
-        try:
-            secrets_by_id = json.loads(read_parameter(name))
-        except ValueError:
-            raise ServiceUnavailable() from None
-        return secrets_by_id if isinstance(secrets_by_id, dict) else {}

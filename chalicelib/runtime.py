@@ -13,7 +13,7 @@ from chalicelib.cookies import SessionCookies
 from chalicelib.keyring import KeySource
 from chalicelib.limits import Limits
 from chalicelib.mail import Mail, Transport, transport_for
-from chalicelib.oauth import Providers
+from chalicelib.oauth_providers import Providers
 from chalicelib.origins import CrossOriginProtection
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import SessionManager

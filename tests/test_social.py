@@ -11,7 +11,8 @@ from chalicelib import runtime
 from chalicelib.config import ConfigError, Settings
 from chalicelib.errors import OAuthFailed
 from chalicelib.flows.social import safe_next
-from chalicelib.oauth import Providers, _endpoints_of, challenge_of, strictly_true
+from chalicelib.oauth import _endpoints_of, challenge_of, strictly_true
+from chalicelib.oauth_providers import Providers
 
 GOOGLE = {"OAUTH_GOOGLE_CLIENT_ID": "g-id", "OAUTH_GOOGLE_CLIENT_SECRET": "g-secret"}
 CORP = {

@@ -27,9 +27,8 @@ import hashlib
 import re
 import secrets
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from chalicelib import oauth
 from chalicelib.audit import Event
 from chalicelib.errors import (
     AccountExists,
@@ -48,6 +47,10 @@ from chalicelib.mail import Kind
 from chalicelib.signin_methods import SignInMethods
 from chalicelib.store.identities import AttemptRecord, IdentityRecord, identity_id
 from chalicelib.users import User, normalize_email, user_of
+
+if TYPE_CHECKING:
+    # The protocol loads on these routes only (chalicelib.oauth, and PyJWT under it).
+    from chalicelib import oauth
 
 ATTEMPT_SECONDS = 10 * 60
 SIGN_IN, LINK = "sign-in", "link"
@@ -102,6 +105,8 @@ def start(ctx: RequestContext, provider_id: str, raw_next: str | None, intent: s
         user_id = ctx.require(Access.ACCOUNT).user.id
         if not ctx.recently_reauthenticated():
             raise ReauthenticationRequired()
+    from chalicelib import oauth
+
     attempt = oauth.new_attempt()
     url = provider.authorization_url(redirect_uri(ctx, provider_id), attempt)
     browser = secrets.token_urlsafe(24)
@@ -150,6 +155,8 @@ def callback(ctx: RequestContext, provider_id: str, params: Mapping[str, str]) -
         code = params.get("code")
         if not code:
             raise OAuthFailed()
+        from chalicelib import oauth
+
         proof = oauth.Attempt(params["state"], attempt.verifier, attempt.nonce)
         identity = provider.identity(code, proof, redirect_uri(ctx, provider_id))
         if attempt.intent == LINK:
