@@ -1,4 +1,5 @@
-"""The Chalice app: the one middleware, then every route, registered by area (chalicelib/routes)."""
+"""The Chalice app: every route, registered by area (chalicelib/routes), then the one
+middleware, which treats the JSON API and the pages each its own way."""
 
 from __future__ import annotations
 
@@ -7,5 +8,8 @@ from chalice import Chalice
 from chalicelib import routes, web
 
 app = Chalice(app_name="session-auth")
-web.install(app)
-routes.register(app)
+page_paths = routes.register(app)
+
+# Your own routes go here (README: "Add a protected route").
+
+web.install(app, page_paths)  # last: every JSON route, yours included, answers its preflight

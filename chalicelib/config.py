@@ -15,6 +15,12 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
 - PUBLIC_ORIGIN (unset): the origin browsers see (`https://auth.example.com`) when a proxy such
   as CloudFront sends another Host header; state-changing requests from it are same-origin.
 - ALLOWED_ORIGINS (empty): comma-separated further origins trusted for state-changing requests.
+- CORS_ORIGINS (empty): comma-separated exact origins of single-page apps that call the JSON
+  API from another origin, with credentials: they get CORS headers, and are trusted like
+  ALLOWED_ORIGINS. https only, but for http://localhost:<port> where cookies are not Secure;
+  never a path, a wildcard or `*`.
+- COOKIE_SAMESITE (lax): the session cookie's SameSite: lax, strict, or none (which needs
+  COOKIE_SECURE: an app on another site, where the browser allows third-party cookies).
 - LOGIN_EMAIL_MAX_FAILURES (5), LOGIN_IP_MAX_FAILURES (20): failed logins per normalised email
   and per source IP after which attempts get 429.
 - LOGIN_FAILURE_WINDOW (15m): failures are forgotten this long after the last one (or after the
@@ -105,6 +111,8 @@ class Settings:
     argon2_parallelism: int = 1
     public_origin: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    cookie_samesite: str = "Lax"
     login_email_max_failures: int = 5
     login_ip_max_failures: int = 20
     login_failure_window: timedelta = timedelta(minutes=15)
@@ -139,6 +147,19 @@ class Settings:
         for origin in (self.public_origin, *self.allowed_origins):
             if origin is not None and not _ORIGIN.fullmatch(origin):
                 raise ConfigError(f"{origin!r} is not an origin like 'https://app.example.com'")
+        for origin in self.cors_origins:
+            secure = origin.startswith("https://")
+            local = not self.cookie_secure and re.fullmatch(r"http://localhost:\d{1,5}", origin)
+            if not _ORIGIN.fullmatch(origin) or not (secure or local):
+                raise ConfigError(
+                    f"CORS_ORIGINS: {origin!r} is not an exact origin like "
+                    "'https://app.example.com' (http://localhost:<port> on the local stage only;"
+                    " no path, no wildcard)"
+                )
+        if self.cookie_samesite not in ("Lax", "Strict", "None"):
+            raise ConfigError("COOKIE_SAMESITE must be lax, strict or none")
+        if self.cookie_samesite == "None" and not self.cookie_secure:
+            raise ConfigError("COOKIE_SAMESITE=none needs COOKIE_SECURE=true (browsers insist)")
         if self.login_email_max_failures < 1 or self.login_ip_max_failures < 1:
             raise ConfigError("LOGIN_EMAIL_MAX_FAILURES and LOGIN_IP_MAX_FAILURES must be >= 1")
         if not timedelta(0) < self.login_lockout_base <= self.login_lockout_max:
@@ -179,9 +200,9 @@ class Settings:
             argon2_time_cost=_integer(env, "ARGON2_TIME_COST", defaults.argon2_time_cost),
             argon2_parallelism=_integer(env, "ARGON2_PARALLELISM", defaults.argon2_parallelism),
             public_origin=env.get("PUBLIC_ORIGIN") or None,
-            allowed_origins=tuple(
-                o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
-            ),
+            allowed_origins=_origins(env, "ALLOWED_ORIGINS"),
+            cors_origins=_origins(env, "CORS_ORIGINS"),
+            cookie_samesite=env.get("COOKIE_SAMESITE", "lax").strip().capitalize(),
             login_email_max_failures=_integer(
                 env, "LOGIN_EMAIL_MAX_FAILURES", defaults.login_email_max_failures
             ),
@@ -207,6 +228,10 @@ class Settings:
             oauth_providers=_oauth_providers(env, secure=_flag(env, "COOKIE_SECURE", True)),
             oauth_secrets_parameter=env.get("OAUTH_SECRETS_PARAMETER") or None,
         )
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(o.strip() for o in env.get(name, "").split(",") if o.strip())
 
 
 def _oauth_providers(env: Mapping[str, str], *, secure: bool) -> tuple[OAuthProviderSettings, ...]:

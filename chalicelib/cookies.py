@@ -13,6 +13,7 @@ class SessionCookies:
 
     def __init__(self, settings: Settings, base_name: str | None = None) -> None:
         self.secure = settings.cookie_secure
+        self.samesite = settings.cookie_samesite
         base = base_name or settings.cookie_name
         # `__Host-` makes browsers refuse the cookie unless it is Secure, Path=/ and has no
         # Domain, so a sibling subdomain cannot plant or overwrite it.
@@ -53,6 +54,6 @@ class SessionCookies:
         morsel["max-age"] = str(max_age)
         morsel["expires"] = formatdate(expires_at, usegmt=True)
         morsel["httponly"] = True
-        morsel["samesite"] = "Lax"
+        morsel["samesite"] = self.samesite
         morsel["secure"] = self.secure
         return morsel.OutputString()

@@ -8,6 +8,10 @@ For any method but GET, HEAD and OPTIONS:
    a trusted one.
 3. Neither header: not a browser, so no ambient cookies to abuse -> allowed.
 
+A request whose session travels in `Authorization: Bearer` is not checked at all: it carries
+no ambient credential (chalicelib.web decides that at the edge). The origins of CORS_ORIGINS
+are trusted as ALLOWED_ORIGINS are.
+
 SameSite=Lax alone is not enough: it treats sibling subdomains as same-site and older
 browsers ignore it.
 """
@@ -24,7 +28,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class CrossOriginProtection:
     def __init__(self, settings: Settings) -> None:
-        self._trusted = frozenset(settings.allowed_origins)
+        self._trusted = frozenset((*settings.allowed_origins, *settings.cors_origins))
         self._public_origin = settings.public_origin
         # API Gateway tells the scheme in X-Forwarded-Proto; `chalice local` is plain http.
         self._default_scheme = "https" if settings.cookie_secure else "http"

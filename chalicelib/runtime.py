@@ -10,6 +10,7 @@ from chalicelib.audit import AuditLog
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.cookies import SessionCookies
+from chalicelib.cors import Cors
 from chalicelib.keyring import KeySource
 from chalicelib.limits import Limits
 from chalicelib.mail import Mail, Transport, transport_for
@@ -33,6 +34,7 @@ class Services(NamedTuple):
     accounts: Accounts
     throttle: LoginThrottle
     origins: CrossOriginProtection
+    cors: Cors
     audit: AuditLog
     limits: Limits
     mail: Mail
@@ -69,6 +71,7 @@ def build(
         accounts=Accounts(store, PasswordHasher(settings), clock),
         throttle=LoginThrottle(store, settings, clock),
         origins=CrossOriginProtection(settings),
+        cors=Cors(settings),
         audit=AuditLog(clock),
         limits=Limits(store, clock),
         mail=Mail(settings, transport),

@@ -1,8 +1,10 @@
-"""The HTTP edge: one middleware for cross-origin checks, sessions, cookies, cache headers and
-errors.
+"""The HTTP edge: one middleware for cross-origin checks, CORS, sessions, their transport
+(chalicelib.transports: the cookie or a bearer token), cache headers and errors.
 
 Protecting a route is one decorator, `@login_required`; the middleware then sends whatever
-cookie the request's session outcome calls for (the seed app's `verifyAuth`):
+cookie the request's session outcome calls for (the seed app's `verifyAuth`); a token client
+gets the same outcomes without cookies (a rejected token: `WWW-Authenticate: Bearer
+error="invalid_token"` on the 401):
 
 | request cookie             | outcome           | Set-Cookie              |
 |----------------------------|-------------------|-------------------------|
@@ -22,16 +24,16 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 from chalice import Chalice, Response
 from chalice.app import Request
 
-from chalicelib import pages, runtime
+from chalicelib import pages, runtime, transports
 from chalicelib.errors import (
     AppError,
     EmailUnverified,
@@ -134,6 +136,7 @@ def _protect_page(access: Access) -> Callable[[Callable[..., Any]], Callable[...
                 return pages.redirect(state.request, _PAGE_FOR[type(missing)])
             return view(*args, **kwargs)
 
+        protected.page = True  # type: ignore[attr-defined]  # to install(): not the JSON API
         return protected
 
     return decorator
@@ -261,22 +264,48 @@ def error_response(error: AppError) -> Response:
     )
 
 
-def install(app: Chalice) -> None:
-    """Register the one middleware every route runs through."""
+def install(app: Chalice, page_paths: Iterable[str] = ()) -> None:
+    """Register the one middleware every route runs through, and a preflight answer for every
+    path of the JSON API. Call it last, once every route is registered: a path is a page (the
+    cookie transport only, no CORS, no preflight) when listed in `page_paths` or when a page
+    decorator protects each of its views; every other path is the JSON API."""
+    listed = frozenset(page_paths)
+    api_methods = {
+        path: tuple(sorted(entries))
+        for path, entries in app.routes.items()
+        if path not in listed
+        and not all(getattr(e.view_function, "page", False) for e in entries.values())
+    }
+
+    def preflight(**_path_parameters: str) -> Response:
+        request = current_request()
+        methods = api_methods[request.context["resourcePath"]]
+        headers = runtime.get().cors.preflight(request.headers.get("origin"), methods)
+        return Response(body="", status_code=204, headers=headers)
+
+    for path in api_methods:
+        # `chalice local` and API Gateway both hand a route's own OPTIONS to the function.
+        app.route(path, methods=["OPTIONS"], name="preflight")(preflight)
 
     @app.middleware("http")
     def session_middleware(
         request: Request, get_response: Callable[[Request], Response]
     ) -> Response:
+        # A route registered after install() is a page: the cookie only, as before.
+        page = request.context.get("resourcePath") not in api_methods
+        edge = _Edge(page)
         try:
             services = runtime.get()
-            # Before any view runs, so a refused request changes nothing.
-            services.origins.check(request.method, request.headers)
+            if not page:
+                edge.cors = services.cors.headers(request.headers.get("origin"))
+            presented = transports.read(services, request.headers, page=page)
+            if not presented.bearer:
+                # Before any view runs, so a refused request changes nothing. A bearer token
+                # is no ambient credential: another origin cannot make a browser send it.
+                services.origins.check(request.method, request.headers)
             request_context = RequestContext(
                 services,
-                token=services.cookies.read(request.headers.get("cookie")),
-                attempt=services.attempt_cookies.read(request.headers.get("cookie")),
-                oauth_attempt=services.oauth_cookies.read(request.headers.get("cookie")),
+                presented,
                 ip=client_ip(request),
                 user_agent=request.headers.get("user-agent", ""),
                 base_path=pages.base_path(request),
@@ -287,10 +316,11 @@ def install(app: Chalice) -> None:
                 # nothing downstream, whatever the route.
                 state.body = json_body(request)
         except AppError as error:
-            return _finish(error_response(error), None)
+            return edge.finish(error_response(error))
         except Exception:
             logger.exception("could not set up request")
-            return _finish(error_response(AppError()), None)
+            return edge.finish(error_response(AppError()))
+        edge.context = request_context
         reset = _current.set(state)
         try:
             with request_budget():
@@ -302,19 +332,27 @@ def install(app: Chalice) -> None:
             response = error_response(AppError())
         finally:
             _current.reset(reset)
-        return _finish(response, request_context)
+        return edge.finish(response)
 
 
-def _finish(response: Response, request_context: RequestContext | None) -> Response:
-    response = _in_our_shape(response)
-    ours = [] if request_context is None else request_context.cookies_to_set()
-    if ours:
-        existing = response.headers.get("Set-Cookie", [])
-        cookies = existing if isinstance(existing, list) else [existing]
-        # A list value makes Chalice emit multiValueHeaders, so every cookie survives.
-        response.headers["Set-Cookie"] = [*cookies, *ours]
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
+@dataclass
+class _Edge:
+    """What the middleware learnt of a request, for its response."""
+
+    page: bool
+    cors: dict[str, str] = field(default_factory=dict)
+    context: RequestContext | None = None
+
+    def finish(self, response: Response) -> Response:
+        response = _in_our_shape(response)
+        if self.context is not None:
+            context = self.context
+            transports.render(
+                context.services, context.presented, context.reply, response, page=self.page
+            )
+        response.headers.update(self.cors)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
 
 def _in_our_shape(response: Response) -> Response:

@@ -5,9 +5,10 @@ Honours PORT (default 8000) for the API, DYNAMODB_DATA_DIR (default .dynamodb/) 
 AWS_ENDPOINT_URL_DYNAMODB (when set, its DynamoDB is used and none is started) and
 OAUTH_PROVIDERS (when set, those providers are used and no local one is started; otherwise
 the provider `local`, "Local test provider": panva's oidc-provider, whose login form takes any
-email). Ctrl-C, SIGTERM (an IDE's stop button) and SIGHUP stop everything this started: the
-server first, then the provider and DynamoDB Local, so its data is flushed. If any of them dies
-on its own, this says which, stops the others and exits non-zero.
+email) and CORS_ORIGINS (default: the example single-page app's http://localhost:5173).
+Ctrl-C, SIGTERM (an IDE's stop button) and SIGHUP stop everything this started: the server
+first, then the provider and DynamoDB Local, so its data is flushed. If any of them dies on its
+own, this says which, stops the others and exits non-zero.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from devtools.oidc_local import PROVIDER_ID, LocalOpenIDProvider
 from devtools.stage import local_dev_environment, stage_environment
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+EXAMPLE_SPA_ORIGIN = "http://localhost:5173"  # examples/spa, served as its README says
 SERVER = "the chalice local server"
 
 
@@ -91,6 +93,7 @@ def main() -> int:
         **stage_environment("local"),
         **local_dev_environment(origin, outbox, keys),
     }
+    env.setdefault("CORS_ORIGINS", EXAMPLE_SPA_ORIGIN)
     database: DynamoDBLocal | MotoServer | None = None
     provider: LocalOpenIDProvider | None = None
     server: subprocess.Popen[bytes] | None = None

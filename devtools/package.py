@@ -85,6 +85,20 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "Description": "The origin browsers use (https://auth.example.com): links in mail",
         "AllowedPattern": r"https://[a-z0-9.-]+(:[0-9]{1,5})?",
     },
+    "CorsOrigins": {
+        "Type": "String",
+        "Description": "Single-page apps on other origins that call the API with credentials: "
+        "exact https origins, comma-separated (empty: none)",
+        "Default": "",
+        "AllowedPattern": r"(https://[a-z0-9.-]+(:[0-9]{1,5})?(, ?https://[a-z0-9.-]+(:[0-9]{1,5})?)*)?",
+    },
+    "CookieSameSite": {
+        "Type": "String",
+        "Description": "The session cookie's SameSite: lax (also for app. and api. of one "
+        "site), strict, or none (an app on another site; prefer the token transport there)",
+        "Default": "lax",
+        "AllowedValues": ["lax", "strict", "none"],
+    },
 }
 
 
@@ -181,6 +195,8 @@ def merge_template() -> dict[str, Any]:
                             "TABLE_NAME": {"Ref": TABLE},
                             "MAIL_FROM": {"Ref": "MailFrom"},
                             "PUBLIC_ORIGIN": {"Ref": "PublicOrigin"},
+                            "CORS_ORIGINS": {"Ref": "CorsOrigins"},
+                            "COOKIE_SAMESITE": {"Ref": "CookieSameSite"},
                             "TOTP_KEYS_PARAMETER": {"Ref": "TotpKeysParameter"},
                             "OAUTH_SECRETS_PARAMETER": {"Ref": "OAuthSecretsParameter"},
                         }

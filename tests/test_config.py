@@ -18,6 +18,8 @@ def test_defaults_follow_the_documented_security_baseline():
         1,
     )
     assert settings.allowed_origins == ()
+    assert settings.cors_origins == ()
+    assert settings.cookie_samesite == "Lax"
     assert settings.public_origin is None
     assert (settings.login_email_max_failures, settings.login_ip_max_failures) == (5, 20)
     assert settings.login_failure_window == timedelta(minutes=15)
@@ -93,6 +95,16 @@ def test_durations_carry_their_unit(text, expected):
         {"PUBLIC_ORIGIN": "https://Auth.Example.com"},
         {"LOGIN_EMAIL_MAX_FAILURES": "0"},
         {"LOGIN_LOCKOUT_BASE": "30m", "LOGIN_LOCKOUT_MAX": "15m"},
+        {"CORS_ORIGINS": "*"},
+        {"CORS_ORIGINS": "https://*.example.com"},
+        {"CORS_ORIGINS": "https://app.example.com/"},
+        {"CORS_ORIGINS": "https://app.example.com/path"},
+        {"CORS_ORIGINS": "null"},
+        {"CORS_ORIGINS": "http://app.example.com"},  # plain http is for the local stage's localhost
+        {"CORS_ORIGINS": "http://localhost:5173"},  # ...and only there (COOKIE_SECURE false)
+        {"CORS_ORIGINS": "http://localhost.example.com:5173", "COOKIE_SECURE": "false"},
+        {"COOKIE_SAMESITE": "relaxed"},
+        {"COOKIE_SAMESITE": "none", "COOKIE_SECURE": "false"},
     ],
 )
 def test_malformed_settings_fail_at_start_up_with_the_variable_named(env):
@@ -107,3 +119,14 @@ def test_only_the_local_stage_turns_off_secure_cookies():
         env = stage_environment(stage)
         assert Settings.from_env(env).cookie_secure is True
         assert env["TABLE_NAME"]
+
+
+def test_cors_origins_and_samesite_are_read_from_the_environment():
+    deployed = Settings.from_env(
+        {"CORS_ORIGINS": "https://app.example.com, https://admin.example.com:8443"}
+    )
+    assert deployed.cors_origins == ("https://app.example.com", "https://admin.example.com:8443")
+    local = Settings.from_env({"CORS_ORIGINS": "http://localhost:5173", "COOKIE_SECURE": "false"})
+    assert local.cors_origins == ("http://localhost:5173",)
+    for written, read in (("lax", "Lax"), ("Strict", "Strict"), (" NONE ", "None")):
+        assert Settings.from_env({"COOKIE_SAMESITE": written}).cookie_samesite == read

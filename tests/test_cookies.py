@@ -85,3 +85,13 @@ def test_no_token_when_the_cookie_is_absent(local_cookies, header):
 def test_deployed_stage_ignores_an_unprefixed_cookie(deployed_cookies):
     assert deployed_cookies.read(f"auth_session={TOKEN}") is None
     assert deployed_cookies.read(f"__Host-auth_session={TOKEN}") == TOKEN
+
+
+@pytest.mark.parametrize("samesite", ["Strict", "None"])
+def test_samesite_follows_the_setting_and_the_host_prefix_stays(samesite):
+    cookies = SessionCookies(replace(Settings(), cookie_samesite=samesite))
+    for cookie in (cookies.session_cookie(TOKEN, NOW + 60, NOW), cookies.blank_cookie()):
+        name, _, attrs = attributes(cookie)
+        assert name == "__Host-auth_session"
+        assert attrs["samesite"] == samesite
+        assert "secure" in attrs

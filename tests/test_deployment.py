@@ -54,6 +54,8 @@ def test_the_function_gets_the_table_name_from_the_template(resources):
     assert variables["TABLE_NAME"] == {"Ref": "SessionsTable"}
     assert variables["MAIL_FROM"] == {"Ref": "MailFrom"}
     assert variables["PUBLIC_ORIGIN"] == {"Ref": "PublicOrigin"}
+    assert variables["CORS_ORIGINS"] == {"Ref": "CorsOrigins"}
+    assert variables["COOKIE_SAMESITE"] == {"Ref": "CookieSameSite"}
     assert "MAIL_OUTBOX_DIR" not in variables  # deployed stages send through SES
     assert variables["TOTP_KEYS_PARAMETER"] == {"Ref": "TotpKeysParameter"}
     assert variables["OAUTH_SECRETS_PARAMETER"] == {"Ref": "OAuthSecretsParameter"}
@@ -183,3 +185,31 @@ def test_the_package_holds_the_app_and_its_data_but_no_dev_code(prod_package):
     ):
         assert required in names
     assert not [n for n in names if n.startswith(("tests/", "devtools/", "boto3/", "moto/"))]
+
+
+def test_every_json_routes_preflight_reaches_the_function_and_pages_have_none(resources):
+    """API Gateway's own CORS (a mock integration) could echo one fixed origin only: our
+    preflights go to the function, which knows CORS_ORIGINS."""
+    from app import app
+
+    (api,) = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Api"]
+    paths = api["Properties"]["DefinitionBody"]["paths"]
+    preflighted = {path for path, methods in app.routes.items() if "OPTIONS" in methods}
+    assert len(preflighted) == 35
+    for path, operations in paths.items():
+        if path not in preflighted:
+            assert "options" not in operations, path
+            continue
+        integration = operations["options"]["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", path
+        assert "${APIHandler.Arn}" in integration["uri"]["Fn::Sub"], path
+
+
+def test_the_cors_origins_parameter_accepts_what_the_service_accepts():
+    from devtools.package import PARAMETERS
+
+    pattern = re.compile(PARAMETERS["CorsOrigins"]["AllowedPattern"])
+    for good in ("", "https://app.example.com", "https://a.example.com,https://b.example.com:8443"):
+        assert pattern.fullmatch(good), good
+    for bad in ("*", "https://*.example.com", "http://app.example.com", "https://app.example.com/"):
+        assert not pattern.fullmatch(bad), bad

@@ -295,3 +295,48 @@ def test_malformed_passkey_credentials_are_4xx_never_5xx(client, case):
             headers["Cookie"] = f"auth_session={cookie}"
         response = client.http.post(path, headers=headers, body=json.dumps(body).encode())
         assert_error_shape(response)
+
+
+HOSTILE_HEADERS = {
+    "Basic credentials": {"Authorization": "Basic YW5uOmNvcnJlY3QgaG9yc2U="},
+    "a scheme alone": {"Authorization": "Bearer"},
+    "a lower-case scheme": {"Authorization": "bearer " + "A" * 43},
+    "two tokens": {"Authorization": "Bearer " + "A" * 43 + " " + "B" * 43},
+    "a 10 KB header": {"Authorization": "Bearer " + "A" * 10_240},
+    "a 10 KB odd scheme": {"Authorization": "X" * 10_240},
+    "non-ASCII": {"Authorization": "Bearer " + "é" * 43},
+    "a NUL": {"Authorization": "Bearer " + "A" * 42 + "\x00"},
+    "an Origin of null": {"Origin": "null"},
+    "an Origin with a path": {"Origin": "http://localhost:8000/login"},
+    "an Origin with userinfo": {"Origin": "http://evil@localhost:8000"},
+    "another transport": {"X-Session-Transport": "jwt"},
+    "a 10 KB transport": {"X-Session-Transport": "t" * 10_240},
+    "a transport and odd scheme": {"X-Session-Transport": "token", "Authorization": "Negotiate x"},
+    "a 10 KB passkey attempt": {"X-Session-Transport": "token", "X-Passkey-Attempt": "a" * 10_240},
+}
+HEADER_TARGETS = [
+    ("GET", "/trainings"),
+    ("GET", "/auth/session"),
+    ("POST", "/auth/login"),
+    ("POST", "/auth/logout"),
+    ("POST", "/auth/passkeys/login"),
+    ("OPTIONS", "/auth/login"),
+    ("GET", "/settings"),
+    ("POST", "/login"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), HEADER_TARGETS)
+@pytest.mark.parametrize("case", list(HOSTILE_HEADERS))
+def test_hostile_auth_headers_get_a_4xx_or_are_ignored(client, method, path, case):
+    """Authorization, Origin and X-Session-Transport as an attacker writes them: a 4xx in the
+    error shape (pages: their own answer), or ignored; never a 5xx."""
+    token = sign_up(client)
+    content_type = "application/x-www-form-urlencoded" if path == "/login" else JSON
+    body = f"email=ann%40example.com&password={PASSWORD}" if path == "/login" else credentials()
+    headers = {"Content-Type": content_type, "Cookie": f"auth_session={token}"}
+    headers.update(HOSTILE_HEADERS[case])
+    response = client.http.request(method, path, headers=headers, body=body.encode())
+    assert response.status_code < 500, response.body
+    if response.status_code >= 400 and not path.startswith(("/settings", "/login")):
+        assert_error_shape(response)

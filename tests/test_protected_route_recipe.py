@@ -21,8 +21,8 @@ def recipe() -> str:
 @pytest.fixture
 def recipe_client(services):
     app = Chalice(app_name="yours")
-    web.install(app)  # what app.py does once
     exec(compile(recipe(), "README.md", "exec"), {"app": app})  # noqa: S102 (our own README)
+    web.install(app)  # what app.py does, after every route
     with Client(app) as client:
         yield client
 
@@ -63,3 +63,35 @@ def test_the_recipe_protects_a_page(recipe_client):
     page = recipe_client.http.get("/notes/page", headers={"Cookie": f"auth_session={token}"})
     assert page.status_code == 200
     assert page.body.decode().startswith("<p>Notes of ")
+
+
+def test_the_recipe_works_with_the_token_transport(recipe_client):
+    """The same view, reached by a native app's bearer token; its pages still want a cookie."""
+    from app import app as real_app
+
+    with Client(real_app) as real:
+        signed_up = call(
+            real,
+            "POST",
+            "/auth/signup",
+            {"email": "kim@example.com", "password": "correct horse battery"},
+            headers={"X-Session-Transport": "token"},
+        )
+    token = signed_up.json_body["session_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    notes = call(recipe_client, "GET", "/notes", headers=bearer)
+    assert notes.status_code == 200
+    assert notes.json_body == {"owner": "kim@example.com", "notes": []}
+    assert "Set-Cookie" not in notes.headers
+    dead = call(recipe_client, "GET", "/notes", headers={"Authorization": "Bearer " + "A" * 43})
+    assert dead.status_code == 401
+    assert dead.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert "Set-Cookie" not in dead.headers
+    # A page protected by login_page_required is a page: it ignores Authorization.
+    page = recipe_client.http.get("/notes/page", headers=bearer)
+    assert page.status_code == 303
+    preflight = recipe_client.http.request("OPTIONS", "/notes")
+    assert preflight.status_code == 204  # the JSON route has its preflight; the page none
+    assert "OPTIONS" not in recipe_client.http.request("GET", "/notes/page").headers.get(
+        "Allow", ""
+    )

@@ -14,7 +14,6 @@ from tests.helpers import parse_set_cookie, set_cookies
 @pytest.fixture
 def demo(services):
     app = Chalice(app_name="demo")
-    web.install(app)
 
     @app.route("/start-with-own-cookie", methods=["POST"])
     def start_with_own_cookie():
@@ -29,6 +28,7 @@ def demo(services):
     def cached():
         return Response(body={}, headers={"Cache-Control": "public, max-age=60"})
 
+    web.install(app)
     with Client(app) as client:
         yield client
 

@@ -4,7 +4,11 @@ Lucia's validateRequest, bound to the request's cookie, client address and user 
 It owns the steps that no flow may get wrong on its own: validating the session at most once
 and gating it (two-factor, verified email), rotating the session on every sign-in or change to
 the account, throttling and counting password checks, re-authentication before sensitive
-changes, the cookie the response must carry, and the audit log.
+changes, what the response must hand back (`Reply`), and the audit log.
+
+Flows never see a Cookie or Authorization header. The edge (chalicelib.web) reads what the
+client presented, by its transport, and renders the `Reply` the same way: as cookies for a
+browser, or as `session_token` and headers for a token client.
 
 Re-authentication is proof given on an existing session: a password checked like a login, an
 emailed code (flows.codes), or a passkey assertion on this session (a passkey sign-in's own
@@ -31,6 +35,7 @@ from chalicelib.mail import Kind
 from chalicelib.sessions import Session
 from chalicelib.store.accounts import Credentials
 from chalicelib.store.table import Read, Write
+from chalicelib.transports import CLEARED, Handout, Presented, Reply
 from chalicelib.users import LoginKey, User
 
 if TYPE_CHECKING:
@@ -56,28 +61,21 @@ class PasswordCheck(NamedTuple):
 
 
 class RequestContext:
-    """The session state of one request. Validates at most once and remembers which cookie
-    the response must carry (`set_cookie`)."""
+    """The session state of one request. Validates at most once and remembers what the
+    response must hand back (`reply`)."""
 
     def __init__(
-        self,
-        services: Services,
-        token: str | None,
-        ip: str,
-        user_agent: str,
-        base_path: str = "",
-        attempt: str | None = None,
-        oauth_attempt: str | None = None,
+        self, services: Services, presented: Presented, ip: str, user_agent: str, base_path: str
     ) -> None:
         self.services = services
+        self.presented = presented  # by the edge, from the request's transport
         self.ip = ip
         self.user_agent = user_agent
         self.base_path = base_path  # API Gateway's stage prefix (`/api`), or ""
-        self.attempt = attempt  # the passkey sign-in this browser began, if any
-        self.oauth_attempt = oauth_attempt  # the social sign-in this browser began, if any
-        self.set_cookie: str | None = None
-        self.attempt_cookie: str | None = None
-        self._token = token
+        self.attempt = presented.passkey_attempt  # the passkey sign-in this client began
+        self.oauth_attempt = presented.oauth_attempt  # the social sign-in this browser began
+        self.reply = Reply()
+        self._token = presented.token
         self._validated = False
         self._session: Session | None = None
         self._reauthenticated_now = 0  # when this request re-authenticated the session (0: not)
@@ -91,9 +89,9 @@ class RequestContext:
         if self._token is not None:
             session = self.services.sessions.validate_session(self._token)
             if session is None:
-                self.set_cookie = self.services.cookies.blank_cookie()
-            elif session.fresh:
-                self.set_cookie = self._session_cookie(self._token, session)
+                self.reply.session, self.reply.rejected = CLEARED, True
+            elif session.fresh:  # a cookie's Max-Age follows the extended expiry
+                self.reply.session = Handout(self._token, session.expires_at)
             self._session = session
         self._validated = True
         return self._session
@@ -114,9 +112,19 @@ class RequestContext:
             raise EmailUnverified()
         return session
 
-    def cookies_to_set(self) -> list[str]:
-        """The Set-Cookie values the response must carry."""
-        return [c for c in (self.set_cookie, self.attempt_cookie) if c is not None]
+    # -- what binds a sign-in attempt to the client that began it ---------------------------
+
+    def bind_passkey_attempt(self, attempt: str, expires_at: int) -> None:
+        self.reply.passkey_attempt = Handout(attempt, expires_at)
+
+    def release_passkey_attempt(self) -> None:
+        self.reply.passkey_attempt = CLEARED
+
+    def bind_oauth_attempt(self, attempt: str, expires_at: int) -> None:
+        self.reply.oauth_attempt = Handout(attempt, expires_at)
+
+    def release_oauth_attempt(self) -> None:
+        self.reply.oauth_attempt = CLEARED
 
     # -- starting and ending sessions -------------------------------------------------------
 
@@ -174,19 +182,14 @@ class RequestContext:
             ended = self.services.sessions.invalidate_session(self._token)
             self._token = None
         self._session, self._validated = None, True
-        self.set_cookie = self.services.cookies.blank_cookie()
+        self.reply.session, self.reply.new_session = CLEARED, False
         return ended
 
     def _adopt(self, token: str, session: Session) -> Session:
         self._token, self._session, self._validated = token, session, True
         self._reauthentication_saved = True  # the new session holds it, if there was one
-        self.set_cookie = self._session_cookie(token, session)
+        self.reply.session, self.reply.new_session = Handout(token, session.expires_at), True
         return session
-
-    def _session_cookie(self, token: str, session: Session) -> str:
-        return self.services.cookies.session_cookie(
-            token, session.expires_at, self.services.clock.now()
-        )
 
     # -- passwords --------------------------------------------------------------------------
 

@@ -2,12 +2,13 @@
 one), and using one as the second factor after a password.
 
 Every challenge is stored in DynamoDB for 5 minutes, bound to the session or the sign-in
-attempt (a short-lived cookie) that asked for it, and consumed by a conditional delete, so a
-second use of one challenge fails. Options requests are rate-limited per IP. A second factor
-must come from one of the signed-in user's own passkeys. A sign count that does not grow is
-refused and audited as a possible clone. Registering, renaming or deleting a passkey needs a
-two-factor-verified session and re-authentication (the password, or one given on this session
-in the last 5 minutes: RequestContext.reauthenticate); each change is mailed to the user.
+attempt that asked for it (a short-lived cookie; a header for token clients), and consumed by
+a conditional delete, so a second use of one challenge fails. Options requests are
+rate-limited per IP. A second factor must come from one of the signed-in user's own passkeys.
+A sign count that does not grow is refused and audited as a possible clone. Registering,
+renaming or deleting a passkey needs a two-factor-verified session and re-authentication (the
+password, or one given on this session in the last 5 minutes: RequestContext.reauthenticate);
+each change is mailed to the user.
 """
 
 from __future__ import annotations
@@ -143,15 +144,13 @@ def delete(ctx: RequestContext, credential_id: str, password: str | None) -> Non
 
 
 def login_options(ctx: RequestContext) -> dict[str, Any]:
-    """Request options for a discoverable sign-in; the challenge is bound to this browser by a
-    short-lived cookie, so it answers for no one else."""
+    """Request options for a discoverable sign-in; the challenge is bound to this client (by a
+    short-lived cookie, or a value a token client sends back), so it answers for no one else."""
     ctx.services.limits.spend(PASSKEY_OPTIONS_PER_IP, ctx.ip or "unknown")
     attempt = secrets.token_urlsafe(24)
     challenge = webauthn_rp.new_challenge()
     ctx.services.store.table.commit(_challenge(ctx, challenge, LOGIN, _binding(attempt), ""))
-    ctx.attempt_cookie = ctx.services.attempt_cookies.session_cookie(
-        attempt, ctx.services.clock.now() + webauthn_rp.CHALLENGE_SECONDS, ctx.services.clock.now()
-    )
+    ctx.bind_passkey_attempt(attempt, ctx.services.clock.now() + webauthn_rp.CHALLENGE_SECONDS)
     return webauthn_rp.authentication_options(_relying_party(ctx), challenge)
 
 
@@ -164,7 +163,7 @@ def log_in(ctx: RequestContext, credential: Any) -> User:
     if ctx.attempt is None:
         raise PasskeySignInFailed()
     challenge = _take(ctx, credential, LOGIN, _binding(ctx.attempt), PasskeySignInFailed)
-    ctx.attempt_cookie = ctx.services.attempt_cookies.blank_cookie()  # used up
+    ctx.release_passkey_attempt()  # used up
     record, owner = _passkey_and_owner(ctx, credential, PasskeySignInFailed)
     user = User(
         owner.user_id, owner.email, owner.email_verified, owner.two_factor, owner.has_password
@@ -216,7 +215,7 @@ def prove_for_reset(ctx: RequestContext, credential: Any, user_id: str) -> Write
     if ctx.attempt is None:
         raise InvalidPasskey()
     challenge = _take(ctx, credential, LOGIN, _binding(ctx.attempt), InvalidPasskey)
-    ctx.attempt_cookie = ctx.services.attempt_cookies.blank_cookie()
+    ctx.release_passkey_attempt()
     record, _ = _passkey_and_owner(ctx, credential, InvalidPasskey)
     if record.user_id != user_id:
         _failed(ctx, user_id, "password-reset", BadCredential("another user's passkey"))

@@ -124,9 +124,7 @@ def start(ctx: RequestContext, provider_id: str, raw_next: str | None, intent: s
             attempt.state, record, _binding(browser), now + ATTEMPT_SECONDS
         )
     )
-    ctx.attempt_cookie = ctx.services.oauth_cookies.session_cookie(
-        browser, now + ATTEMPT_SECONDS, now
-    )
+    ctx.bind_oauth_attempt(browser, now + ATTEMPT_SECONDS)
     return url
 
 
@@ -172,7 +170,7 @@ def _take_attempt(
 ) -> AttemptRecord:
     state, browser = params.get("state"), ctx.oauth_attempt
     # The attempt cookie is used up whatever happens next.
-    ctx.attempt_cookie = ctx.services.oauth_cookies.blank_cookie()
+    ctx.release_oauth_attempt()
     if not state or not browser or len(state) > 256:
         raise OAuthFailed()
     attempt = ctx.services.store.identities.take_attempt(

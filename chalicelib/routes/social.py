@@ -1,22 +1,19 @@
-"""Social sign-in's routes: the start and the callback (browser navigations, answered with
-redirects and, on failure, the login or settings page), the account's identities (JSON), and
-the settings form that disconnects one. Connecting is a link to the start (a form could not
-redirect to the provider: the pages' CSP allows forms to post to this origin only). A client
-that sends `Accept: application/json` gets the failures in the error shape instead of a page."""
+"""Social sign-in's browser routes: the start and the callback (navigations, answered with
+redirects and, on failure, the login or settings page), and the settings form that disconnects
+an identity (the JSON API of identities is in social_api). Connecting is a link to the start
+(a form could not redirect to the provider: the pages' CSP allows forms to post to this origin
+only). A client that sends `Accept: application/json` gets the failures in the error shape
+instead of a page. These are pages to the edge: the cookie transport only, no CORS."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import pages, web
-from chalicelib.clock import isoformat
 from chalicelib.errors import AppError
 from chalicelib.flows import social
 from chalicelib.routes.pages import sign_in_offers
 from chalicelib.routes.settings_pages import settings_action, settings_page
-from chalicelib.routes.shapes import no_content
 
 blueprint = Blueprint(__name__)
 
@@ -45,31 +42,6 @@ def callback(provider: str) -> Response:
         return pages.redirect(request, outcome.next)
     owed = outcome.user.two_factor_enabled and not web.current_session().two_factor_verified
     return pages.redirect(request, "/2fa" if owed else outcome.next)
-
-
-@blueprint.route("/auth/identities", methods=["GET"])
-@web.account_required
-def identities() -> dict[str, Any]:
-    return {"identities": [identity_json(i) for i in social.identities(web.context())]}
-
-
-@blueprint.route("/auth/identities/{identity_id}", methods=["DELETE"])
-@web.account_required
-def disconnect(identity_id: str) -> Response:
-    social.disconnect(web.context(), identity_id, web.optional_json_field("password"))
-    return no_content()
-
-
-def identity_json(linked: social.LinkedIdentity) -> dict[str, Any]:
-    record = linked.record
-    return {
-        "id": record.id,
-        "provider": record.provider,
-        "name": linked.name,
-        "email": record.email,
-        "created_at": isoformat(record.created_at),
-        "last_used_at": isoformat(record.last_used_at),
-    }
 
 
 # -- the settings forms -------------------------------------------------------------------------

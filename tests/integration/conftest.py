@@ -162,6 +162,19 @@ def live_server(
         admin.delete_table(TableName=table)
 
 
+@pytest.fixture
+def allow_cors(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Lists origins in the live server's CORS_ORIGINS, as a stage's environment would."""
+
+    def allow(*origins: str) -> None:
+        monkeypatch.setenv("CORS_ORIGINS", ",".join(origins))
+        services = runtime.build(Settings.from_env(os.environ), client=live_server.client)
+        live_server.settings = services.settings
+        runtime.use(services)
+
+    return allow
+
+
 # -- the browser suites: Debian's Chromium through Playwright ---------------------------------
 
 

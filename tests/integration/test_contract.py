@@ -2,9 +2,10 @@
 requests for every documented operation, each response checked against openapi.json.
 
 A protected operation (documented with `security`) gets real sessions too, so its success
-responses are checked as well: a quarter of its examples carry the session of a fresh account
-and keep their generated body; another quarter carry the session of an account in one of
-the two-factor states below, with the right password, a right code from its app, and its
+responses are checked as well, by either scheme (the session cookie, or the same session's
+token in `Authorization: Bearer`, in turn): a quarter of its examples carry the session of a
+fresh account and keep their generated body; another quarter carry the session of an account
+in one of the two-factor states below, with the right password, a right code from its app, and its
 passkey's id and answers (a software passkey, tests.softkey) filled in. A quarter of the
 passkey sign-ins answer a real challenge with a registered passkey in the same way, and a
 quarter of the code sign-ins (and of the re-authentications) carry a code read from the
@@ -158,6 +159,15 @@ def sign_in_options(url: str, browser: Browser) -> dict[str, Any]:
     return options.json()
 
 
+def present(case: Any, account: Account, *, bearer: bool) -> None:
+    """The account's session by one scheme or the other (a bearer token wins over any
+    generated cookie, as it would for a real client)."""
+    if bearer:
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {account.cookie}"}
+    else:
+        case.cookies = {**case.cookies, "auth_session": account.cookie}
+
+
 def body_fields(definition: dict[str, Any]) -> set[str]:
     """The fields the operation's request body documents."""
     for media in definition.get("requestBody", {}).get("content", {}).values():
@@ -260,14 +270,12 @@ def test_every_operation_keeps_its_contract(path, method, live_server):
     def check(case):
         # Half the examples of a protected operation keep whatever cookie was generated.
         n = next(examples)
+        bearer = n // 4 % 2 == 1  # every other signed-in example: the token transport
         if protected and n % 4 == 0:
-            case.cookies = {
-                **case.cookies,
-                "auth_session": open_account(live_server, PLAIN).cookie,
-            }
+            present(case, open_account(live_server, PLAIN), bearer=bearer)
         elif protected and n % 4 == 2:
             account = open_account(live_server, STATES[n // 4 % len(STATES)])
-            case.cookies = {**case.cookies, "auth_session": account.cookie}
+            present(case, account, bearer=bearer)
             fill_in_secrets(case, fields, account, live_server)
         elif path == "/auth/passkeys/login" and n % 4 == 2:
             sign_in_with_a_passkey(case, live_server)

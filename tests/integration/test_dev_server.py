@@ -245,7 +245,7 @@ def test_make_dev_without_java_falls_back_to_moto_with_a_warning(tmp_path):
     assert "WARNING: `node` not found; starting no local OpenID Provider" in log
 
 
-def test_make_dev_signs_in_with_its_local_provider(tmp_path):
+def test_make_dev_signs_in_with_its_local_provider_and_lets_the_example_spa_in(tmp_path):
     from devtools.oidc_local import sign_in
 
     port = free_port()
@@ -259,6 +259,11 @@ def test_make_dev_signs_in_with_its_local_provider(tmp_path):
         assert browser.get(callback, allow_redirects=False, timeout=30).status_code == 303
         session = browser.get(f"{app}/auth/session", timeout=30).json()
         assert session["user"]["email"] == "dev@example.com"
+        # examples/spa's origin is in CORS_ORIGINS unless the shell says otherwise.
+        spa = {"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}
+        preflight = requests.options(f"{app}/auth/login", headers=spa, timeout=30)
+        assert preflight.status_code == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
         dev.stop()
 
 

@@ -40,6 +40,7 @@ PASSWORD = "correct horse battery"
 EMAIL = "packaged@example.com"
 # The execute-api host API Gateway puts in Host; the stage (`api`) prefixes every path.
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
+SPA_ORIGIN = "https://app.example.com"  # the CorsOrigins parameter
 COOKIE = "__Host-auth_session"  # COOKIE_SECURE is true on prod: the __Host- name
 SESSION_MAX_AGE = 30 * 86400  # SESSION_LIFETIME 30d
 COOKIE_ATTRIBUTES = {"path", "max-age", "expires", "httponly", "samesite", "secure"}
@@ -61,9 +62,13 @@ class Package:
     runtime_root: Path  # boto3 and its dependencies, linked from the venv
 
     @property
+    def template(self) -> dict[str, Any]:
+        template: dict[str, Any] = json.loads((self.folder / "sam.json").read_text())
+        return template
+
+    @property
     def function(self) -> dict[str, Any]:
-        resources = json.loads((self.folder / "sam.json").read_text())["Resources"]
-        properties: dict[str, Any] = resources["APIHandler"]["Properties"]
+        properties: dict[str, Any] = self.template["Resources"]["APIHandler"]["Properties"]
         return properties
 
 
@@ -135,9 +140,13 @@ def function_environment(
     assert variables.pop("PUBLIC_ORIGIN") == {"Ref": "PublicOrigin"}
     assert variables.pop("TOTP_KEYS_PARAMETER") == {"Ref": "TotpKeysParameter"}
     assert variables.pop("OAUTH_SECRETS_PARAMETER") == {"Ref": "OAuthSecretsParameter"}
+    assert variables.pop("CORS_ORIGINS") == {"Ref": "CorsOrigins"}
+    assert variables.pop("COOKIE_SAMESITE") == {"Ref": "CookieSameSite"}
     assert all(isinstance(value, str) for value in variables.values()), variables
     return {
         **variables,
+        "CORS_ORIGINS": SPA_ORIGIN,
+        "COOKIE_SAMESITE": package.template["Parameters"]["CookieSameSite"]["Default"],
         "TABLE_NAME": table,
         "MAIL_FROM": MAIL_FROM,
         "PUBLIC_ORIGIN": f"https://{HOST}",
@@ -161,15 +170,21 @@ def running(package: Package, env: dict[str, str]) -> Iterator[PackagedHandler]:
         pytest.fail(str(failure), pytrace=False)
 
 
-def request(method: str, path: str, token: str | None = None, body: Any = None) -> dict[str, Any]:
+def request(
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """A browser's request through API Gateway: Host, X-Forwarded-Proto, and for a POST the
     Origin a same-origin fetch sends (so the cross-origin check runs as in production)."""
-    headers = {"host": HOST, "x-forwarded-proto": "https", "user-agent": "pytest"}
+    sent = {"host": HOST, "x-forwarded-proto": "https", "user-agent": "pytest"}
     if method == "POST":
-        headers["origin"] = f"https://{HOST}"
+        sent["origin"] = f"https://{HOST}"
     if token is not None:
-        headers["cookie"] = f"{COOKIE}={token}"
-    return api_event(method, path, headers, body)
+        sent["cookie"] = f"{COOKIE}={token}"
+    return api_event(method, path, {**sent, **(headers or {})}, body)
 
 
 def answer(handler: PackagedHandler, event: dict[str, Any], status: int) -> dict[str, Any]:
@@ -271,6 +286,20 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(
 
         replay = answer(handler, request("GET", "/auth/session", token), 401)
         assert json.loads(replay["body"])["error"]["code"] == "unauthenticated"
+
+        # A single-page app's preflight, and a native app's token, as API Gateway sends them.
+        preflight = request("OPTIONS", "/auth/login", headers={"origin": SPA_ORIGIN})
+        allowed = answer(handler, preflight, 204)["headers"]
+        assert allowed["Access-Control-Allow-Origin"] == SPA_ORIGIN
+        assert allowed["Access-Control-Allow-Methods"] == "POST"
+        credentials = {"email": EMAIL, "password": PASSWORD}
+        sign_in = request(
+            "POST", "/auth/login", body=credentials, headers={"x-session-transport": "token"}
+        )
+        signed_in = answer(handler, sign_in, 200)
+        assert "Set-Cookie" not in signed_in.get("multiValueHeaders", {})
+        bearer = f"Bearer {json.loads(signed_in['body'])['session_token']}"
+        answer(handler, request("GET", "/auth/session", headers={"authorization": bearer}), 200)
 
         modules = handler.finish()
 
