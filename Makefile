@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAGE ?= prod
 ARCH ?= x86_64
+API ?= rest
 
 .PHONY: dev test lint chromium format package bench clean
 
@@ -30,9 +31,9 @@ bench: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 	$(BIN)/python -m bench
 
 # A CloudFormation (SAM) template with the DynamoDB table, plus the Lambda zip: build/$(STAGE)/
-# (ARCH=arm64: Graviton, built from aarch64 wheels)
+# (ARCH=arm64: Graviton, built from aarch64 wheels; API=http: an HTTP API instead of REST)
 package: $(VENV)/.installed-$(PYTHON_VERSION)
-	$(BIN)/python -m devtools.package --stage $(STAGE) --arch $(ARCH) --out build/$(STAGE)
+	$(BIN)/python -m devtools.package --stage $(STAGE) --arch $(ARCH) --api $(API) --out build/$(STAGE)
 
 format: $(VENV)/.installed-$(PYTHON_VERSION)
 	$(BIN)/ruff check --fix .

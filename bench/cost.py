@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from bench.capacity import Units
@@ -19,9 +19,15 @@ from bench.report import Table, count, usd
 
 CHECKED = "2026-11-27"
 CHECKED_ARM_AND_SNAPSTART = "2026-12-01"
+CHECKED_HTTP_API = "2026-12-01"
 INF = math.inf
 # Lambda's two architectures, as the template names them (make package ARCH=...).
 ARCHITECTURES = ("x86_64", "arm64")
+# API Gateway's two kinds, as make package API=... names them.
+APIS = ("rest", "http")
+# The issue-20 targets at 1M MAU: all-in on the HTTP API against REST, and against Cognito Lite.
+HTTP_VS_REST_TARGET = 0.45
+HTTP_VS_COGNITO_LITE_TARGET = 0.1
 MONTH_SECONDS = 730 * 3600  # AWS's pricing examples take a month as 730 hours
 
 # Lambda allocates CPU in proportion to memory: "at 1,769 MB, a function has the equivalent of
@@ -56,7 +62,8 @@ def flat(rate: float, unit: str, source: str, note: str = "", checked: str = CHE
 
 @dataclass(frozen=True)
 class Prices:
-    api_gateway: Price
+    api_gateway: Price  # the REST API
+    http_api: Price
     lambda_requests: Price
     lambda_duration: Price
     lambda_duration_arm64: Price
@@ -70,6 +77,9 @@ class Prices:
 
     def duration(self, arch: str) -> Price:
         return self.lambda_duration if arch == "x86_64" else self.lambda_duration_arm64
+
+    def api(self, api: str) -> Price:
+        return self.api_gateway if api == "rest" else self.http_api
 
 
 _COGNITO = "https://aws.amazon.com/cognito/pricing/"
@@ -85,6 +95,16 @@ PRICES = Prices(
         "https://aws.amazon.com/api-gateway/pricing/",
         note="the tiers as AWS's whitepaper quotes them: https://docs.aws.amazon.com/whitepapers/"
         "latest/best-practices-api-gateway-private-apis-integration/cost-optimization.html",
+    ),
+    http_api=Price(
+        ((300e6, 1.00e-6), (INF, 0.90e-6)),
+        "HTTP API request (metered in 512 KB increments)",
+        "https://aws.amazon.com/api-gateway/pricing/",
+        checked=CHECKED_HTTP_API,
+        note="$1.00 and $0.90 confirmed through third-party copies of the page (amnic.com, "
+        "awsforengineers.com, apigatewaycost.com); AWS's whitepaper confirms the 512 KB "
+        "metering. One copy lists a further $0.80 band past 1 billion a month, not modelled: "
+        "1M MAU is 304 million requests",
     ),
     lambda_requests=flat(
         0.20e-6,
@@ -209,7 +229,7 @@ class Traffic(NamedTuple):
 
 
 class Bill(NamedTuple):
-    api_gateway: float
+    api_gateway: float  # REST or HTTP API, as billed
     lambda_: float  # invocations, duration and cold starts
     dynamodb: float  # units and storage
     auth: float  # the part an app on Cognito would not pay (see CostModel.bill)
@@ -259,13 +279,15 @@ class CostModel:
         """Lambda's billed duration of one request (rounded up to 1 ms)."""
         return math.ceil(self._stretched(work.wall_ms, work.cpu_ms))
 
-    def bill(self, traffic: Traffic, arch: str = "x86_64") -> Bill:
-        """One month of `traffic` on Lambda's `arch`. `auth` is what an app on Cognito would not
-        pay: logins in full, every DynamoDB unit and stored byte, and all of the protected
-        requests' handler time (the route timed, GET /auth/session, does nothing but validate
-        and return the session); not the API Gateway and Lambda request fees or cold starts of
-        protected requests, which it pays too. arm64 is priced at the durations measured here
-        (an x86_64 machine): its own speed is not measured."""
+    def bill(self, traffic: Traffic, arch: str = "x86_64", api: str = "rest") -> Bill:
+        """One month of `traffic` on Lambda's `arch` behind API Gateway's `api` (a request is
+        one unit of either: our bodies are at most 64 KiB, under the HTTP API's 512 KB).
+        `auth` is what an app on Cognito would not pay: logins in full, every DynamoDB unit and
+        stored byte, and all of the protected requests' handler time (the route timed, GET
+        /auth/session, does nothing but validate and return the session); not the API Gateway
+        and Lambda request fees or cold starts of protected requests, which it pays too. arm64
+        is priced at the durations measured here (an x86_64 machine): its own speed is not
+        measured."""
         p, i = self.prices, self.inputs
         duration = p.duration(arch)
         requests = traffic.protected + traffic.logins
@@ -273,7 +295,8 @@ class CostModel:
         gb_s = self._warm_gb_s(traffic) + cold_gb_s
         units = _mix(self._protected_units, traffic.protected, i.login.units, traffic.logins)
         stored_gb = (traffic.sessions * i.session_bytes + traffic.accounts * i.account_bytes) / GIB
-        api = p.api_gateway.cost(requests)
+        gateway = p.api(api)
+        api_cost = gateway.cost(requests)
         lambda_ = p.lambda_requests.cost(requests) + duration.cost(gb_s)
         dynamodb = (
             p.dynamodb_reads.cost(units.reads)
@@ -282,11 +305,11 @@ class CostModel:
         )
         protected_cold_gb_s = cold_gb_s * (traffic.protected / requests) if requests else 0.0
         paid_anyway = (
-            p.api_gateway.cost(traffic.protected)
+            gateway.cost(traffic.protected)
             + p.lambda_requests.cost(traffic.protected)
             + duration.cost(protected_cold_gb_s)
         )
-        return Bill(api, lambda_, dynamodb, api + lambda_ + dynamodb - paid_anyway)
+        return Bill(api_cost, lambda_, dynamodb, api_cost + lambda_ + dynamodb - paid_anyway)
 
     def traffic(self, mau: float) -> Traffic:
         profile = self.profile
@@ -297,8 +320,8 @@ class CostModel:
             accounts=mau,
         )
 
-    def month(self, mau: float, arch: str = "x86_64") -> Bill:
-        return self.bill(self.traffic(mau), arch)
+    def month(self, mau: float, arch: str = "x86_64", api: str = "rest") -> Bill:
+        return self.bill(self.traffic(mau), arch, api)
 
     def snapstart(self, mau: float) -> SnapStart:
         """What turning SnapStart on (x86_64) would change in one month at `mau`: every cold
@@ -356,26 +379,29 @@ class CostModel:
             "1M logins": Traffic(logins=1e6),
         }
         columns = (
-            "per", "API Gateway", "Lambda", "DynamoDB", "all-in", "auth's share",
-            "Lambda, arm64", "all-in, arm64",
+            "per", "REST API", "HTTP API", "Lambda", "Lambda, arm64", "DynamoDB",
+            "all-in, REST API", "all-in, HTTP API", "auth's share",
         )  # fmt: skip
         rows = {}
         for label, traffic in per_million.items():
-            b, arm = self.bill(traffic), self.bill(traffic, "arm64")
-            rows[label] = (
-                *(usd(v) for v in (b.api_gateway, b.lambda_, b.dynamodb, b.total, b.auth)),
-                usd(arm.lambda_),
-                usd(arm.total),
-            )
+            b, http = self.bill(traffic), self.bill(traffic, api="http")
+            arm = self.bill(traffic, "arm64")
+            figures = (
+                b.api_gateway, http.api_gateway, b.lambda_, arm.lambda_, b.dynamodb,
+                b.total, http.total, b.auth,
+            )  # fmt: skip
+            rows[label] = tuple(usd(v) for v in figures)
         monthly, snapstart = {}, {}
         for mau in user_counts:
-            bill, arm = self.month(mau), self.month(mau, "arm64")
+            bill, http = self.month(mau), self.month(mau, api="http")
+            http_arm = self.month(mau, "arm64", "http")
             lite, essentials = self.cognito(mau)
             requests = mau * (self.profile.protected_requests + self.profile.logins)
             monthly[f"{mau:,} MAU"] = (
                 count(requests),
                 usd(bill.total),
-                usd(arm.total),
+                usd(http.total),
+                usd(http_arm.total),
                 usd(bill.auth),
                 usd(lite),
                 usd(essentials),
@@ -394,14 +420,16 @@ class CostModel:
                 (
                     "monthly active users",
                     "requests",
-                    "this service, all-in",
-                    "all-in, arm64",
+                    "all-in, REST API",
+                    "all-in, HTTP API",
+                    "all-in, HTTP API + arm64",
                     "auth's share",
                     "Cognito Lite",
                     "Cognito Essentials",
                 ),
                 monthly,
             ),
+            "HTTP API at 1,000,000 MAU": self.http_api_ratios(1_000_000),
             "break-even": self.break_even(),
             "SnapStart, per month (USD; not enabled)": Table(
                 (
@@ -425,6 +453,28 @@ class CostModel:
             },
         }
 
+    def http_api_ratios(self, mau: int) -> dict[str, Any]:
+        """All-in behind the HTTP API against all-in behind REST, and against Cognito Lite;
+        and how much of the gap to the Lite target the cold-start assumption makes."""
+        http = self.month(mau, api="http").total
+        vs_rest = http / self.month(mau).total
+        vs_lite = http / self.prices.cognito_lite.cost(mau)
+        fewer = replace(self.profile, cold_start_rate=self.profile.cold_start_rate / 10)
+        warmer = CostModel(self.inputs, fewer, self.prices).month(mau, api="http").total
+        return {
+            "all-in HTTP API / all-in REST API": round(vs_rest, 3),
+            "all-in HTTP API / Cognito Lite": round(vs_lite, 3),
+            f"the same with cold starts in {fewer.cold_start_rate:.1%} of invocations": round(
+                warmer / self.prices.cognito_lite.cost(mau), 3
+            ),
+            "targets": {
+                f"HTTP / REST <= {HTTP_VS_REST_TARGET}": vs_rest <= HTTP_VS_REST_TARGET,
+                f"HTTP / Cognito Lite <= {HTTP_VS_COGNITO_LITE_TARGET}": (
+                    vs_lite <= HTTP_VS_COGNITO_LITE_TARGET
+                ),
+            },
+        }
+
     def snapstart_per_cold_start(self) -> dict[str, str]:
         """One cold start with and without SnapStart: its charge and the INIT a user waits for."""
         restore = self.prices.snapstart_restore.tiers[0][1] * self._gb
@@ -444,6 +494,7 @@ class CostModel:
         result = {}
         ours: dict[str, Callable[[float], float]] = {
             "all-in": lambda m: self.month(m).total,
+            "all-in, HTTP API": lambda m: self.month(m, api="http").total,
             "auth's share": lambda m: self.month(m).auth,
         }
         tiers = {"Lite": self.prices.cognito_lite, "Essentials": self.prices.cognito_essentials}
@@ -487,7 +538,8 @@ class CostModel:
     def assumptions(self) -> list[str]:
         p, per_ms = self.profile, self.prices.lambda_duration.tiers[0][1] * self._gb / 1000
         return [
-            "prices: us-east-1 list prices, API Gateway REST API, Lambda x86_64 (the arm64 "
+            "prices: us-east-1 list prices, API Gateway REST API (the HTTP API columns: its "
+            "price, every request one 512 KB unit), Lambda x86_64 (the arm64 "
             "columns: its duration price, at the durations measured on this x86_64 machine; "
             "arm64's own speed is not measured here), DynamoDB "
             "on-demand (Standard table class); AWS's free tiers are not applied to this service "

@@ -53,3 +53,51 @@ def _path_parameters(resource: str, path: str) -> dict[str, str]:
         for name, value in zip(names, values, strict=True)
         if name.startswith("{") and name.endswith("}")
     }
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+    ip: str = "203.0.113.10",
+    resource: str | None = None,
+    domain: str = "abc123.execute-api.us-east-1.amazonaws.com",
+) -> dict[str, Any]:
+    """The event an HTTP API sends in payload format 1.0, after AWS's documented example
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-
+    lambda.html): the REST shape with `version`, the `$default` stage and no prefix in
+    requestContext.path, `domainName`, and headers in lower case."""
+    event = api_event(method, path, headers, body, ip=ip, resource=resource)
+    event["version"] = "1.0"
+    event["requestContext"] = {
+        "accountId": "123456789012",
+        "apiId": domain.split(".", 1)[0],
+        "domainName": domain,
+        "domainPrefix": domain.split(".", 1)[0],
+        "extendedRequestId": "request-id",
+        "httpMethod": method,
+        "identity": {
+            "accessKey": None,
+            "accountId": None,
+            "caller": None,
+            "cognitoAuthenticationProvider": None,
+            "cognitoAuthenticationType": None,
+            "cognitoIdentityId": None,
+            "cognitoIdentityPoolId": None,
+            "principalOrgId": None,
+            "sourceIp": ip,
+            "user": None,
+            "userAgent": event["headers"].get("user-agent", ""),
+            "userArn": None,
+        },
+        "path": path,  # the $default stage adds no prefix
+        "protocol": "HTTP/1.1",
+        "requestId": "id=",
+        "requestTime": "04/Mar/2020:19:15:17 +0000",
+        "requestTimeEpoch": 1583349317135,
+        "resourceId": None,
+        "resourcePath": event["resource"],
+        "stage": "$default",
+    }
+    return event

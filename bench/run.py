@@ -882,9 +882,16 @@ def cpu_model() -> str:
 def draw_chart(model: CostModel, run_info: dict[str, Any]) -> str:
     users = sorted({10 ** (3 + k / 20) for k in range(81)} | {1e4, 1e5, 1e6})
     bills = {mau: model.month(mau) for mau in users}
+    http = {mau: model.month(mau, api="http").total for mau in users}
     lite, essentials = model.prices.cognito_lite, model.prices.cognito_essentials
     series = [
-        Series("this service, all-in", "#1f77b4", False, [(m, b.total) for m, b in bills.items()]),
+        Series(
+            "this service, all-in, REST API",
+            "#1f77b4",
+            False,
+            [(m, b.total) for m, b in bills.items()],
+        ),
+        Series("this service, all-in, HTTP API", "#2ca02c", False, list(http.items())),
         Series(
             "this service, auth's share", "#1f77b4", True, [(m, b.auth) for m, b in bills.items()]
         ),
@@ -906,8 +913,8 @@ def draw_chart(model: CostModel, run_info: dict[str, Any]) -> str:
         notes=[
             f"Cognito is $0 up to its 10,000 free MAU: on a log scale its lines rise there from "
             f"the ${floor:g} floor.",
-            "all-in: API Gateway + Lambda + DynamoDB. auth's share: what an app on Cognito would "
-            "not pay (logins,",
+            "all-in: API Gateway (REST or HTTP API) + Lambda + DynamoDB. auth's share: what an "
+            "app on Cognito would not pay (logins,",
             "DynamoDB, session checks). Cognito adds a hosted UI, email and SMS, federation and "
             "OAuth tokens.",
             "Every assumption: README, section Performance (make bench prints them).",

@@ -22,7 +22,14 @@ The runtime is the Python that runs this (Chalice takes its version): the Makefi
 architecture is x86_64 unless asked: `--arch arm64` builds the zip from aarch64 manylinux wheels
 and the template says `Architectures: [arm64]`.
 
-    python -m devtools.package --stage prod --out build/prod [--arch arm64]
+The API is API Gateway's REST API unless asked (Chalice generates only that): `--api http`
+replaces it with an HTTP API, one route per route of the app (its preflights included), all
+integrated with the function by Lambda proxy in payload format 1.0 (the REST event shape
+Chalice reads), on the `$default` stage (no path prefix), with default route throttling from
+the ThrottlingBurstLimit and ThrottlingRateLimit parameters (the REST stage takes them too)
+and access logs. Everything else in the template is the same for both.
+
+    python -m devtools.package --stage prod --out build/prod [--arch arm64] [--api http]
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import compileall
 import json
 import os
 import py_compile
+import re
 import shutil
 import subprocess
 import sys
@@ -54,6 +62,30 @@ FUNCTION = "APIHandler"
 ROLE = "ApiHandlerRole"
 # Lambda's names; Chalice's lambda_architecture takes the same.
 ARCHITECTURES = ("x86_64", "arm64")
+# API Gateway's two kinds: REST (Chalice's, the default: WAF, usage plans, edge endpoints) and
+# HTTP (a third of the price, lower latency, none of those).
+APIS = ("rest", "http")
+REST_API = "RestAPI"  # Chalice's logical id
+HTTP_API = "HttpApi"
+INVOKE_PERMISSION = "APIHandlerInvokePermission"  # Chalice's, for the REST API
+# What the HTTP API's access log says of each request: never a header, a query or a body,
+# where tokens and codes travel; the route's template, not the path.
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "time": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency",
+    "error": "$context.error.message",
+    "integrationError": "$context.integrationErrorMessage",
+}
+
+
+class PackagingError(Exception):
+    """The template would not serve the app as it is: said in one line."""
 
 
 # The template's parameters: what only the person deploying knows.
@@ -91,6 +123,18 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "exact https origins, comma-separated (empty: none)",
         "Default": "",
         "AllowedPattern": r"(https://[a-z0-9.-]+(:[0-9]{1,5})?(, ?https://[a-z0-9.-]+(:[0-9]{1,5})?)*)?",
+    },
+    "ThrottlingBurstLimit": {
+        "Type": "Number",
+        "Description": "Requests API Gateway lets through at once, per stage, before 429",
+        "Default": 1000,
+        "MinValue": 1,
+    },
+    "ThrottlingRateLimit": {
+        "Type": "Number",
+        "Description": "Requests per second API Gateway lets through, per stage, before 429",
+        "Default": 500,
+        "MinValue": 1,
     },
     "CookieSameSite": {
         "Type": "String",
@@ -188,6 +232,18 @@ def merge_template() -> dict[str, Any]:
                     ]
                 }
             },
+            REST_API: {
+                "Properties": {
+                    "MethodSettings": [
+                        {
+                            "ResourcePath": "/*",
+                            "HttpMethod": "*",
+                            "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+                            "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+                        }
+                    ]
+                }
+            },
             FUNCTION: {
                 "Properties": {
                     "Environment": {
@@ -208,9 +264,11 @@ def merge_template() -> dict[str, Any]:
     }
 
 
-def package(stage: str, out: Path, arch: str = "x86_64") -> Path:
+def package(stage: str, out: Path, arch: str = "x86_64", api: str = "rest") -> Path:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}: one of {', '.join(ARCHITECTURES)}")
+    if api not in APIS:
+        raise ValueError(f"unknown API {api!r}: one of {', '.join(APIS)}")
     out = out.resolve()  # Chalice runs in the staged project, not here
     out.mkdir(parents=True, exist_ok=True)
     merge_file = out.parent / f"merge-template-{stage}.json"
@@ -226,9 +284,101 @@ def package(stage: str, out: Path, arch: str = "x86_64") -> Path:
             env=env, check=True,
         )  # fmt: skip
     template = out / "sam.json"
+    if api == "http":
+        from app import app  # the routes `chalice package` just read, from the same files
+
+        document = json.loads(template.read_text(encoding="utf-8"))
+        as_http_api(document, [(m, p) for p, entries in app.routes.items() for m in entries])
+        template.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
     add_bytecode(out / "deployment.zip")
     return template
+
+
+def as_http_api(template: dict[str, Any], routes: list[tuple[str, str]]) -> None:
+    """Replace Chalice's REST API in `template` by an HTTP API with one route per (method,
+    path) of `routes`; fails if a route of Chalice's REST API would be left out."""
+    resources, outputs = template["Resources"], template["Outputs"]
+    rest = resources.pop(REST_API)["Properties"]["DefinitionBody"]["paths"]
+    chalice_routes = {(m.upper(), p) for p, item in rest.items() for m in item}
+    if missing := chalice_routes - set(routes):
+        raise PackagingError(f"routes missing from the HTTP API: {sorted(missing)}")
+    resources.pop(INVOKE_PERMISSION)
+    outputs.pop("RestAPIId")
+    api = {"Ref": HTTP_API}
+    resources[HTTP_API] = {
+        "Type": "AWS::ApiGatewayV2::Api",
+        "Properties": {"Name": {"Ref": "AWS::StackName"}, "ProtocolType": "HTTP"},
+    }
+    resources["HttpApiIntegration"] = {
+        "Type": "AWS::ApiGatewayV2::Integration",
+        "Properties": {
+            "ApiId": api,
+            "IntegrationType": "AWS_PROXY",
+            "IntegrationUri": {"Fn::GetAtt": [FUNCTION, "Arn"]},
+            # 1.0: the REST event (resourcePath, multiValueHeaders) that Chalice reads, and
+            # multiValueHeaders in the response, so each Set-Cookie survives.
+            "PayloadFormatVersion": "1.0",
+            "TimeoutInMillis": 30000,
+        },
+    }
+    for method, path in sorted(routes, key=lambda route: (route[1], route[0])):
+        logical_id = _route_id(method, path)
+        if logical_id in resources:
+            raise PackagingError(f"two routes would be {logical_id}: rename one")
+        resources[logical_id] = {
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {
+                "ApiId": api,
+                "RouteKey": f"{method} {path}",
+                "Target": {"Fn::Sub": "integrations/${HttpApiIntegration}"},
+            },
+        }
+    resources["HttpApiAccessLogs"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"RetentionInDays": 30},
+    }
+    resources["HttpApiStage"] = {
+        "Type": "AWS::ApiGatewayV2::Stage",
+        "Properties": {
+            "ApiId": api,
+            "StageName": "$default",  # served at the root: no path prefix
+            "AutoDeploy": True,
+            "DefaultRouteSettings": {
+                "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+                "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+            },
+            "AccessLogSettings": {
+                "DestinationArn": {"Fn::GetAtt": ["HttpApiAccessLogs", "Arn"]},
+                "Format": json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
+            },
+        },
+    }
+    resources[INVOKE_PERMISSION] = {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "FunctionName": {"Ref": FUNCTION},
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {
+                "Fn::Sub": (
+                    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
+                    ":${HttpApi}/*"
+                )
+            },
+        },
+    }
+    outputs["HttpApiId"] = {"Value": api}
+    outputs["EndpointURL"] = {
+        "Value": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"}
+    }
+
+
+def _route_id(method: str, path: str) -> str:
+    """A CloudFormation logical id for a route: `OPTIONS /auth/sessions/{session_id}` ->
+    RouteOptionsAuthSessionsSessionId."""
+    words = re.findall(r"[A-Za-z0-9]+", path) or ["Root"]
+    return "Route" + method.capitalize() + "".join(w[:1].upper() + w[1:] for w in words)
 
 
 def stage_project(folder: Path, arch: str) -> Path:
@@ -279,9 +429,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--arch", choices=ARCHITECTURES, default="x86_64")
+    parser.add_argument("--arch", default="x86_64")
+    parser.add_argument("--api", default="rest")
     args = parser.parse_args()
-    template = package(args.stage, args.out or ROOT / "build" / args.stage, args.arch)
+    for name, value, allowed in (("ARCH", args.arch, ARCHITECTURES), ("API", args.api, APIS)):
+        if value not in allowed:
+            # One line, before anything is built.
+            choices = ", ".join(allowed)
+            print(f"make package: {name}={value} is not one of {choices}", file=sys.stderr)
+            return 2
+    out = args.out or ROOT / "build" / args.stage
+    try:
+        template = package(args.stage, out, args.arch, args.api)
+    except PackagingError as error:
+        print(f"make package: {error}", file=sys.stderr)
+        return 1
     print(f"{template} and {template.with_name('deployment.zip')} are ready (cfn-lint passed)")
     return 0
 

@@ -64,6 +64,21 @@ def prod_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def prod_rest_package(prod_package: Path) -> Path:
+    return prod_package
+
+
+@pytest.fixture(scope="session")
+def prod_http_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make package STAGE=prod API=http`: the same function and table behind an HTTP API."""
+    from devtools.package import package
+
+    out = tmp_path_factory.mktemp("package-http") / "prod"
+    package("prod", out, api="http")
+    return out
+
+
+@pytest.fixture(scope="session")
 def arm64_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make package STAGE=prod ARCH=arm64`: aarch64 wheels, built and checked, never run here."""
     from devtools.package import package

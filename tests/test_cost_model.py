@@ -222,6 +222,37 @@ def test_arm64_pays_its_own_duration_price_for_the_same_time():
     assert ratio == pytest.approx(0.8, rel=1e-5)  # "20% less per GB-second"
 
 
+def test_the_http_api_pays_its_own_tiered_price_and_nothing_else_changes():
+    model = CostModel(INPUTS)
+    rest, http = model.month(1_000_000), model.month(1_000_000, api="http")
+    requests = 1_000_000 * 304  # 300 protected requests and 4 logins each
+    assert http.api_gateway == pytest.approx(300e6 * 1.00e-6 + (requests - 300e6) * 0.90e-6)
+    assert rest.api_gateway == pytest.approx(requests * 3.50e-6)  # all in REST's first band
+    assert (http.lambda_, http.dynamodb) == (rest.lambda_, rest.dynamodb)
+
+    # Auth's share holds the logins' gateway fees only (the protected requests' are paid on
+    # Cognito too), priced at the margin above the 300 million protected requests.
+    def logins_fee(price):
+        return price.cost(requests) - price.cost(300e6)
+
+    saved = logins_fee(PRICES.api_gateway) - logins_fee(PRICES.http_api)
+    assert saved == pytest.approx(4e6 * 3.50e-6 - 4e6 * 0.90e-6)
+    assert http.auth == pytest.approx(rest.auth - saved)
+
+
+def test_the_http_api_ratios_are_reported_against_their_targets():
+    ratios = CostModel(INPUTS).http_api_ratios(1_000_000)
+    model = CostModel(INPUTS)
+    http = model.month(1_000_000, api="http").total
+    assert ratios["all-in HTTP API / all-in REST API"] == round(
+        http / model.month(1_000_000).total, 3
+    )
+    assert ratios["all-in HTTP API / Cognito Lite"] == round(
+        http / PRICES.cognito_lite.cost(1_000_000), 3
+    )
+    assert set(ratios["targets"]) == {"HTTP / REST <= 0.45", "HTTP / Cognito Lite <= 0.1"}
+
+
 def test_snapstart_trades_each_cold_starts_init_for_a_restore_and_caches_one_snapshot():
     model = CostModel(INPUTS)
     snap = model.snapstart(1_000_000)
@@ -250,6 +281,8 @@ def test_the_report_has_every_row_and_states_its_assumptions():
     assert set(report["break-even"]) == {
         "all-in vs Cognito Lite",
         "all-in vs Cognito Essentials",
+        "all-in, HTTP API vs Cognito Lite",
+        "all-in, HTTP API vs Cognito Essentials",
         "auth's share vs Cognito Lite",
         "auth's share vs Cognito Essentials",
     }
@@ -257,8 +290,11 @@ def test_the_report_has_every_row_and_states_its_assumptions():
     assert any("arm64" in line for line in report["assumptions"])
     assert any(line.startswith("SnapStart") for line in report["assumptions"])
     assert set(report["prices"]) == set(vars(PRICES))
-    assert "all-in, arm64" in report["per month (USD)"].columns
-    assert "all-in, arm64" in report["per 1M requests (USD)"].columns
+    monthly = report["per month (USD)"].columns
+    assert {"all-in, REST API", "all-in, HTTP API", "all-in, HTTP API + arm64"} <= set(monthly)
+    per_million = report["per 1M requests (USD)"].columns
+    assert {"REST API", "HTTP API", "Lambda, arm64"} <= set(per_million)
+    assert "HTTP API at 1,000,000 MAU" in report
     assert set(report["SnapStart, per month (USD; not enabled)"].rows) == set(
         report["per month (USD)"].rows
     )

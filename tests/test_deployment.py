@@ -3,6 +3,8 @@ permissions exactly what the code uses."""
 
 import json
 import re
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -213,3 +215,111 @@ def test_the_cors_origins_parameter_accepts_what_the_service_accepts():
         assert pattern.fullmatch(good), good
     for bad in ("*", "https://*.example.com", "http://app.example.com", "https://app.example.com/"):
         assert not pattern.fullmatch(bad), bad
+
+
+# -- API=http: the same service behind an HTTP API ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def http_template(prod_http_package) -> dict:
+    return json.loads((prod_http_package / "sam.json").read_text())
+
+
+def test_the_two_templates_differ_only_in_their_api(prod_package, http_template):
+    rest = json.loads((prod_package / "sam.json").read_text())
+    assert rest["Parameters"] == http_template["Parameters"]
+    for name in ("SessionsTable", "ApiHandlerRole", "APIHandler"):
+        assert rest["Resources"][name] == http_template["Resources"][name], name
+    rest_only = set(rest["Resources"]) - set(http_template["Resources"])
+    http_only = {
+        http_template["Resources"][name]["Type"]
+        for name in set(http_template["Resources"]) - set(rest["Resources"])
+    }
+    assert rest_only == {"RestAPI"}
+    assert http_only == {
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::Route",
+        "AWS::ApiGatewayV2::Stage",
+        "AWS::Logs::LogGroup",
+    }
+    assert not [r for r in http_template["Resources"].values() if "ApiGateway::" in r["Type"]]
+    assert "Serverless::Api" not in json.dumps(http_template)
+    # Both stages throttle from the same parameters.
+    (settings,) = rest["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+
+
+def test_every_route_of_the_app_and_its_document_is_an_http_api_route(http_template):
+    from app import app
+
+    resources = http_template["Resources"]
+    keys = {
+        r["Properties"]["RouteKey"]
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    assert keys == {f"{m} {p}" for p, entries in app.routes.items() for m in entries}
+    document = json.loads((ROOT / "chalicelib" / "openapi.json").read_text())
+    documented = {f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item}
+    preflights = {k for k in keys if k.startswith("OPTIONS ")}
+    assert keys == documented | preflights
+    assert "DELETE /auth/sessions/{session_id}" in keys
+    for route in resources.values():
+        if route["Type"] == "AWS::ApiGatewayV2::Route":
+            assert route["Properties"]["Target"] == {
+                "Fn::Sub": "integrations/${HttpApiIntegration}"
+            }
+
+
+def test_the_http_api_is_lambda_proxy_1_0_on_the_default_stage(http_template):
+    resources = http_template["Resources"]
+    integration = resources["HttpApiIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "1.0"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["APIHandler", "Arn"]}
+    stage = resources["HttpApiStage"]["Properties"]
+    assert stage["StageName"] == "$default"
+    assert stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+    }
+    log = stage["AccessLogSettings"]
+    assert log["DestinationArn"] == {"Fn::GetAtt": ["HttpApiAccessLogs", "Arn"]}
+    fields = json.loads(log["Format"])
+    assert {"requestId", "ip", "routeKey", "status"} <= set(fields)
+    # Never a header, a query string or a path (reset tokens and codes travel there).
+    assert not [v for v in fields.values() if re.search(r"header|querystring|\.path\b", v)]
+    permission = resources["APIHandlerInvokePermission"]["Properties"]
+    assert "${HttpApi}/*" in permission["SourceArn"]["Fn::Sub"]
+    assert http_template["Outputs"]["EndpointURL"]["Value"]["Fn::Sub"].endswith(
+        "${AWS::URLSuffix}/"
+    )  # no /api prefix
+
+
+def test_packaging_fails_when_a_route_would_be_left_out(prod_package):
+    from app import app
+    from devtools.package import PackagingError, as_http_api
+
+    template = json.loads((prod_package / "sam.json").read_text())
+    routes = [(m, p) for p, entries in app.routes.items() for m in entries]
+    routes.remove(("DELETE", "/auth/sessions/{session_id}"))
+    with pytest.raises(PackagingError, match=re.escape("/auth/sessions/{session_id}")):
+        as_http_api(template, routes)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--api", "soap"), ("--arch", "sparc")])
+def test_an_unknown_api_or_arch_fails_at_once_in_one_line(tmp_path, option, value):
+    done = subprocess.run(
+        [sys.executable, "-m", "devtools.package", option, value, "--out", str(tmp_path / "x")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert value in done.stderr
+    assert not (tmp_path / "x").exists()  # nothing was built

@@ -92,7 +92,12 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     assert monthly["10,000 MAU"]["Cognito Lite"] == "$0"
     for row in monthly.values():
         assert all(v.startswith("$") for k, v in row.items() if k != "requests")
-    assert len(cost["break-even"]) == 4
+    assert len(cost["break-even"]) == 6
+    assert {"all-in, REST API", "all-in, HTTP API"} <= set(monthly["1,000,000 MAU"])
+    ratios = cost["HTTP API at 1,000,000 MAU"]
+    assert 0 < ratios["all-in HTTP API / all-in REST API"] < 1
+    assert 0 < ratios["all-in HTTP API / Cognito Lite"] < 1
+    assert all(isinstance(met, bool) for met in ratios["targets"].values())
     assert cost["assumptions"]
     assert all("checked" in source for source in cost["prices"].values())
 
@@ -100,10 +105,13 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     chart = tmp_path / "cost-vs-cognito.svg"
     assert results["run"]["chart"] == str(chart)
     svg = ET.parse(chart).getroot()  # noqa: S314 (our own output)
-    assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 4
+    assert (
+        len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 5
+    )  # REST, HTTP, auth, 2x Cognito
 
     assert results["run"]["quick"] is True
     printed = capsys.readouterr().out
     assert "validation overhead" in printed
     assert "Cognito Essentials" in printed
+    assert "all-in HTTP API / all-in REST API" in printed
     assert str(out) in printed

@@ -11,6 +11,7 @@ the template, with DynamoDB Local standing in for the table.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 import time
@@ -27,7 +28,7 @@ import boto3
 import pyotp
 import pytest
 
-from bench.events import api_event
+from bench.events import api_event, http_api_event
 from chalicelib.keyring import Keyring
 from chalicelib.store import ADMIN_CLIENT_CONFIG, create_table
 from devtools.dynamodb_local import LOCAL_AWS_ENV, DynamoDBLocal, MotoServer
@@ -37,7 +38,6 @@ from tests.helpers import parse_set_cookie
 from tests.softkey import SoftKey
 
 PASSWORD = "correct horse battery"
-EMAIL = "packaged@example.com"
 # The execute-api host API Gateway puts in Host; the stage (`api`) prefixes every path.
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 SPA_ORIGIN = "https://app.example.com"  # the CorsOrigins parameter
@@ -55,11 +55,17 @@ LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux20
 SHARED_OBJECT = re.compile(r".*\.so(\.\d+)*")
 
 
+# How each API type hands the function a request, and the prefix its stage puts on paths.
+EVENTS = {"rest": api_event, "http": http_api_event}
+PREFIX = {"rest": "/api", "http": ""}
+
+
 @dataclass
 class Package:
     folder: Path  # sam.json and deployment.zip
     task_root: Path  # the zip, unpacked: Lambda's /var/task
     runtime_root: Path  # boto3 and its dependencies, linked from the venv
+    api: str = "rest"  # make package API=...
 
     @property
     def template(self) -> dict[str, Any]:
@@ -72,13 +78,16 @@ class Package:
         return properties
 
 
-@pytest.fixture(scope="module")
-def package(prod_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+@pytest.fixture(scope="module", params=["rest", "http"])
+def package(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """`make package STAGE=prod`, and with API=http, each unpacked as Lambda would."""
+    built: Path = request.getfixturevalue(f"prod_{request.param}_package")
     folder = tmp_path_factory.mktemp("lambda")
     return Package(
-        prod_package,
-        unpack(prod_package / "deployment.zip", folder / "task"),
+        built,
+        unpack(built / "deployment.zip", folder / "task"),
         link_runtime(folder / "runtime"),
+        request.param,
     )
 
 
@@ -176,15 +185,19 @@ def request(
     token: str | None = None,
     body: Any = None,
     headers: dict[str, str] | None = None,
+    *,
+    api: str,
+    resource: str | None = None,
 ) -> dict[str, Any]:
-    """A browser's request through API Gateway: Host, X-Forwarded-Proto, and for a POST the
-    Origin a same-origin fetch sends (so the cross-origin check runs as in production)."""
+    """A browser's request through API Gateway of type `api`: Host, X-Forwarded-Proto, and
+    for a POST the Origin a same-origin fetch sends (so the cross-origin check runs as in
+    production)."""
     sent = {"host": HOST, "x-forwarded-proto": "https", "user-agent": "pytest"}
     if method == "POST":
         sent["origin"] = f"https://{HOST}"
     if token is not None:
         sent["cookie"] = f"{COOKIE}={token}"
-    return api_event(method, path, {**sent, **(headers or {})}, body)
+    return EVENTS[api](method, path, {**sent, **(headers or {})}, body, resource=resource)
 
 
 def answer(handler: PackagedHandler, event: dict[str, Any], status: int) -> dict[str, Any]:
@@ -217,27 +230,30 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(
     package, table, dynamodb_local, ses
 ):
     env = function_environment(package, table, dynamodb_local.endpoint, ses)
+    send = functools.partial(request, api=package.api)
+    prefix = PREFIX[package.api]  # REST's `api` stage; the HTTP API's $default adds none
+    email = f"packaged-{package.api}@example.com"  # one SES stand-in serves both runs
     with running(package, env) as handler:
         assert handler.started["version_info"] == list(LAMBDA_PYTHON)
 
         signup = answer(
             handler,
-            request("POST", "/auth/signup", body={"email": EMAIL, "password": PASSWORD}),
+            send("POST", "/auth/signup", body={"email": email, "password": PASSWORD}),
             201,
         )
-        assert json.loads(signup["body"])["user"]["email"] == EMAIL
+        assert json.loads(signup["body"])["user"]["email"] == email
         token, attributes = the_set_cookie(signup)
         assert re.fullmatch(r"[A-Za-z0-9_-]{20,}", token)
         # The clock may tick between the session's creation and the cookie's serialisation.
         assert int(attributes["max-age"]) in (SESSION_MAX_AGE, SESSION_MAX_AGE - 1)
         assert abs(expires(attributes) - (time.time() + SESSION_MAX_AGE)) < 60
 
-        session = answer(handler, request("GET", "/auth/session", token), 200)
-        assert json.loads(session["body"])["user"]["email"] == EMAIL
+        session = answer(handler, send("GET", "/auth/session", token), 200)
+        assert json.loads(session["body"])["user"]["email"] == email
 
         # The verification code went out through SES, both parts built from the zip's
         # templates, its links on the public origin.
-        (mail,) = [m for m in sent_mail() if m.to == EMAIL]
+        (mail,) = [m for m in sent_mail() if m.to == email]
         assert mail.subject == "Your verification code"
         assert MAIL_FROM in mail.sender
         assert re.search(r"^    [0-9A-Z]{8}$", mail.text, re.MULTILINE)
@@ -246,60 +262,73 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(
         # Two-factor set-up: pyotp, segno and cryptography (a native wheel) from the zip, the
         # keyring read from SSM, the secret sealed with AES-GCM.
         setup = answer(
-            handler, request("POST", "/auth/2fa/totp/setup", token, {"password": PASSWORD}), 200
+            handler, send("POST", "/auth/2fa/totp/setup", token, {"password": PASSWORD}), 200
         )
         secret = json.loads(setup["body"])["secret"]
         assert json.loads(setup["body"])["qr_svg"].startswith("<svg")
         code = pyotp.TOTP(secret).now()
-        enabled = answer(
-            handler, request("POST", "/auth/2fa/totp/enable", token, {"code": code}), 200
-        )
+        enabled = answer(handler, send("POST", "/auth/2fa/totp/enable", token, {"code": code}), 200)
         assert len(json.loads(enabled["body"])["recovery_codes"]) == 10
         token, _ = the_set_cookie(enabled)  # rotated, and two-factor verified
+        # The notice's link is under the stage's prefix, and only there.
+        (notice,) = [m for m in sent_mail() if m.to == email and "is on" in m.subject]
+        assert f'href="https://{HOST}{prefix}/forgot-password"' in notice.html
 
         # A passkey: py_webauthn and cbor2 from the zip verify a real ES256 attestation.
         options = answer(
             handler,
-            request("POST", "/auth/passkeys/register/options", token, {"password": PASSWORD}),
+            send("POST", "/auth/passkeys/register/options", token, {"password": PASSWORD}),
             200,
         )
         key = SoftKey(origin=f"https://{HOST}", rp_id=HOST)
         body = {"credential": key.create(json.loads(options["body"])), "name": "Laptop"}
-        registered = answer(handler, request("POST", "/auth/passkeys/register", token, body), 201)
+        registered = answer(handler, send("POST", "/auth/passkeys/register", token, body), 201)
         assert json.loads(registered["body"])["passkey"]["id"] == key.id
 
+        # A single-page app's preflight, and a native app's token, as API Gateway sends them.
+        preflight = send("OPTIONS", "/auth/login", headers={"origin": SPA_ORIGIN})
+        allowed = answer(handler, preflight, 204)["headers"]
+        assert allowed["Access-Control-Allow-Origin"] == SPA_ORIGIN
+        assert allowed["Access-Control-Allow-Methods"] == "POST"
+        credentials = {"email": email, "password": PASSWORD}
+        sign_in = send(
+            "POST", "/auth/login", body=credentials, headers={"x-session-transport": "token"}
+        )
+        signed_in = answer(handler, sign_in, 200)
+        assert "Set-Cookie" not in signed_in.get("multiValueHeaders", {})
+        bearer = {"authorization": f"Bearer {json.loads(signed_in['body'])['session_token']}"}
+        answer(handler, send("GET", "/auth/session", headers=bearer), 200)
+
+        # A route with a path parameter: the app's own session revokes the app's.
+        listed = answer(handler, send("GET", "/auth/sessions", token), 200)
+        (other,) = [s for s in json.loads(listed["body"])["sessions"] if not s["current"]]
+        revoke = send(
+            "DELETE",
+            f"/auth/sessions/{other['id']}",
+            token,
+            resource="/auth/sessions/{session_id}",
+        )
+        answer(handler, revoke, 204)
+        answer(handler, send("GET", "/auth/session", headers=bearer), 401)
+
         # A visitor without a session (with one, the form redirects to the training page).
-        page = answer(handler, request("GET", "/login"), 200)
+        page = answer(handler, send("GET", "/login"), 200)
         assert page["headers"]["Content-Type"].startswith("text/html")
         html = page["body"]
-        assert '<form method="post" action="/api/login">' in html
+        assert f'<form method="post" action="{prefix}/login">' in html
         assert 'name="password"' in html
         links = re.findall(r'(?:href|action)="([^"]*)"', html)
-        assert "/api/signup" in links
-        assert all(link.startswith("/api/") for link in links), links
+        assert f"{prefix}/signup" in links
+        assert all(link.startswith(f"{prefix}/") for link in links), links
 
-        logout = answer(handler, request("POST", "/auth/logout", token), 204)
+        logout = answer(handler, send("POST", "/auth/logout", token), 204)
         blank, attributes = the_set_cookie(logout)
         assert blank == ""
         assert attributes["max-age"] == "0"
         assert expires(attributes) < time.time()
 
-        replay = answer(handler, request("GET", "/auth/session", token), 401)
+        replay = answer(handler, send("GET", "/auth/session", token), 401)
         assert json.loads(replay["body"])["error"]["code"] == "unauthenticated"
-
-        # A single-page app's preflight, and a native app's token, as API Gateway sends them.
-        preflight = request("OPTIONS", "/auth/login", headers={"origin": SPA_ORIGIN})
-        allowed = answer(handler, preflight, 204)["headers"]
-        assert allowed["Access-Control-Allow-Origin"] == SPA_ORIGIN
-        assert allowed["Access-Control-Allow-Methods"] == "POST"
-        credentials = {"email": EMAIL, "password": PASSWORD}
-        sign_in = request(
-            "POST", "/auth/login", body=credentials, headers={"x-session-transport": "token"}
-        )
-        signed_in = answer(handler, sign_in, 200)
-        assert "Set-Cookie" not in signed_in.get("multiValueHeaders", {})
-        bearer = f"Bearer {json.loads(signed_in['body'])['session_token']}"
-        answer(handler, request("GET", "/auth/session", headers={"authorization": bearer}), 200)
 
         modules = handler.finish()
 
