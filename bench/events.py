@@ -63,11 +63,14 @@ def http_api_event(
     ip: str = "203.0.113.10",
     resource: str | None = None,
     domain: str = "abc123.execute-api.us-east-1.amazonaws.com",
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The event an HTTP API sends in payload format 1.0, after AWS's documented example
     (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-
     lambda.html): the REST shape with `version`, the `$default` stage and no prefix in
-    requestContext.path, `domainName`, and headers in lower case."""
+    requestContext.path, `domainName`, and headers in lower case. `claims`: what a JWT
+    authorizer passes of the token it verified, in 1.0's `requestContext.authorizer` (every
+    value a string; `scopes` null)."""
     event = api_event(method, path, headers, body, ip=ip, resource=resource)
     event["version"] = "1.0"
     event["requestContext"] = {
@@ -100,4 +103,6 @@ def http_api_event(
         "resourcePath": event["resource"],
         "stage": "$default",
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"claims": claims, "scopes": None}
     return event

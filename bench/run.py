@@ -82,6 +82,7 @@ USER_AGENT = (
 # recommendations: more memory and one pass, or less memory and more passes.
 ARGON2_ALTERNATIVES = ((47104, 1, 1), (12288, 3, 1))
 
+TOKEN_ISSUE = "access token (POST /auth/token)"  # noqa: S105 (a row label)
 UNIT_COLUMNS = ("operation", "calls", "read, table", "read, index", "write, table", "write, index")
 
 # Where DynamoDB Local's ConsumedCapacity departs from AWS's rules (see bench/capacity.py).
@@ -321,6 +322,7 @@ class Bench:
             measure("wrong password", lambda: self.wrong_password(email))
             measure("protected request, steady state", lambda: self.protected(token))
             measure("protected request, bearer token", lambda: self.protected_by_bearer(token))
+            measure("access token (POST /auth/token)", lambda: self.access_token(token))
             with self.clock.shifted(interval + 1):  # last_used_at is an interval old
                 measure("protected request, activity refresh", lambda: self.protected(token))
             with self.clock.shifted(lifetime // 2 + DAY):  # past half of the lifetime
@@ -365,6 +367,9 @@ class Bench:
             "bearer token: 1 call (GetItem), no write": (
                 self.calls[bearer] == ["GetItem"] and self.units[bearer].writes == 0
             ),
+            "access token: 1 call (GetItem), no write": (
+                self.calls[TOKEN_ISSUE] == ["GetItem"] and self.units[TOKEN_ISSUE].writes == 0
+            ),
         }
         for what in ("activity refresh", "extends the session"):
             units = self.units[f"protected request, {what}"]
@@ -392,6 +397,11 @@ class Bench:
         event["headers"]["authorization"] = f"Bearer {token}"
         event["multiValueHeaders"]["authorization"] = [f"Bearer {token}"]
         _expect(self.app(event, None), 200)
+
+    def access_token(self, token: str) -> str:
+        response = self.request("POST", "/auth/token", token)
+        _expect(response, 200)
+        return str(json.loads(response["body"])["access_token"])
 
     def list_sessions(self, token: str) -> list[dict[str, Any]]:
         response = self.request("GET", "/auth/sessions", token)
@@ -471,6 +481,48 @@ class Bench:
             "bearer ratio": bearer_ratio,
             "target": VALIDATION_TARGET,
             "target met": ratio <= VALIDATION_TARGET and bearer_ratio <= VALIDATION_TARGET,
+        }
+
+    # -- 8. access tokens ----------------------------------------------------------------------
+
+    def access_tokens(self) -> dict[str, Any]:
+        """POST /auth/token against one raw GetItem, and the RS256 signature alone (a token's
+        claims signed with the keyring's key): a token costs the session's read and this."""
+        import jwt
+
+        from chalicelib.access_tokens import ALGORITHM, TOKEN_TYPE, TokenKeyring
+
+        token = self.sign_up(f"tokens-{uuid.uuid4().hex[:6]}@example.com")
+        key = {"pk": {"S": session_pk(token_digest(token))}}
+        event = self.event("POST", "/auth/token", token)
+        issued = self.access_token(token)
+        claims = jwt.decode(issued, options={"verify_signature": False})
+        keyring_text = Path(self.local["ACCESS_TOKEN_KEYS_FILE"]).read_text(encoding="utf-8")
+        signing = TokenKeyring.from_json(keyring_text, "bench").keys[0]
+        headers = {"kid": signing.kid, "typ": TOKEN_TYPE}
+
+        def through_app() -> None:
+            _expect(self.app(event, None), 200)
+
+        def raw_get_item() -> None:
+            self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+
+        def signature() -> None:
+            jwt.encode(claims, signing.private_key, algorithm=ALGORITHM, headers=headers)
+
+        app_time, raw_time, sign_time = self._alternate(
+            [through_app, raw_get_item, signature], self.sizes.reps
+        )
+        load_time = self._time(lambda: TokenKeyring.from_json(keyring_text, "bench"), 20)
+        return {
+            "app POST /auth/token": app_time,
+            "raw GetItem (ConsistentRead)": raw_time,
+            "RS256 signature alone": sign_time,
+            "ratio token / GetItem": app_time.median_ms / raw_time.median_ms,
+            "signature share of a token": sign_time.median_ms / app_time.median_ms,
+            "keyring load (once per container)": load_time,
+            "store calls": self.calls[TOKEN_ISSUE],
+            "token size (bytes)": len(issued),
         }
 
     # -- 3. login round trips and cost ---------------------------------------------------------
@@ -850,10 +902,12 @@ def run(sizes: Sizes, chart: Path) -> dict[str, Any]:
             }
             results["5. scale"] = bench.scale()
             results["6. deployment package"] = package = bench.package_size()
+            tokens = bench.access_tokens()
             model = bench.cost_model(package.get("deployment.zip (KiB)", 0))
         finally:
             bench.close()
     results["7. cost against Amazon Cognito"] = model.report()
+    results["8. access tokens"] = tokens
     machine = platform.machine()
     results["run"] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

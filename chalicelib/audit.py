@@ -59,6 +59,7 @@ class Event(StrEnum):
     OAUTH_FAILED = "oauth_failed"
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
+    ACCESS_TOKEN_ISSUED = "access_token_issued"  # noqa: S105 (an event name)
 
 
 _MAX_FIELD = 256

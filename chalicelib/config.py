@@ -52,6 +52,17 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   Issuers are https, but for http://localhost and http://127.0.0.1 where cookies are not
   Secure (the `local` stage). OAUTH_GITHUB_URL (https://github.com) and OAUTH_GITHUB_API_URL
   (https://api.github.com) point the built-in GitHub at GitHub Enterprise Server.
+- ACCESS_TOKEN_AUDIENCES (api): comma-separated audiences that POST /auth/token signs access
+  tokens for (`aud`, and `client_id`); the first is the default.
+- ACCESS_TOKEN_LIFETIME (5m): how long an access token lives; at most 1h. A token outlives a
+  logout by at most this.
+- ACCESS_TOKEN_SCOPES (api): the tokens' `scope`, space- or comma-separated.
+- ACCESS_TOKEN_KEYS_PARAMETER (unset): the SSM SecureString holding the RSA keyring that signs
+  access tokens (deployed stages; the template's AccessTokenKeysParameter).
+- ACCESS_TOKEN_KEYS_FILE (unset): a keyring file instead, made on first use (`make dev`:
+  `.secrets/access-token-keys.json`).
+- ACCESS_TOKEN_KEY_ACTIVATION (2h): how long a new key is published before it signs (API
+  Gateway caches a JWKS for up to two hours); at most 24h.
 """
 
 from __future__ import annotations
@@ -68,6 +79,11 @@ _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 # scheme://host[:port], lower case, no path: exactly what browsers put in an Origin header.
 _ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:\d{1,5})?")
 _ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# RFC 6749 3.3's scope-token; an audience is any such printable word too (no comma: the list's).
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+_AUDIENCE = re.compile(r"[\x21-\x2b\x2d-\x7e]{1,256}")
+MAX_ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
+MAX_ACCESS_TOKEN_KEY_ACTIVATION = timedelta(hours=24)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -129,6 +145,12 @@ class Settings:
     email_code_signup: bool = True
     oauth_providers: tuple[OAuthProviderSettings, ...] = ()
     oauth_secrets_parameter: str | None = None
+    access_token_audiences: tuple[str, ...] = ("api",)
+    access_token_lifetime: timedelta = timedelta(minutes=5)
+    access_token_scopes: tuple[str, ...] = ("api",)
+    access_token_keys_parameter: str | None = None
+    access_token_keys_file: str | None = None
+    access_token_key_activation: timedelta = timedelta(hours=2)
 
     def oauth_provider(self, provider_id: str) -> OAuthProviderSettings | None:
         return next((p for p in self.oauth_providers if p.id == provider_id), None)
@@ -172,6 +194,26 @@ class Settings:
         ):
             if not re.fullmatch(r"[\w .'-]{1,64}", value):
                 raise ConfigError(f"{name} may hold letters, digits, spaces and .'- only")
+        self._check_access_tokens()
+
+    def _check_access_tokens(self) -> None:
+        if not self.access_token_audiences:
+            raise ConfigError("ACCESS_TOKEN_AUDIENCES needs at least one audience")
+        for audience in self.access_token_audiences:
+            if not _AUDIENCE.fullmatch(audience):
+                raise ConfigError(
+                    f"ACCESS_TOKEN_AUDIENCES: {audience!r} is not an audience of 1-256 "
+                    "printable characters without spaces or commas"
+                )
+        if not self.access_token_scopes:
+            raise ConfigError("ACCESS_TOKEN_SCOPES needs at least one scope")
+        for scope in self.access_token_scopes:
+            if not _SCOPE.fullmatch(scope):
+                raise ConfigError(f"ACCESS_TOKEN_SCOPES: {scope!r} is not an OAuth scope")
+        if not timedelta(0) < self.access_token_lifetime <= MAX_ACCESS_TOKEN_LIFETIME:
+            raise ConfigError("ACCESS_TOKEN_LIFETIME must be positive and at most 1h")
+        if not timedelta(0) <= self.access_token_key_activation <= MAX_ACCESS_TOKEN_KEY_ACTIVATION:
+            raise ConfigError("ACCESS_TOKEN_KEY_ACTIVATION must be at most 24h")
 
     def check_mail(self) -> None:
         """Mail needs a way out and an origin for its links; checked when the mailer is built
@@ -227,11 +269,34 @@ class Settings:
             email_code_signup=_flag(env, "EMAIL_CODE_SIGNUP", defaults.email_code_signup),
             oauth_providers=_oauth_providers(env, secure=_flag(env, "COOKIE_SECURE", True)),
             oauth_secrets_parameter=env.get("OAUTH_SECRETS_PARAMETER") or None,
+            access_token_audiences=_words(
+                env, "ACCESS_TOKEN_AUDIENCES", defaults.access_token_audiences, ", "
+            ),
+            access_token_lifetime=_duration(
+                env, "ACCESS_TOKEN_LIFETIME", defaults.access_token_lifetime
+            ),
+            access_token_scopes=_words(
+                env, "ACCESS_TOKEN_SCOPES", defaults.access_token_scopes, ", "
+            ),
+            access_token_keys_parameter=env.get("ACCESS_TOKEN_KEYS_PARAMETER") or None,
+            access_token_keys_file=env.get("ACCESS_TOKEN_KEYS_FILE") or None,
+            access_token_key_activation=_duration(
+                env, "ACCESS_TOKEN_KEY_ACTIVATION", defaults.access_token_key_activation
+            ),
         )
 
 
 def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in env.get(name, "").split(",") if o.strip())
+
+
+def _words(
+    env: Mapping[str, str], name: str, default: tuple[str, ...], separators: str
+) -> tuple[str, ...]:
+    """A list setting split on any of `separators`; unset keeps the default, empty is empty."""
+    if name not in env:
+        return default
+    return tuple(word for word in re.split(f"[{re.escape(separators)}]+", env[name]) if word)
 
 
 def _oauth_providers(env: Mapping[str, str], *, secure: bool) -> tuple[OAuthProviderSettings, ...]:

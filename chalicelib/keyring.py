@@ -103,7 +103,7 @@ class KeySource:
     @cached_property
     def keyring(self) -> Keyring:
         if self._parameter is not None:
-            return Keyring.from_json(read_parameter(self._parameter))
+            return Keyring.from_json(read_parameter(self._parameter, "TOTP_KEYS_PARAMETER"))
         path = Path(str(self._file))
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,14 +114,20 @@ class KeySource:
         return Keyring.from_json(path.read_text())
 
 
-def read_parameter(name: str) -> str:
-    """An SSM SecureString's value, decrypted (a secret read once per container by its user)."""
+def read_parameter(name: str, variable: str) -> str:
+    """An SSM SecureString's value, decrypted (a secret read once per container by its user).
+    A parameter that does not exist is the stage's mistake, named by its `variable`; any other
+    failure may pass (503)."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     client: Any = boto3.client("ssm")
     try:
         response = client.get_parameter(Name=name, WithDecryption=True)
-    except (ClientError, BotoCoreError) as error:
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            raise ConfigError(f"{variable}: there is no SSM parameter {name!r}") from None
+        raise ServiceUnavailable() from error
+    except BotoCoreError as error:
         raise ServiceUnavailable() from error
     return str(response["Parameter"]["Value"])

@@ -63,7 +63,7 @@ class Providers:
         if name is None:
             return {}
         try:
-            secrets_by_id = json.loads(read_parameter(name))
+            secrets_by_id = json.loads(read_parameter(name, "OAUTH_SECRETS_PARAMETER"))
         except ValueError:
             raise ServiceUnavailable() from None
         return secrets_by_id if isinstance(secrets_by_id, dict) else {}

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from chalicelib.access_tokens import AccessTokens
 from chalicelib.audit import AuditLog
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
@@ -40,6 +41,7 @@ class Services(NamedTuple):
     mail: Mail
     keys: KeySource
     oauth: Providers
+    tokens: AccessTokens  # signs access tokens; its keys load on first use
     pause: Callable[[float], None]  # sleeps; tests pass one that only records
 
 
@@ -77,6 +79,7 @@ def build(
         mail=Mail(settings, transport),
         keys=KeySource(settings),
         oauth=Providers(settings, clock.now),
+        tokens=AccessTokens(settings, clock),
         pause=pause,
     )
 

@@ -24,6 +24,18 @@ _TOKEN_BYTES = 32
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 _MAX_USER_AGENT = 256
 
+# How a session's user signed in, as RFC 8176's authentication method references (`amr`).
+PASSWORD = ("pwd",)
+EMAIL_CODE = ("mail",)  # a code (or a reset link) sent by email: proof of the mailbox
+PASSKEY = ("hwk", "user", "mfa")  # a user-verified passkey: a key held and a user present
+PROVIDER = ("fed",)  # a social sign-in: federated
+ONE_TIME_CODE = ("otp", "mfa")  # a second factor: an authenticator app's or a recovery code
+
+
+def methods(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    """The methods of `groups`, each once, in order."""
+    return tuple(dict.fromkeys(name for group in groups for name in group))
+
 
 class Session(NamedTuple):
     id: str  # public handle for listing and revocation; useless as a cookie
@@ -33,6 +45,8 @@ class Session(NamedTuple):
     fresh: bool  # created or extended by this call: the cookie must be (re)sent
     two_factor_verified: bool = False
     reauthenticated_at: int = 0  # the last re-authentication on this session (0: never)
+    amr: tuple[str, ...] = ()  # how the user signed in (RFC 8176 names)
+    auth_time: int = 0  # when
 
 
 class SessionSummary(NamedTuple):
@@ -67,6 +81,7 @@ class SessionManager:
         ip: str = "",
         two_factor_verified: bool = False,
         reauthenticated_at: int = 0,
+        amr: tuple[str, ...] = (),
         replacing: str | None = None,
         writes: Sequence[Write] = (),
     ) -> tuple[str, Session]:
@@ -77,7 +92,9 @@ class SessionManager:
         or nothing.
         """
         token, record = self._new_record(user, user_agent, ip, two_factor_verified)
-        record = record._replace(reauthenticated_at=reauthenticated_at)
+        record = record._replace(
+            reauthenticated_at=reauthenticated_at, amr=amr, auth_time=record.created_at
+        )
         together = [self._items.put(record), *writes]
         old = _digest_if_token(replacing)
         if old is not None:
@@ -94,14 +111,21 @@ class SessionManager:
         ip: str = "",
         two_factor_verified: bool = False,
         reauthenticated_at: int = 0,
+        amr: tuple[str, ...] = (),
+        auth_time: int | None = None,
         writes: Sequence[Write] = (),
     ) -> tuple[str, Session]:
         """After a change to the account (password, email, verification, second factor): end
         every session of the user (and the presented one, should the index lag) and start one
         new session, with `writes`, atomically. A re-authentication the client gave carries
-        over to its new session."""
+        over to its new session, as do how and when it signed in (`amr`, `auth_time`: now
+        unless given)."""
         token, record = self._new_record(user, user_agent, ip, two_factor_verified)
-        record = record._replace(reauthenticated_at=reauthenticated_at)
+        record = record._replace(
+            reauthenticated_at=reauthenticated_at,
+            amr=amr,
+            auth_time=record.created_at if auth_time is None else auth_time,
+        )
         self._store.table.commit_with_deletes(
             [*writes, self._items.put(record)], self._every_session(user.id, presented)
         )
@@ -239,4 +263,6 @@ def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = Non
         fresh=fresh,
         two_factor_verified=record.two_factor_verified,
         reauthenticated_at=record.reauthenticated_at,
+        amr=record.amr,
+        auth_time=record.auth_time,
     )

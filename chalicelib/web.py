@@ -117,6 +117,33 @@ account_required = _protect(Access.ACCOUNT)
 # Any live session, a second factor still owed included: the routes that give it.
 session_required = _protect(Access.SESSION)
 
+
+def access_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For a team's own routes behind our access tokens (the sample: GET /whoami). `make
+    package API=http` puts API Gateway's JWT authorizer in front of them: it checks the token's
+    signature, issuer, audience, lifetime and scope before the function runs, and the view
+    reads what it verified with `token_claims()`, never a session. Where no authorizer ran
+    (the REST API, `chalice local`) there are no claims, and the route answers 401."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        token_claims()
+        return view(*args, **kwargs)
+
+    guarded.access_token_required = True  # type: ignore[attr-defined]  # for make package
+    return guarded
+
+
+def token_claims() -> dict[str, Any]:
+    """The claims of the access token API Gateway's JWT authorizer verified for this request
+    (payload 1.0: requestContext.authorizer.claims, every value a string); 401 without."""
+    authorizer = current_request().context.get("authorizer")
+    claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
+    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
+        raise Unauthenticated("No verified access token: this route sits behind a JWT authorizer.")
+    return claims
+
+
 # Where a page sends a browser that lacks what it needs.
 _PAGE_FOR = {
     Unauthenticated: "/login",

@@ -85,13 +85,16 @@ def main() -> int:
     data_dir = Path(os.environ.get("DYNAMODB_DATA_DIR", ROOT / ".dynamodb"))
     outbox = Path(os.environ.get("MAIL_OUTBOX_DIR", ROOT / ".outbox"))
     keys = Path(os.environ.get("TOTP_KEYS_FILE", ROOT / ".secrets" / "totp-keys.json"))
+    token_keys = Path(
+        os.environ.get("ACCESS_TOKEN_KEYS_FILE", ROOT / ".secrets" / "access-token-keys.json")
+    )
     # localhost, not 127.0.0.1: browsers refuse WebAuthn on an IP address.
     origin = os.environ.get("PUBLIC_ORIGIN", f"http://localhost:{port}")
     env = {
         **os.environ,
         **local_aws_env(),
         **stage_environment("local"),
-        **local_dev_environment(origin, outbox, keys),
+        **local_dev_environment(origin, outbox, keys, token_keys),
     }
     env.setdefault("CORS_ORIGINS", EXAMPLE_SPA_ORIGIN)
     database: DynamoDBLocal | MotoServer | None = None

@@ -14,7 +14,10 @@ code needs besides, all built from chalicelib.store so nothing is written twice:
   encrypts TOTP secrets), passed to the function, and `ssm:GetParameter` on that one parameter;
 - social sign-in: the parameter OAuthSecretsParameter (the SSM SecureString holding the
   providers' client secrets), passed to the function, and `ssm:GetParameter` on it alone (the
-  providers themselves are stage settings: OAUTH_PROVIDERS and OAUTH_<ID>_*).
+  providers themselves are stage settings: OAUTH_PROVIDERS and OAUTH_<ID>_*);
+- access tokens: the parameters AccessTokenKeysParameter (the SSM SecureString holding the
+  keyring that signs them), with `ssm:GetParameter` on it alone, and AccessTokenAudiences,
+  both passed to the function.
 Then cfn-lint checks the result, and the zip gains compiled bytecode: Lambda's file system is
 read-only, so without shipped .pyc files every cold start compiles every module it imports.
 
@@ -27,7 +30,10 @@ replaces it with an HTTP API, one route per route of the app (its preflights inc
 integrated with the function by Lambda proxy in payload format 1.0 (the REST event shape
 Chalice reads), on the `$default` stage (no path prefix), with default route throttling from
 the ThrottlingBurstLimit and ThrottlingRateLimit parameters (the REST stage takes them too)
-and access logs. Everything else in the template is the same for both.
+and access logs, and a JWT authorizer that trusts our own access tokens (issuer PublicOrigin,
+audience AccessTokenAudiences) in front of every route marked `@web.access_token_required`,
+which must carry the stage's first scope. Everything else in the template is the same for
+both.
 
     python -m devtools.package --stage prod --out build/prod [--arch arm64] [--api http]
 """
@@ -45,9 +51,11 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chalicelib.config import Settings
 from chalicelib.store import (
     IAM_INDEX_ACTIONS,
     IAM_TABLE_ACTIONS,
@@ -55,6 +63,7 @@ from chalicelib.store import (
     TABLE_DEFINITION,
 )
 from devtools.dynamodb_local import ROOT
+from devtools.stage import stage_environment
 
 TABLE = "SessionsTable"
 # The logical ids Chalice gives the function and, with autogen_policy off, its role.
@@ -67,6 +76,7 @@ ARCHITECTURES = ("x86_64", "arm64")
 APIS = ("rest", "http")
 REST_API = "RestAPI"  # Chalice's logical id
 HTTP_API = "HttpApi"
+JWT_AUTHORIZER = "AccessTokenAuthorizer"
 INVOKE_PERMISSION = "APIHandlerInvokePermission"  # Chalice's, for the REST API
 # What the HTTP API's access log says of each request: never a header, a query or a body,
 # where tokens and codes travel; the route's template, not the path.
@@ -135,6 +145,20 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "Description": "Requests per second API Gateway lets through, per stage, before 429",
         "Default": 500,
         "MinValue": 1,
+    },
+    "AccessTokenKeysParameter": {
+        "Type": "String",
+        "Description": "The SSM SecureString holding the keyring that signs access tokens "
+        "(python -m devtools.token_keys new; see docs)",
+        "Default": "/session-auth/access-token-keys",
+        "AllowedPattern": r"/[A-Za-z0-9_./-]+",
+    },
+    "AccessTokenAudiences": {
+        "Type": "String",
+        "Description": "The audiences access tokens are issued for, comma-separated without "
+        "spaces (the first is the default); the HTTP API's JWT authorizer accepts these",
+        "Default": "api",
+        "AllowedPattern": r"[!-+\--~]{1,256}(,[!-+\--~]{1,256})*",
     },
     "CookieSameSite": {
         "Type": "String",
@@ -207,6 +231,17 @@ def merge_template() -> dict[str, Any]:
                     )
                 },
             },
+            {
+                "Sid": "ReadTheAccessTokenKeys",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter"],
+                "Resource": {
+                    "Fn::Sub": (
+                        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                        ":parameter${AccessTokenKeysParameter}"
+                    )
+                },
+            },
         ],
     }
     return {
@@ -255,6 +290,8 @@ def merge_template() -> dict[str, Any]:
                             "COOKIE_SAMESITE": {"Ref": "CookieSameSite"},
                             "TOTP_KEYS_PARAMETER": {"Ref": "TotpKeysParameter"},
                             "OAUTH_SECRETS_PARAMETER": {"Ref": "OAuthSecretsParameter"},
+                            "ACCESS_TOKEN_KEYS_PARAMETER": {"Ref": "AccessTokenKeysParameter"},
+                            "ACCESS_TOKEN_AUDIENCES": {"Ref": "AccessTokenAudiences"},
                         }
                     }
                 },
@@ -288,16 +325,30 @@ def package(stage: str, out: Path, arch: str = "x86_64", api: str = "rest") -> P
         from app import app  # the routes `chalice package` just read, from the same files
 
         document = json.loads(template.read_text(encoding="utf-8"))
-        as_http_api(document, [(m, p) for p, entries in app.routes.items() for m in entries])
+        routes = [(m, p) for p, entries in app.routes.items() for m in entries]
+        behind_tokens = [
+            (m, p)
+            for p, entries in app.routes.items()
+            for m, entry in entries.items()
+            if getattr(entry.view_function, "access_token_required", False)
+        ]
+        scope = Settings.from_env(stage_environment(stage)).access_token_scopes[0]
+        as_http_api(document, routes, behind_tokens, scope)
         template.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
     add_bytecode(out / "deployment.zip")
     return template
 
 
-def as_http_api(template: dict[str, Any], routes: list[tuple[str, str]]) -> None:
+def as_http_api(
+    template: dict[str, Any],
+    routes: list[tuple[str, str]],
+    behind_tokens: Sequence[tuple[str, str]] = (),
+    scope: str = "api",
+) -> None:
     """Replace Chalice's REST API in `template` by an HTTP API with one route per (method,
-    path) of `routes`; fails if a route of Chalice's REST API would be left out."""
+    path) of `routes`, those of `behind_tokens` behind a JWT authorizer that trusts our access
+    tokens and requires `scope`; fails if a route of Chalice's REST API would be left out."""
     resources, outputs = template["Resources"], template["Outputs"]
     rest = resources.pop(REST_API)["Properties"]["DefinitionBody"]["paths"]
     chalice_routes = {(m.upper(), p) for p, item in rest.items() for m in item}
@@ -322,18 +373,38 @@ def as_http_api(template: dict[str, Any], routes: list[tuple[str, str]]) -> None
             "TimeoutInMillis": 30000,
         },
     }
+    resources[JWT_AUTHORIZER] = {
+        "Type": "AWS::ApiGatewayV2::Authorizer",
+        "Properties": {
+            "ApiId": api,
+            "Name": "AccessTokens",
+            "AuthorizerType": "JWT",
+            "IdentitySource": ["$request.header.Authorization"],
+            "JwtConfiguration": {
+                # What POST /auth/token signs: the $default stage adds no prefix to `iss`.
+                "Issuer": {"Ref": "PublicOrigin"},
+                "Audience": {"Fn::Split": [",", {"Ref": "AccessTokenAudiences"}]},
+            },
+        },
+    }
+    guarded = set(behind_tokens)
     for method, path in sorted(routes, key=lambda route: (route[1], route[0])):
         logical_id = _route_id(method, path)
         if logical_id in resources:
             raise PackagingError(f"two routes would be {logical_id}: rename one")
-        resources[logical_id] = {
-            "Type": "AWS::ApiGatewayV2::Route",
-            "Properties": {
-                "ApiId": api,
-                "RouteKey": f"{method} {path}",
-                "Target": {"Fn::Sub": "integrations/${HttpApiIntegration}"},
-            },
+        properties: dict[str, Any] = {
+            "ApiId": api,
+            "RouteKey": f"{method} {path}",
+            "Target": {"Fn::Sub": "integrations/${HttpApiIntegration}"},
         }
+        if (method, path) in guarded:
+            # AWS: require a scope, so that some other issuer's ID token cannot pass.
+            properties |= {
+                "AuthorizationType": "JWT",
+                "AuthorizerId": {"Ref": JWT_AUTHORIZER},
+                "AuthorizationScopes": [scope],
+            }
+        resources[logical_id] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": properties}
     resources["HttpApiAccessLogs"] = {
         "Type": "AWS::Logs::LogGroup",
         "Properties": {"RetentionInDays": 30},

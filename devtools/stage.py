@@ -14,8 +14,17 @@ def stage_environment(stage: str) -> dict[str, str]:
     return dict(config.environment_variables)
 
 
-def local_dev_environment(origin: str, outbox: Path, keys: Path) -> dict[str, str]:
-    """What `make dev` adds to the `local` stage: where mail goes, the origin its links use,
-    and the keyring file for two-factor secrets. Not in .chalice/config.json, because `chalice
-    local` lets the stage's variables override the shell's, and these are the developer's."""
-    return {"PUBLIC_ORIGIN": origin, "MAIL_OUTBOX_DIR": str(outbox), "TOTP_KEYS_FILE": str(keys)}
+def local_dev_environment(
+    origin: str, outbox: Path, keys: Path, token_keys: Path | None = None
+) -> dict[str, str]:
+    """What `make dev` adds to the `local` stage: where mail goes, the origin its links use
+    (and its access tokens' issuer), and the keyring files for two-factor secrets and for
+    signing access tokens. Not in .chalice/config.json, because `chalice local` lets the
+    stage's variables override the shell's, and these are the developer's. The token keyring
+    sits beside the TOTP one unless named."""
+    return {
+        "PUBLIC_ORIGIN": origin,
+        "MAIL_OUTBOX_DIR": str(outbox),
+        "TOTP_KEYS_FILE": str(keys),
+        "ACCESS_TOKEN_KEYS_FILE": str(token_keys or keys.with_name("access-token-keys.json")),
+    }

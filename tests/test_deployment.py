@@ -127,13 +127,17 @@ def test_mail_is_sent_through_ses_from_one_identity_only(prod_package, resources
     ]
 
 
-def test_the_function_reads_two_ssm_parameters_the_totp_keyring_and_oauth_secrets(
+def test_the_function_reads_three_ssm_parameters_the_keyrings_and_oauth_secrets(
     prod_package, resources
 ):
     template = json.loads((prod_package / "sam.json").read_text())
     assert template["Parameters"]["TotpKeysParameter"]["Default"] == "/session-auth/totp-keys"
     assert (
         template["Parameters"]["OAuthSecretsParameter"]["Default"] == "/session-auth/oauth-secrets"
+    )
+    assert (
+        template["Parameters"]["AccessTokenKeysParameter"]["Default"]
+        == "/session-auth/access-token-keys"
     )
     statements = [
         s
@@ -158,6 +162,15 @@ def test_the_function_reads_two_ssm_parameters_the_totp_keyring_and_oauth_secret
             "Resource": {
                 "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
                 ":parameter${OAuthSecretsParameter}"
+            },
+        },
+        {
+            "Sid": "ReadTheAccessTokenKeys",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                ":parameter${AccessTokenKeysParameter}"
             },
         },
     ]
@@ -197,7 +210,7 @@ def test_every_json_routes_preflight_reaches_the_function_and_pages_have_none(re
     (api,) = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Api"]
     paths = api["Properties"]["DefinitionBody"]["paths"]
     preflighted = {path for path, methods in app.routes.items() if "OPTIONS" in methods}
-    assert len(preflighted) == 35
+    assert len(preflighted) == 39
     for path, operations in paths.items():
         if path not in preflighted:
             assert "options" not in operations, path
@@ -238,6 +251,7 @@ def test_the_two_templates_differ_only_in_their_api(prod_package, http_template)
     assert rest_only == {"RestAPI"}
     assert http_only == {
         "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Authorizer",
         "AWS::ApiGatewayV2::Integration",
         "AWS::ApiGatewayV2::Route",
         "AWS::ApiGatewayV2::Stage",
@@ -297,6 +311,35 @@ def test_the_http_api_is_lambda_proxy_1_0_on_the_default_stage(http_template):
     assert http_template["Outputs"]["EndpointURL"]["Value"]["Fn::Sub"].endswith(
         "${AWS::URLSuffix}/"
     )  # no /api prefix
+
+
+def test_routes_marked_for_access_tokens_sit_behind_a_jwt_authorizer_of_ours(http_template):
+    resources = http_template["Resources"]
+    (authorizer,) = [
+        r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Authorizer"
+    ]
+    assert authorizer["AuthorizerType"] == "JWT"
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    # The issuer POST /auth/token signs on the $default stage, and the stage's audiences.
+    assert authorizer["JwtConfiguration"] == {
+        "Issuer": {"Ref": "PublicOrigin"},
+        "Audience": {"Fn::Split": [",", {"Ref": "AccessTokenAudiences"}]},
+    }
+    guarded = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route" and "AuthorizationType" in r["Properties"]
+    }
+    assert set(guarded) == {"GET /whoami"}  # its preflight, and every other route, are open
+    whoami = guarded["GET /whoami"]
+    assert whoami["AuthorizationType"] == "JWT"
+    assert whoami["AuthorizerId"] == {"Ref": "AccessTokenAuthorizer"}
+    assert whoami["AuthorizationScopes"] == ["api"]  # AWS: so no other token's shape passes
+    parameters = http_template["Parameters"]
+    assert parameters["AccessTokenAudiences"]["Default"] == "api"
+    variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["ACCESS_TOKEN_AUDIENCES"] == {"Ref": "AccessTokenAudiences"}
+    assert variables["ACCESS_TOKEN_KEYS_PARAMETER"] == {"Ref": "AccessTokenKeysParameter"}
 
 
 def test_packaging_fails_when_a_route_would_be_left_out(prod_package):

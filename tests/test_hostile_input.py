@@ -306,6 +306,7 @@ HOSTILE_HEADERS = {
     "a 10 KB odd scheme": {"Authorization": "X" * 10_240},
     "non-ASCII": {"Authorization": "Bearer " + "é" * 43},
     "a NUL": {"Authorization": "Bearer " + "A" * 42 + "\x00"},
+    "a JWT for a session": {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."},
     "an Origin of null": {"Origin": "null"},
     "an Origin with a path": {"Origin": "http://localhost:8000/login"},
     "an Origin with userinfo": {"Origin": "http://evil@localhost:8000"},
@@ -321,6 +322,9 @@ HEADER_TARGETS = [
     ("POST", "/auth/logout"),
     ("POST", "/auth/passkeys/login"),
     ("OPTIONS", "/auth/login"),
+    ("POST", "/auth/token"),
+    ("GET", "/whoami"),
+    ("GET", "/.well-known/jwks.json"),
     ("GET", "/settings"),
     ("POST", "/login"),
 ]
@@ -340,3 +344,42 @@ def test_hostile_auth_headers_get_a_4xx_or_are_ignored(client, method, path, cas
     assert response.status_code < 500, response.body
     if response.status_code >= 400 and not path.startswith(("/settings", "/login")):
         assert_error_shape(response)
+
+
+# -- access tokens -----------------------------------------------------------------------------
+
+TOKEN_BODIES = {
+    "audience as a list": '{"audience": ["api"]}',
+    "audience as an object": '{"audience": {"$ne": null}}',
+    "audience as true": '{"audience": true}',
+    "a 10 KB audience": json.dumps({"audience": "a" * 10_240}),
+    "a NUL after the audience": json.dumps({"audience": "api\x00"}),
+    "the audience with a space": '{"audience": "api "}',
+    "the audience in another case": '{"audience": "API"}',
+    "a JSON array": "[]",
+    "JSON null": "null",
+    "truncated": '{"audience": "ap',
+}
+
+
+@pytest.mark.parametrize("case", list(TOKEN_BODIES))
+def test_hostile_token_requests_get_400_and_no_token(client, calls, audit, case):
+    cookie = f"auth_session={sign_up(client)}"
+    calls.clear()
+    response = post(client, "/auth/token", TOKEN_BODIES[case], cookie=cookie)
+    assert_error_shape(response, 400)
+    assert response.json_body["error"]["code"] == "invalid_request"
+    assert "access_token_issued" not in audit.events
+    assert calls.writes == []
+
+
+def test_an_access_token_is_no_session_token(client):
+    """A JWT presented where a session is expected is a rejected bearer token, not a 500."""
+    cookie = f"auth_session={sign_up(client)}"
+    issued = post(client, "/auth/token", "", cookie=cookie)
+    assert issued.status_code == 200, issued.body
+    access_token = issued.json_body["access_token"]
+    for path in ("/auth/session", "/trainings"):
+        response = client.http.get(path, headers={"Authorization": f"Bearer {access_token}"})
+        assert_error_shape(response, 401)
+        assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'

@@ -43,7 +43,9 @@ def test_the_session_cookie_is_documented_exactly_on_the_routes_a_decorator_prot
             operation = document["paths"][path][method.lower()]
             protected = hasattr(entry.view_function, "__wrapped__")
             assert ("security" in operation) == protected, f"{method} {path}"
-            if protected:
+            if getattr(entry.view_function, "access_token_required", False):
+                assert operation["security"] == [{"accessToken": []}], f"{method} {path}"
+            elif protected:
                 assert operation["security"] == BOTH_SCHEMES, f"{method} {path}"
 
 
@@ -56,7 +58,7 @@ def test_the_document_is_valid_openapi_3_1_with_the_one_error_shape():
     assert error["properties"]["error"]["required"] == ["code", "message"]
     operations = list(schema.get_all_operations())
     documented = sum(1 for item in document["paths"].values() for m in item if m in METHODS)
-    assert len(operations) == documented == 77
+    assert len(operations) == documented == 81
     assert all(op.ok() for op in operations)  # every operation parses
 
 

@@ -43,6 +43,7 @@ from chalicelib.limits import (
 )
 from chalicelib.mail import Kind
 from chalicelib.onetime import Check, Purpose
+from chalicelib.sessions import EMAIL_CODE
 from chalicelib.store.accounts import Credentials
 from chalicelib.store.counters import Counter
 from chalicelib.store.secrets import StoredSecret
@@ -127,12 +128,12 @@ def _log_in_with_code(ctx: RequestContext, address: str, raw_code: str) -> CodeS
         if not services.settings.email_code_signup:
             raise InvalidCode()  # a code sent while sign-up was on
         user, account = services.accounts.register_without_password(address)
-        ctx.start_session(user, [*account, *used])
+        ctx.start_session(user, [*account, *used], amr=EMAIL_CODE)
         ctx.audit(Event.SIGNUP, user.id, method="code")
         return CodeSignIn(user, created=True)
     if credentials.email_verified:
         user = user_of(credentials)
-        ctx.start_session(user, used)
+        ctx.start_session(user, used, amr=EMAIL_CODE)
     else:
         user = _claim_unproven(ctx, credentials, used)
     ctx.audit(Event.LOGIN_SUCCESS, user.id, method="code")
@@ -157,6 +158,7 @@ def _claim_unproven(ctx: RequestContext, credentials: Credentials, used: list[Wr
             *email_flows.discard_user_secrets(ctx, user.id),
         ],
         two_factor_verified=False,
+        amr=EMAIL_CODE,
     )
     removed = {
         "password": int(credentials.password_hash is not None),

@@ -133,30 +133,46 @@ class RequestContext:
         user: User,
         writes: Sequence[Write] = (),
         *,
+        amr: tuple[str, ...],
         two_factor_verified: bool = False,
         reauthenticated: bool = False,
     ) -> Session:
         """Sign `user` in with a new session, ending the one this client held (no fixation) in
-        the same write as `writes`: a failure leaves the client signed in as before. A sign-in
-        that is itself a re-authentication (a passkey's assertion) says so."""
+        the same write as `writes`: a failure leaves the client signed in as before. `amr`
+        says how (chalicelib.sessions' method names). A sign-in that is itself a
+        re-authentication (a passkey's assertion) says so."""
         token, session = self.services.sessions.create_session(
             user,
             user_agent=self.user_agent,
             ip=self.ip,
             two_factor_verified=two_factor_verified,
             reauthenticated_at=self.services.clock.now() if reauthenticated else 0,
+            amr=amr,
             replacing=self._token,
             writes=writes,
         )
         return self._adopt(token, session)
 
     def rotate_sessions(
-        self, user: User, writes: Sequence[Write] = (), *, two_factor_verified: bool
+        self,
+        user: User,
+        writes: Sequence[Write] = (),
+        *,
+        two_factor_verified: bool,
+        amr: tuple[str, ...] | None = None,
     ) -> Session:
         """After a change to the account: end every session of `user` and give this client a
-        new one that knows the account as it now is, atomically with `writes`."""
+        new one that knows the account as it now is, atomically with `writes`. How and when
+        the client signed in carries over, unless the change is itself a sign-in (`amr`)."""
         current = self._session if self._validated else None
         earlier = 0 if current is None else current.reauthenticated_at
+        if amr is None and current is not None:
+            signed_in: dict[str, Any] = {
+                "amr": current.amr,
+                "auth_time": current.auth_time or current.created_at,
+            }
+        else:
+            signed_in = {"amr": amr or ()}
         token, session = self.services.sessions.replace_all_sessions(
             user,
             presented=self._token,
@@ -166,6 +182,7 @@ class RequestContext:
             # The client's proof goes with it to its new session.
             reauthenticated_at=max(earlier, self._reauthenticated_now),
             writes=writes,
+            **signed_in,
         )
         return self._adopt(token, session)
 

@@ -38,6 +38,7 @@ from chalicelib.limits import (
 from chalicelib.mail import Kind
 from chalicelib.onetime import BY_USER, Check, Purpose
 from chalicelib.passwords import check_password_policy
+from chalicelib.sessions import EMAIL_CODE, ONE_TIME_CODE, PASSKEY, methods
 from chalicelib.store.table import Write
 from chalicelib.users import User, normalize_email
 
@@ -176,6 +177,7 @@ def reset_password(
         used = passkeys.prove_for_reset(ctx, credential, user.id)
         user_item = store.accounts.update_user(user.id, email_verified=True, has_password=True)
         account = [used, user_item._replace(on_condition_failed=InvalidToken), claim]
+        second = PASSKEY
     elif state.two_factor:
         if not code:
             raise SecondFactorMissing()  # the link stays usable
@@ -185,9 +187,11 @@ def reset_password(
             claim,
             services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
         ]
+        second = ONE_TIME_CODE
     else:
         user_item = store.accounts.update_user(user.id, email_verified=True, has_password=True)
         account = [user_item._replace(on_condition_failed=InvalidToken), claim]
+        second = ()
     ctx.send_mail(Kind.PASSWORD_CHANGED, user.email)
     ctx.rotate_sessions(
         user,
@@ -200,6 +204,8 @@ def reset_password(
             services.throttle.clear(user.email),  # earlier failed logins no longer lock them out
         ],
         two_factor_verified=state.two_factor,
+        # A sign-in: the link proved the mailbox, and a second factor was given with it.
+        amr=methods(EMAIL_CODE, second),
     )
     ctx.audit(Event.PASSWORD_RESET, user.id)
     return user

@@ -33,6 +33,7 @@ from chalicelib.errors import (
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.limits import PASSKEY_OPTIONS_PER_IP
 from chalicelib.mail import Kind
+from chalicelib.sessions import PASSKEY, methods
 from chalicelib.signin_methods import SignInMethods
 from chalicelib.store.passkeys import MAX_PASSKEYS, PasskeyOwner, PasskeyRecord
 from chalicelib.store.table import Write
@@ -170,7 +171,7 @@ def log_in(ctx: RequestContext, credential: Any) -> User:
     )
     used = _verify(ctx, credential, challenge, record, PasskeySignInFailed, during="sign-in")
     # User-verified and phishing-resistant: it re-authenticates the session it starts.
-    ctx.start_session(user, [used], two_factor_verified=True, reauthenticated=True)
+    ctx.start_session(user, [used], amr=PASSKEY, two_factor_verified=True, reauthenticated=True)
     ctx.audit(Event.LOGIN_SUCCESS, user.id, method="passkey")
     return user
 
@@ -203,7 +204,13 @@ def second_factor(ctx: RequestContext, credential: Any) -> User:
         _failed(ctx, user.id, "second-factor", BadCredential("another user's passkey"))
         raise InvalidPasskey()
     used = _verify(ctx, credential, challenge, record, InvalidPasskey, during="second-factor")
-    ctx.start_session(user, [used], two_factor_verified=True, reauthenticated=True)
+    ctx.start_session(
+        user,
+        [used],
+        amr=methods(session.amr, PASSKEY),
+        two_factor_verified=True,
+        reauthenticated=True,
+    )
     ctx.audit(Event.TWO_FACTOR_VERIFIED, user.id, method="passkey")
     return user
 

@@ -15,7 +15,7 @@ from chalicelib.flows import email
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.mail import Kind
 from chalicelib.passwords import check_password_policy
-from chalicelib.sessions import SessionSummary
+from chalicelib.sessions import PASSWORD, SessionSummary
 from chalicelib.users import User, login_key
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User:
     user can ask for another code."""
     user, account = ctx.services.accounts.register(raw_email, password)
     code, verification = email.verification_for_new_user(ctx, user)
-    ctx.start_session(user, [*account, *verification])
+    ctx.start_session(user, [*account, *verification], amr=PASSWORD)
     ctx.audit(Event.SIGNUP, user.id)
     try:
         email.send_verification(ctx, user, code)
@@ -39,7 +39,7 @@ def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User:
 def log_in(ctx: RequestContext, raw_email: str, password: str) -> User:
     check = ctx.check_password(login_key(raw_email), password)
     rehash = [] if check.rehash is None else [check.rehash]
-    ctx.start_session(check.user, [*check.writes, *rehash])
+    ctx.start_session(check.user, [*check.writes, *rehash], amr=PASSWORD)
     ctx.audit(Event.LOGIN_SUCCESS, check.user.id)
     return check.user
 

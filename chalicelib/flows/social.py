@@ -44,6 +44,7 @@ from chalicelib.errors import (
 from chalicelib.flows import email as email_flows
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.mail import Kind
+from chalicelib.sessions import PROVIDER
 from chalicelib.signin_methods import SignInMethods
 from chalicelib.store.identities import AttemptRecord, IdentityRecord, identity_id
 from chalicelib.users import User, normalize_email, user_of
@@ -210,7 +211,7 @@ def _sign_in(
                 owner.two_factor,
                 owner.has_password,
             )
-        ctx.start_session(user, [store.identities.used(known, now)])
+        ctx.start_session(user, [store.identities.used(known, now)], amr=PROVIDER)
         ctx.audit(Event.OAUTH_SIGN_IN, user.id, provider=provider.id)
         return Outcome(attempt.next, user)
     if address is None:
@@ -231,7 +232,7 @@ def _sign_in(
     user = user_of(credentials)
     record = _record(identity, provider, user.id, address, now)
     ctx.send_mail(Kind.IDENTITY_LINKED, user.email, provider=provider.name)
-    ctx.start_session(user, store.identities.link(record))
+    ctx.start_session(user, store.identities.link(record), amr=PROVIDER)
     ctx.audit(Event.IDENTITY_LINKED, user.id, provider=provider.id, how="email")
     ctx.audit(Event.OAUTH_SIGN_IN, user.id, provider=provider.id)
     return Outcome(attempt.next, user, linked=True)
@@ -254,7 +255,7 @@ def _new_account(
     if not verified:
         code, verification = email_flows.verification_for_new_user(ctx, user)
         writes += verification
-    ctx.start_session(user, writes)
+    ctx.start_session(user, writes, amr=PROVIDER)
     ctx.audit(Event.SIGNUP, user.id, method="provider", provider=provider.id)
     if code is not None:
         try:

@@ -17,6 +17,7 @@ from chalicelib.errors import InvalidCode, TwoFactorAlreadyOn, TwoFactorOff
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.limits import TWO_FACTOR_ATTEMPTS
 from chalicelib.mail import Kind
+from chalicelib.sessions import ONE_TIME_CODE, methods
 from chalicelib.store.counters import Counter
 from chalicelib.store.table import Write
 from chalicelib.store.twofactor import Proof, TwoFactorState
@@ -114,6 +115,7 @@ def enable(ctx: RequestContext, code: str) -> list[str]:
             ctx.services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
         ],
         two_factor_verified=True,
+        amr=methods(current.amr, ONE_TIME_CODE),  # the app's first code was just given
     )
     ctx.audit(Event.TWO_FACTOR_ENABLED, user.id)
     return codes
@@ -134,6 +136,7 @@ def verify(ctx: RequestContext, code: str) -> User:
             ctx.services.store.twofactor.use(user.id, proof),
             ctx.services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
         ],
+        amr=methods(session.amr, ONE_TIME_CODE),
         two_factor_verified=True,
     )
     ctx.audit(Event.TWO_FACTOR_VERIFIED, user.id, method=_method(proof))

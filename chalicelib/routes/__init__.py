@@ -22,10 +22,11 @@ from chalicelib.routes import (
     settings_pages,
     social,
     social_api,
+    tokens_api,
     twofactor_api,
 )
 
-_API = (account_api, email_api, twofactor_api, passkeys_api, social_api, resources)
+_API = (account_api, email_api, twofactor_api, passkeys_api, social_api, tokens_api, resources)
 _PAGES = (pages, account_pages, settings_pages, social)
 
 

@@ -2,7 +2,8 @@
 
 Attributes: session_id (the public handle), session_user_id, what the session knows of its user
 (email, email_verified, two_factor_enabled, has_password) and of itself (two_factor_verified,
-reauthenticated_at: a re-authentication on this session lasts 5 minutes), created_at,
+reauthenticated_at: a re-authentication on this session lasts 5 minutes; amr: how its user
+signed in, RFC 8176's method names space-separated; auth_time: when), created_at,
 expires_at (the TTL attribute), absolute_expires_at, last_used_at, user_agent, ip.
 
 The key is a digest of the cookie's token, so a table dump holds no usable cookie. Carrying its
@@ -45,6 +46,8 @@ class SessionRecord(NamedTuple):
     ip: str
     reauthenticated_at: int = 0  # when this session last re-authenticated (0: never)
     has_password: bool = True
+    amr: tuple[str, ...] = ()  # how the user signed in (RFC 8176 names); () before it was kept
+    auth_time: int = 0  # when they signed in (0: as created_at, before it was kept)
 
 
 class SessionHandle(NamedTuple):
@@ -145,6 +148,8 @@ def _item(session: SessionRecord) -> Item:
         "ip": {"S": session.ip},
         "reauthenticated_at": {"N": str(session.reauthenticated_at)},
         "has_password": {"BOOL": session.has_password},
+        "amr": {"S": " ".join(session.amr)},
+        "auth_time": {"N": str(session.auth_time)},
     }
 
 
@@ -166,4 +171,7 @@ def _record(item: Item) -> SessionRecord:
         reauthenticated_at=int(item.get("reauthenticated_at", {}).get("N", "0")),
         # Sessions stored before accounts could lack a password all belong to one with it.
         has_password=item.get("has_password", {}).get("BOOL", True),
+        # Sessions stored before these were kept: no methods known, signed in when created.
+        amr=tuple(item.get("amr", {}).get("S", "").split()),
+        auth_time=int(item.get("auth_time", item["created_at"])["N"]),
     )

@@ -19,6 +19,7 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
         "5. scale",
         "6. deployment package",
         "7. cost against Amazon Cognito",
+        "8. access tokens",
         "run",
     }
 
@@ -37,6 +38,14 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
         row = units[f"protected request, {refresh}"]
         assert row["calls"] == ["GetItem", "UpdateItem"]
         assert (row["write, table"], row["write, index"]) == (1, 0)  # the index never moves
+    assert units["access token (POST /auth/token)"] == {  # the session's read, and no write
+        "calls": ["GetItem"],
+        "read, table": 1,
+        "read, index": 0,
+        "write, table": 0,
+        "write, index": 0,
+    }
+    assert store["targets"]["access token: 1 call (GetItem), no write"] is True
     login = units["login, no session cookie"]
     assert login["calls"] == ["BatchGetItem", "PutItem"]
     # Counters and claim read strongly consistent (3, found or not); the session and its entry.
@@ -83,6 +92,11 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     ]:
         assert results[section][ratio] > 0
     assert results["6. deployment package"]["files"] > 0
+    tokens = results["8. access tokens"]
+    assert tokens["store calls"] == ["GetItem"]
+    assert tokens["ratio token / GetItem"] > 0
+    assert 0 < tokens["signature share of a token"] < 1
+    assert tokens["token size (bytes)"] > 0
 
     cost = results["7. cost against Amazon Cognito"]
     assert set(cost["per 1M requests (USD)"]) == {"1M protected requests", "1M logins"}

@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import jwt
 import pyotp
 import pytest
 
 from bench.events import api_event, http_api_event
+from chalicelib.access_tokens import new_keyring_json
 from chalicelib.keyring import Keyring
 from chalicelib.store import ADMIN_CLIENT_CONFIG, create_table
 from devtools.dynamodb_local import LOCAL_AWS_ENV, DynamoDBLocal, MotoServer
@@ -103,6 +105,7 @@ def table(dynamodb_local: DynamoDBLocal) -> Iterator[str]:
 
 MAIL_FROM = "no-reply@training.example"
 TOTP_KEYS = "/session-auth/totp-keys"
+TOKEN_KEYS = "/session-auth/access-token-keys"
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +129,8 @@ def ses() -> Iterator[str]:
             aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
         )
         ssm.put_parameter(Name=TOTP_KEYS, Value=Keyring.new_json(), Type="SecureString")
+        keyring = new_keyring_json(int(time.time()))
+        ssm.put_parameter(Name=TOKEN_KEYS, Value=keyring, Type="SecureString")
         yield server.endpoint
 
 
@@ -151,6 +156,8 @@ def function_environment(
     assert variables.pop("OAUTH_SECRETS_PARAMETER") == {"Ref": "OAuthSecretsParameter"}
     assert variables.pop("CORS_ORIGINS") == {"Ref": "CorsOrigins"}
     assert variables.pop("COOKIE_SAMESITE") == {"Ref": "CookieSameSite"}
+    assert variables.pop("ACCESS_TOKEN_KEYS_PARAMETER") == {"Ref": "AccessTokenKeysParameter"}
+    assert variables.pop("ACCESS_TOKEN_AUDIENCES") == {"Ref": "AccessTokenAudiences"}
     assert all(isinstance(value, str) for value in variables.values()), variables
     return {
         **variables,
@@ -160,6 +167,8 @@ def function_environment(
         "MAIL_FROM": MAIL_FROM,
         "PUBLIC_ORIGIN": f"https://{HOST}",
         "TOTP_KEYS_PARAMETER": TOTP_KEYS,
+        "ACCESS_TOKEN_KEYS_PARAMETER": TOKEN_KEYS,
+        "ACCESS_TOKEN_AUDIENCES": package.template["Parameters"]["AccessTokenAudiences"]["Default"],
         **LOCAL_AWS_ENV,  # dummy credentials and region
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
         "AWS_ENDPOINT_URL_SESV2": ses_endpoint,
@@ -299,6 +308,28 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(
         bearer = {"authorization": f"Bearer {json.loads(signed_in['body'])['session_token']}"}
         answer(handler, send("GET", "/auth/session", headers=bearer), 200)
 
+        # An access token (PyJWT and cryptography from the zip, the keyring from SSM), verified
+        # against the JWKS as served, with the issuer and audience the HTTP API's authorizer
+        # trusts; then the sample route behind that authorizer, with the claims it passes.
+        access = answer(handler, send("POST", "/auth/token", token), 200)
+        access_token = json.loads(access["body"])["access_token"]
+        jwks = json.loads(answer(handler, send("GET", "/.well-known/jwks.json"), 200)["body"])
+        key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(access_token)["kid"]]
+        issuer, audiences = trusted_by_the_authorizer(package, env)
+        claims = jwt.decode(
+            access_token, key.key, algorithms=["RS256"], audience=audiences, issuer=issuer
+        )
+        assert claims["email"] == email
+        assert claims["amr"] == ["pwd", "otp", "mfa"]
+        as_verified = {k: str(v) for k, v in claims.items() if isinstance(v, str | int)}
+        whoami = send("GET", "/whoami", headers={"authorization": f"Bearer {access_token}"})
+        if package.api == "http":
+            whoami["requestContext"]["authorizer"] = {"claims": as_verified, "scopes": None}
+            me = json.loads(answer(handler, whoami, 200)["body"])
+            assert (me["user_id"], me["email"]) == (claims["sub"], email)
+        else:  # no JWT authorizer on the REST API: nothing verified, nothing served
+            answer(handler, whoami, 401)
+
         # A route with a path parameter: the app's own session revokes the app's.
         listed = answer(handler, send("GET", "/auth/sessions", token), 200)
         (other,) = [s for s in json.loads(listed["body"])["sessions"] if not s["current"]]
@@ -343,6 +374,24 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(
     assert strays == {}
     assert modules["jinja2"].startswith(str(package.task_root))
     assert modules["boto3"].startswith(str(package.runtime_root))
+
+
+def trusted_by_the_authorizer(package: Package, env: dict[str, str]) -> tuple[str, list[str]]:
+    """The issuer and audiences the HTTP API's JWT authorizer trusts, its Refs resolved as the
+    stack would resolve them; the REST API has no authorizer, so there: the origin and the
+    stage prefix, as documented."""
+    if package.api == "rest":
+        return f"{env['PUBLIC_ORIGIN']}/api", env["ACCESS_TOKEN_AUDIENCES"].split(",")
+    (authorizer,) = [
+        r["Properties"]["JwtConfiguration"]
+        for r in package.template["Resources"].values()
+        if r["Type"] == "AWS::ApiGatewayV2::Authorizer"
+    ]
+    assert authorizer["Issuer"] == {"Ref": "PublicOrigin"}
+    separator, audiences = authorizer["Audience"]["Fn::Split"]
+    assert audiences == {"Ref": "AccessTokenAudiences"}
+    default = package.template["Parameters"]["AccessTokenAudiences"]["Default"]
+    return env["PUBLIC_ORIGIN"], default.split(separator)
 
 
 def test_a_handler_that_cannot_import_fails_with_its_traceback(tmp_path):
