@@ -99,7 +99,7 @@ class TokenKeyring:
             if not isinstance(entries, list) or not entries:
                 raise ValueError("'keys' must be a list of at least one key")
             keys = [_signing_key(entry, check_keys) for entry in entries]
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ConfigError(f"{source}: not an access-token keyring: {error}") from None
         kids = [key.kid for key in keys]
         if len(set(kids)) != len(kids):
@@ -115,16 +115,20 @@ class TokenKeyring:
 
 
 def _signing_key(entry: dict[str, Any], check: bool) -> SigningKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     kid = entry["kid"]
     if not isinstance(kid, str) or not _KID.fullmatch(kid):
         raise ValueError(f"the kid {kid!r} is not 1-64 of [A-Za-z0-9_-]")
-    added_at = int(datetime.fromisoformat(entry["added_at"]).timestamp())
-    private_key = load_pem_private_key(
-        entry["private_key"].encode(), password=None, unsafe_skip_rsa_key_validation=not check
-    )
+    added_at = _added_at(entry)
+    try:
+        private_key = load_pem_private_key(
+            entry["private_key"].encode(), password=None, unsafe_skip_rsa_key_validation=not check
+        )
+    except UnsupportedAlgorithm:
+        raise ValueError(f"the key {kid!r} is of a kind this service cannot load") from None
     if not isinstance(private_key, rsa.RSAPrivateKey) or private_key.key_size < RSA_BITS:
         raise ValueError(f"the key {kid!r} is not an RSA key of at least {RSA_BITS} bits")
     return SigningKey(kid, added_at, private_key)
@@ -164,7 +168,11 @@ def rotate_keyring_json(text: str, now: int) -> str:
 
 
 def _added_at(entry: dict[str, Any]) -> int:
-    return int(datetime.fromisoformat(entry["added_at"]).timestamp())
+    """When the key was added: ISO 8601 with its offset (the tool writes UTC, `Z`)."""
+    added = datetime.fromisoformat(entry["added_at"])
+    if added.tzinfo is None:
+        raise ValueError(f"added_at {entry['added_at']!r} has no UTC offset")
+    return int(added.timestamp())
 
 
 def _thumbprint(jwk: dict[str, str]) -> str:

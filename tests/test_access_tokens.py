@@ -458,6 +458,8 @@ WEAK_RSA = rsa.generate_private_key(65537, 1024)  # noqa: S505 (what the keyring
         ('{"current": "k1"}', "not an access-token keyring"),
         (_keyring_of({**GOOD, "kid": "a b"}), "kid"),
         (_keyring_of({**GOOD, "added_at": "yesterday"}), "not an access-token keyring"),
+        (_keyring_of({**GOOD, "added_at": "2027-01-15T08:00:00"}), "no UTC offset"),
+        (_keyring_of({**GOOD, "private_key": 42}), "not an access-token keyring"),
         (_keyring_of({**GOOD, "private_key": "-----BEGIN PRIVATE KEY-----"}), "keyring"),
         (
             _keyring_of({**GOOD, "private_key": _pem(ec.generate_private_key(ec.SECP256R1()))}),
