@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
 from datetime import datetime
@@ -45,7 +44,7 @@ from chalicelib.config import (
     Settings,
 )
 from chalicelib.errors import InvalidRequest
-from chalicelib.keyring import read_parameter
+from chalicelib.keyring import local_secret_file, read_parameter
 
 if TYPE_CHECKING:
     from chalicelib.sessions import Session
@@ -156,13 +155,12 @@ def new_keyring_json(now: int) -> str:
 def rotate_keyring_json(text: str, now: int) -> str:
     """The keyring plus a new key, published now and signing after the activation delay; keys
     whose successor was added more than RETIRE_AFTER ago leave (none of their tokens lives)."""
-    # Never extend a bad keyring.
-    keyring = TokenKeyring.from_json(text, "the keyring to rotate", check_keys=True)
-    entries = sorted(json.loads(text)["keys"], key=lambda entry: _added_at(entry))
+    TokenKeyring.from_json(text, "the keyring to rotate", check_keys=True)  # never a bad one
+    entries = sorted(json.loads(text)["keys"], key=_added_at)
     kept = [
         entry
-        for entry, successor in zip(entries, [*keyring.keys[1:], None], strict=True)
-        if successor is None or now < successor.added_at + RETIRE_AFTER
+        for entry, successor in zip(entries, [*entries[1:], None], strict=True)
+        if successor is None or now < _added_at(successor) + RETIRE_AFTER
     ]
     return json.dumps({"keys": [*kept, new_key(now)]}, indent=2) + "\n"
 
@@ -218,14 +216,8 @@ class AccessTokens:
                 "ACCESS_TOKEN_KEYS_PARAMETER (SSM) or ACCESS_TOKEN_KEYS_FILE is required: the "
                 "keys that sign access tokens"
             )
-        path = Path(file)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Readable by this user only; never committed (.secrets/ is ignored).
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(new_keyring_json(self._clock.now()))
-        return TokenKeyring.from_json(path.read_text(), f"ACCESS_TOKEN_KEYS_FILE {file!r}")
+        text = local_secret_file(Path(file), lambda: new_keyring_json(self._clock.now()))
+        return TokenKeyring.from_json(text, f"ACCESS_TOKEN_KEYS_FILE {file!r}")
 
     def issuer(self, base_path: str) -> str:
         """`iss`: the public origin and the stage prefix, under which discovery sits."""

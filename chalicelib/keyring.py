@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -104,14 +105,18 @@ class KeySource:
     def keyring(self) -> Keyring:
         if self._parameter is not None:
             return Keyring.from_json(read_parameter(self._parameter, "TOTP_KEYS_PARAMETER"))
-        path = Path(str(self._file))
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Readable by this user only; never committed (.secrets/ is ignored).
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(Keyring.new_json())
-        return Keyring.from_json(path.read_text())
+        return Keyring.from_json(local_secret_file(Path(str(self._file)), Keyring.new_json))
+
+
+def local_secret_file(path: Path, make: Callable[[], str]) -> str:
+    """The text of the local stage's secret file at `path`, written by `make` on first use:
+    readable by this user only, and never committed (.secrets/ is ignored)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(make())
+    return path.read_text()
 
 
 def read_parameter(name: str, variable: str) -> str:
