@@ -2,6 +2,7 @@
 
     python -m bench.cold_start app        # import the app, serve one authenticated request
     python -m bench.cold_start baseline   # import chalice and boto3, one GetItem
+                                          # (as without pyOpenSSL installed)
 
 Reads BENCH_TABLE, BENCH_TOKEN and BENCH_DIGEST_KEY from the environment (DynamoDB's endpoint
 comes from AWS_ENDPOINT_URL_DYNAMODB as usual) and prints its peak RSS in KiB as JSON. The
@@ -29,6 +30,9 @@ def app() -> None:
 
 
 def baseline() -> None:
+    # What a Chalice sample on DynamoDB loads, in a venv without pyOpenSSL: that is here only
+    # because py_webauthn needs it, and botocore would import it (and cryptography) if found.
+    sys.modules["urllib3.contrib.pyopenssl"] = None  # type: ignore[assignment]
     import boto3
     import chalice  # noqa: F401 (the framework is part of the baseline)
 

@@ -472,6 +472,7 @@ class Bench:
         bearer_ratio = bearer_time.median_ms / raw_time.median_ms
         self.timings["protected"] = app_time
         self.timings["refresh"] = refresh_time
+        self.timings["raw GetItem"] = raw_time
         return {
             "app GET /auth/session": app_time,
             "app GET /auth/session refreshing last_used_at": refresh_time,
@@ -690,6 +691,7 @@ class Bench:
             [a[0] / b[0] for a, b in zip(runs["app"], runs["baseline"], strict=True)]
         )
         self.timings["cold start"] = app
+        self.timings["baseline cold start"] = base
         return {
             "app: import + one authenticated request": app,
             "baseline: import chalice+boto3, client, one GetItem": base,
@@ -793,7 +795,8 @@ class Bench:
             measured = self.timings[timing]
             return Work(self.units[operation], measured.median_ms, measured.cpu_ms or 0.0)
 
-        cold = self.timings["cold start"]
+        cold, raw = self.timings["cold start"], self.timings["raw GetItem"]
+        baseline = self.timings["baseline cold start"]
         return CostModel(
             Inputs(
                 protected=work("protected request, steady state", "protected"),
@@ -805,6 +808,8 @@ class Bench:
                 session_bytes=self.stored["session (item and index entry)"],
                 account_bytes=self.stored["account (user item and email claim)"],
                 package_kib=package_kib,
+                raw_get_item=Work(Units(), raw.median_ms, raw.cpu_ms or 0.0),
+                baseline_cold_start=Work(Units(), baseline.median_ms, baseline.cpu_ms or 0.0),
             )
         )
 

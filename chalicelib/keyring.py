@@ -11,7 +11,7 @@ The keyring is JSON, `{"current": "<id>", "keys": {"<id>": "<32 bytes, base64>"}
 - the `local` stage makes its own in an ignored file (TOTP_KEYS_FILE, `make dev`:
   `.secrets/totp-keys.json`) on first use.
 
-`cryptography` and boto3's SSM client load on first use: only two-factor routes need them.
+`cryptography` and the SSM client load on first use: only two-factor routes need them.
 """
 
 from __future__ import annotations
@@ -123,10 +123,10 @@ def read_parameter(name: str, variable: str) -> str:
     """An SSM SecureString's value, decrypted (a secret read once per container by its user).
     A parameter that does not exist is the stage's mistake, named by its `variable`; any other
     failure may pass (503)."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from chalicelib import aws
+    from chalicelib.aws import BotoCoreError, ClientError
 
-    client: Any = boto3.client("ssm")
+    client: Any = aws.client("ssm", aws.BOUNDED)
     try:
         response = client.get_parameter(Name=name, WithDecryption=True)
     except ClientError as error:

@@ -160,19 +160,12 @@ class SesTransport:
 
     @cached_property
     def _client(self) -> Any:
-        import boto3
-        from botocore.config import Config
+        from chalicelib import aws
 
-        # Like the table's client: bounded, so a slow SES cannot hold a request past its limit.
-        config = Config(
-            retries={"mode": "standard", "total_max_attempts": 3},
-            connect_timeout=2,
-            read_timeout=3,
-        )
-        return boto3.client("sesv2", config=config)
+        return aws.client("sesv2", aws.BOUNDED)
 
     def deliver(self, message: Message) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from chalicelib.aws import BotoCoreError, ClientError
 
         raw = to_mime(message, self._sender, self._sender_name)
         try:

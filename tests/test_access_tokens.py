@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import stat
-import subprocess
 import sys
 from dataclasses import replace
 from datetime import timedelta
@@ -36,7 +35,6 @@ from chalicelib.clock import SystemClock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.sessions import token_digest
 from devtools import token_keys
-from devtools.stage import local_dev_environment
 from tests.conftest import ORIGIN, START, table_items
 from tests.helpers import call, session_token
 
@@ -558,33 +556,3 @@ def test_whoami_answers_from_the_claims_api_gateway_passed_and_never_a_session(s
     unverified = app(http_api_event("GET", "/whoami", {"authorization": "Bearer x.y.z"}), None)
     assert unverified["statusCode"] == 401  # nothing checked a token: not served
     assert json.loads(unverified["body"])["error"]["code"] == "unauthenticated"
-
-
-# -- the cold start --------------------------------------------------------------------------
-
-
-def test_the_signer_loads_only_on_the_routes_that_sign(tmp_path):
-    """A protected request's container never imports PyJWT (cryptography is another matter:
-    botocore's HTTP layer may load it wherever pyOpenSSL is installed)."""
-    script = (
-        "import json, sys; import app; "
-        "from bench.events import api_event; "
-        "answer = app.app(api_event('GET', '/auth/session'), None); "
-        "print(json.dumps([answer['statusCode'], 'jwt' in sys.modules]))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[1],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "TABLE_NAME": "none",
-            **local_dev_environment(ORIGIN, tmp_path / "outbox", tmp_path / "totp-keys.json"),
-        },
-    )
-    assert json.loads(result.stdout) == [401, False]

@@ -251,6 +251,40 @@ def test_the_http_api_ratios_are_reported_against_their_targets():
         http / PRICES.cognito_lite.cost(1_000_000), 3
     )
     assert set(ratios["targets"]) == {"HTTP / REST <= 0.45", "HTTP / Cognito Lite <= 0.1"}
+    with pytest.raises(KeyError):
+        model.month(1_000_000, "http")  # an API where the architecture goes: never priced
+
+
+def test_the_stacks_floor_takes_our_code_out_of_the_protected_request_and_the_cold_start():
+    assert CostModel(INPUTS).stack_floor() is None  # not measured: no floor reported
+    assert "floor" not in " ".join(CostModel(INPUTS).http_api_ratios(1_000_000))
+    measured = replace(
+        INPUTS,
+        raw_get_item=Work(Units(), wall_ms=1.5, cpu_ms=0.5),
+        baseline_cold_start=Work(Units(), wall_ms=300.0, cpu_ms=290.0),
+    )
+    floor = CostModel(measured).stack_floor()
+    assert floor is not None
+    # Only the steady-state request's time and the cold start change: its units, the
+    # refreshes and the logins stay the service's.
+    assert floor.inputs == replace(
+        measured,
+        protected=Work(Units(read_table=1), wall_ms=1.5, cpu_ms=0.5),
+        cold_start_wall_ms=300.0,
+        cold_start_cpu_ms=290.0,
+    )
+    ours = CostModel(measured).month(1_000_000, api="http")
+    bare = floor.month(1_000_000, api="http")
+    assert (bare.api_gateway, bare.dynamodb) == (ours.api_gateway, ours.dynamodb)
+    requests = 304e6
+    ours_ms = (280 / 300) * 5 + (20 / 300) * 7  # billed: 1.0 x 3.46 + 1.0 -> 5; refresh 7
+    bare_ms = (280 / 300) * 3 + (20 / 300) * 7  # 0.5 x 3.46 + 1.0 -> 3
+    cold_ms = 0.01 * (380 * 1769 / 512 + 20 - (290 * 1769 / 512 + 10))
+    saved_gb_s = (300e6 * (ours_ms - bare_ms) + requests * cold_ms) / 1000 * 0.5
+    assert ours.lambda_ - bare.lambda_ == pytest.approx(saved_gb_s * 0.0000166667)
+    ratios = CostModel(measured).http_api_ratios(1_000_000)
+    (key,) = [k for k in ratios if "floor" in k]
+    assert ratios[key] == round(bare.total / PRICES.cognito_lite.cost(1_000_000), 3)
 
 
 def test_snapstart_trades_each_cold_starts_init_for_a_restore_and_caches_one_snapshot():

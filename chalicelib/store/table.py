@@ -19,10 +19,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
+from chalicelib import aws
+from chalicelib.aws import BotoCoreError, ClientError, Config
 from chalicelib.errors import AppError, ServiceUnavailable
 
 SESSIONS_BY_USER = "user_session_keys"
@@ -116,8 +114,8 @@ def _check_budget() -> None:
 
 
 def make_client() -> Any:
-    """A DynamoDB client for this container. boto3 reads AWS_ENDPOINT_URL_DYNAMODB itself."""
-    return boto3.client("dynamodb", config=CLIENT_CONFIG)
+    """A DynamoDB client for this container (AWS_ENDPOINT_URL_DYNAMODB is read as usual)."""
+    return aws.client("dynamodb", CLIENT_CONFIG)
 
 
 @contextmanager

@@ -1,0 +1,79 @@
+"""What a protected request's container loads. Every module costs each cold start its import,
+which users wait for and the cost model bills (`make bench`), so the libraries only some routes
+need load on those routes, and none of the SDK's extras load at all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from devtools.stage import local_dev_environment
+from tests.conftest import ORIGIN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+NOT_ON_THE_PROTECTED_PATH = {
+    "jwt": "PyJWT: signing access tokens and reading ID tokens only",
+    "cryptography": "two-factor secrets, access tokens, passkeys and ID tokens only",
+    "OpenSSL": "pyOpenSSL (py_webauthn's): botocore would import it, were it not kept out",
+    "webauthn": "passkey routes only",
+    "argon2": "routes that take a password only",
+    "jinja2": "pages only",
+    "email_validator": "routes that take an address only",
+    "pyotp": "two-factor routes only",
+    "segno": "two-factor set-up only",
+    "boto3": "botocore alone makes our clients",
+    "s3transfer": "boto3's S3 helpers",
+}
+
+
+def run_in_a_fresh_process(script: str, tmp_path: Path) -> object:
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "TABLE_NAME": "none",
+            **local_dev_environment(ORIGIN, tmp_path / "outbox", tmp_path / "totp-keys.json"),
+        },
+    )
+    return json.loads(result.stdout)
+
+
+def test_a_protected_request_loads_only_what_validating_a_session_needs(tmp_path):
+    """The container is built (settings, store, its DynamoDB client) and answers; none of the
+    libraries of other routes, nor boto3, nor pyOpenSSL, is imported."""
+    script = (
+        "import json, sys; import app; "
+        "from bench.events import api_event; "
+        "answer = app.app(api_event('GET', '/auth/session'), None); "
+        f"print(json.dumps([answer['statusCode'], sorted(set({sorted(NOT_ON_THE_PROTECTED_PATH)!r})"
+        " & set(sys.modules))]))"
+    )
+    assert run_in_a_fresh_process(script, tmp_path) == [401, []]
+
+
+def test_our_clients_keep_the_standard_librarys_tls(tmp_path):
+    """Keeping pyOpenSSL out changes no behaviour: botocore builds its TLS contexts from the
+    standard library's SSLContext either way; and the passkey routes still find pyOpenSSL."""
+    script = (
+        "import json, ssl; from chalicelib import aws; import botocore.httpsession as h; "
+        "client = aws.client('dynamodb', aws.BOUNDED); "
+        "context = h.create_urllib3_context(); "
+        "import OpenSSL.crypto, webauthn; "
+        "print(json.dumps([h.SSLContext is ssl.SSLContext, type(context) is ssl.SSLContext, "
+        "client.meta.endpoint_url]))"
+    )
+    assert run_in_a_fresh_process(script, tmp_path) == [
+        True,
+        True,
+        "https://dynamodb.us-east-1.amazonaws.com",
+    ]
