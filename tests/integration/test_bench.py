@@ -111,6 +111,8 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     ratios = cost["HTTP API at 1,000,000 MAU"]
     assert 0 < ratios["all-in HTTP API / all-in REST API"] < 1
     assert 0 < ratios["all-in HTTP API / Cognito Lite"] < 1
+    (floor,) = [v for k, v in ratios.items() if k.startswith("the stack's floor")]
+    assert 0 < floor < 1  # measured: the raw GetItem and the baseline's cold start
     assert all(isinstance(met, bool) for met in ratios["targets"].values())
     assert cost["assumptions"]
     assert all("checked" in source for source in cost["prices"].values())
