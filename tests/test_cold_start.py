@@ -4,6 +4,7 @@ need load on those routes, and none of the SDK's extras load at all."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -77,3 +78,20 @@ def test_our_clients_keep_the_standard_librarys_tls(tmp_path):
         True,
         "https://dynamodb.us-east-1.amazonaws.com",
     ]
+
+
+def test_only_the_aws_module_imports_the_sdk():
+    """pyOpenSSL is kept out by a line that must run before botocore's HTTP layer loads: that
+    holds only while chalicelib/aws.py is the one module of ours importing botocore (or boto3,
+    which would bring s3transfer back)."""
+    importers = set()
+    for path in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] in {"boto3", "botocore"} for name in names):
+                importers.add(path.relative_to(ROOT).as_posix())
+    assert importers == {"chalicelib/aws.py"}
