@@ -15,7 +15,7 @@ import requests
 
 from chalicelib import runtime
 from chalicelib.config import Settings
-from tests.integration.conftest import Browser
+from tests.integration.test_email_http import signed_up
 from tests.integration.test_social_http import social_sign_in
 
 PASSWORD = "correct horse battery"
@@ -47,17 +47,8 @@ class OutsideService:
         )
 
 
-def sign_up(live_server, email=ANN) -> Browser:
-    browser = Browser()
-    response = browser.post(
-        f"{live_server.url}/auth/signup", json={"email": email, "password": PASSWORD}
-    )
-    assert response.status_code == 201, response.text
-    return browser
-
-
 def test_a_cookie_session_gets_a_token_another_service_verifies(live_server):
-    browser = sign_up(live_server)
+    browser = signed_up(live_server)
     user = browser.get(f"{live_server.url}/auth/session").json()["user"]
     live_server.calls.clear()
     response = browser.post(f"{live_server.url}/auth/token")
@@ -110,7 +101,7 @@ def test_a_social_sign_in_says_federated(live_server):
 def test_another_audience_only_when_listed(live_server, monkeypatch):
     monkeypatch.setenv("ACCESS_TOKEN_AUDIENCES", "api,orders")  # as a stage would list them
     runtime.use(runtime.build(Settings.from_env(os.environ), client=live_server.client))
-    browser = sign_up(live_server)
+    browser = signed_up(live_server)
     orders = browser.post(f"{live_server.url}/auth/token", json={"audience": "orders"})
     assert orders.status_code == 200, orders.text
     claims = OutsideService(live_server.url, audience="orders").verify(
@@ -125,7 +116,7 @@ def test_another_audience_only_when_listed(live_server, monkeypatch):
 
 
 def test_a_tampered_token_fails_verification(live_server):
-    browser = sign_up(live_server)
+    browser = signed_up(live_server)
     token = browser.post(f"{live_server.url}/auth/token").json()["access_token"]
     header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -140,7 +131,7 @@ def test_a_tampered_token_fails_verification(live_server):
 
 
 def test_after_logout_no_new_token_but_an_issued_one_lives_until_exp(live_server):
-    browser = sign_up(live_server)
+    browser = signed_up(live_server)
     issued = browser.post(f"{live_server.url}/auth/token").json()["access_token"]
     cookie = {"Cookie": f"auth_session={browser.cookies['auth_session']}"}  # kept, as a thief would
     assert browser.post(f"{live_server.url}/auth/logout").status_code == 204
