@@ -25,6 +25,7 @@ if not logger.handlers:
 
 class Event(StrEnum):
     SIGNUP = "signup"
+    SIGNUP_REQUESTED = "signup_requested"  # SIGNUP_REVEALS_ACCOUNTS=false: a code or a notice
     LOGIN_SUCCESS = "login_success"
     LOGIN_FAILURE = "login_failure"
     LOGIN_THROTTLED = "login_throttled"

@@ -27,6 +27,17 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   lockout it caused ends).
 - LOGIN_LOCKOUT_BASE (1m), LOGIN_LOCKOUT_MAX (15m): the first lockout, doubled on each further
   failure up to the maximum.
+- SIGNUP_IP_MAX (30): sign-ups per client address an hour, whatever they answer (a 409
+  tells which addresses have accounts); a company onboarding behind one NAT may need more.
+  Sign-ups per address are 3 per 10 minutes.
+- SIGNUP_REVEALS_ACCOUNTS (true): sign-up answers 409 email_taken for an address that has an
+  account, and signs a new one in at once. false: every sign-up answers the same 202 in the
+  same time and signs nobody in; a new address is mailed a code that finishes the sign-up (as
+  a code sign-in does), a taken one's owner a notice.
+- CLIENT_IP_HEADER (unset): the header a proxy in front of API Gateway (CloudFront's
+  `CloudFront-Viewer-Address`, a load balancer's) sets to the client's address; per-IP limits
+  and the audit log use it instead of the proxy's own address. Only for an API that cannot be
+  reached but through that proxy: anyone reaching it directly chooses their own address.
 - REQUIRE_VERIFIED_EMAIL (false): when true, protected resources answer 403 email_unverified
   (and protected pages redirect to /verify-email) until the user has verified their address.
 - MAIL_FROM (unset): the From address of every message, a verified Amazon SES identity;
@@ -111,6 +122,7 @@ _BUILT_IN = {
     "github": ("github", "GitHub", ""),  # its issuer is OAUTH_GITHUB_URL
 }
 _PROVIDER_ID = re.compile(r"[a-z][a-z0-9]{0,31}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 _LOOPBACK = re.compile(r"http://(localhost|127\.0\.0\.1)(:\d{1,5})?")
 
 
@@ -135,6 +147,9 @@ class Settings:
     login_lockout_base: timedelta = timedelta(minutes=1)
     login_lockout_max: timedelta = timedelta(minutes=15)
     require_verified_email: bool = False
+    signup_ip_max: int = 30
+    signup_reveals_accounts: bool = True
+    client_ip_header: str | None = None
     mail_from: str | None = None
     mail_outbox_dir: str | None = None
     mail_sender_name: str = "Training"
@@ -151,6 +166,11 @@ class Settings:
     access_token_keys_parameter: str | None = None
     access_token_keys_file: str | None = None
     access_token_key_activation: timedelta = timedelta(hours=2)
+
+    @property
+    def emailed_codes_sign_in(self) -> bool:
+        """Whether an emailed code can be entered to sign in (or finish a quiet sign-up)."""
+        return self.email_code_login or not self.signup_reveals_accounts
 
     def oauth_provider(self, provider_id: str) -> OAuthProviderSettings | None:
         return next((p for p in self.oauth_providers if p.id == provider_id), None)
@@ -184,6 +204,10 @@ class Settings:
             raise ConfigError("COOKIE_SAMESITE=none needs COOKIE_SECURE=true (browsers insist)")
         if self.login_email_max_failures < 1 or self.login_ip_max_failures < 1:
             raise ConfigError("LOGIN_EMAIL_MAX_FAILURES and LOGIN_IP_MAX_FAILURES must be >= 1")
+        if self.signup_ip_max < 1:
+            raise ConfigError("SIGNUP_IP_MAX must be at least 1")
+        if self.client_ip_header is not None and not _HEADER_NAME.fullmatch(self.client_ip_header):
+            raise ConfigError(f"CLIENT_IP_HEADER {self.client_ip_header!r} is not a header name")
         if not timedelta(0) < self.login_lockout_base <= self.login_lockout_max:
             raise ConfigError("LOGIN_LOCKOUT_BASE must be positive and at most LOGIN_LOCKOUT_MAX")
         if self.mail_from is not None and not _ADDRESS.fullmatch(self.mail_from):
@@ -259,6 +283,11 @@ class Settings:
             require_verified_email=_flag(
                 env, "REQUIRE_VERIFIED_EMAIL", defaults.require_verified_email
             ),
+            signup_ip_max=_integer(env, "SIGNUP_IP_MAX", defaults.signup_ip_max),
+            signup_reveals_accounts=_flag(
+                env, "SIGNUP_REVEALS_ACCOUNTS", defaults.signup_reveals_accounts
+            ),
+            client_ip_header=env.get("CLIENT_IP_HEADER", "").strip() or None,
             mail_from=env.get("MAIL_FROM") or None,
             mail_outbox_dir=env.get("MAIL_OUTBOX_DIR") or None,
             mail_sender_name=env.get("MAIL_SENDER_NAME", defaults.mail_sender_name),

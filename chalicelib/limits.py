@@ -1,10 +1,17 @@
 """Limits on how often something may happen, held in DynamoDB counters so they hold across
-Lambda containers: at most `max` events per `window`, the window starting at the first event.
+Lambda containers: at most `max` events per `window`, the window starting at the first event
+(or, for a `sliding` limit, at the last one: a lock then lasts a window after the last event).
 
-Uses: rate limits (`spend`: count the event, refuse it once over the limit), and guarded
-attempts (`attempt`: refused while locked, else counted before they are tried, so parallel
-guesses cannot outrun the limit; the lock lasts a window after the last counted attempt; a
-success `clear`s the count).
+Two uses:
+- rate limits (`spend`): count the event, refuse it once over the limit;
+- guarded guesses (codes): refused while the count of wrong ones, as read, has reached the limit
+  (`check`); a wrong guess is counted before it is answered (`spend`: 429 once over the limit),
+  so parallel guesses get at most `max` answers; a right one's write clears the count on
+  condition that it is still under the limit (`clear_unless_reached`), so a right guess among
+  parallel wrong ones that reached the limit is refused too. A right code that is refused only
+  because a copy of itself won the race is not counted: it is no guess.
+
+Per-IP limits count under `client_ip.limit_key` (an IPv6 client's /64).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from chalicelib.store.counters import Counter
 from chalicelib.store.table import Read, Write
 
 TOO_MANY_REQUESTS = "Too many requests. Wait a little and try again."
+_WRONG_CODES = "Too many wrong codes. Wait a little and try again."
 
 
 class Limit(NamedTuple):
@@ -25,27 +33,36 @@ class Limit(NamedTuple):
     max: int
     window: int  # seconds
     message: str = TOO_MANY_REQUESTS
+    sliding: bool = False  # the window restarts at each event
 
 
-# Every limit the email flows apply, in one place.
-VERIFICATION_SENDS = Limit("send-verify", 3, 10 * 60)  # per user
-EMAIL_CHANGE_SENDS = Limit("send-change", 3, 10 * 60)  # per user
-CODE_FAILURES = Limit("code", 5, 30 * 60, "Too many wrong codes. Wait a little and try again.")
+# Every fixed limit, in one place (the emailed codes' own: chalicelib.flows.mailed_codes).
 RESETS_PER_EMAIL = Limit("reset-email", 3, 60 * 60)  # whether or not an account exists
 RESETS_PER_IP = Limit("reset-ip", 20, 60 * 60)
 PASSKEY_OPTIONS_PER_IP = Limit("passkey-options", 30, 60)  # challenges asked for
-# Sign-in and re-authentication codes (flows.codes), per address (counted for any address,
-# account or not), each purpose its own count; the sends of both per IP.
+VERIFICATION_SENDS = Limit("send-verify", 3, 10 * 60)  # per user
+EMAIL_CHANGE_SENDS = Limit("send-change", 3, 10 * 60)  # per user
+# Wrong verification and email-change codes, per user, both purposes together.
+CODE_FAILURES = Limit("code", 5, 30 * 60, _WRONG_CODES)
+# Sign-in and re-authentication codes, per address (counted for any address, account or not),
+# each purpose its own count; the sends of both per IP.
 LOGIN_CODE_SENDS = Limit("send-login-code", 3, 10 * 60)
 REAUTHENTICATION_CODE_SENDS = Limit("send-reauth-code", 3, 10 * 60)
 CODE_SENDS_PER_IP = Limit("send-code-ip", 20, 60 * 60)
-_WRONG_CODES = "Too many wrong codes. Wait a little and try again."
-LOGIN_CODE_FAILURES = Limit("login-code", 5, 30 * 60, _WRONG_CODES)  # wrong codes only
+LOGIN_CODE_FAILURES = Limit("login-code", 5, 30 * 60, _WRONG_CODES)
 REAUTHENTICATION_CODE_FAILURES = Limit("reauth-code", 5, 30 * 60, _WRONG_CODES)
-# 5 consecutive wrong second factors lock the user's second step for 15 minutes.
+# 5 wrong second factors lock the user's second step for 15 minutes after the last one.
 TWO_FACTOR_ATTEMPTS = Limit(
-    "2fa", 5, 15 * 60, "Too many wrong codes. Wait 15 minutes and try again."
+    "2fa", 5, 15 * 60, "Too many wrong codes. Wait 15 minutes and try again.", sliding=True
 )
+# Sign-ups per normalised address, counted whatever the answer (SIGNUP_IP_MAX: per IP).
+SIGNUPS_PER_EMAIL = Limit("signup-email", 3, 10 * 60)
+
+
+def signups_per_ip(maximum: int) -> Limit:
+    """Sign-ups per client address an hour, every answer counted (a 409 tells whether an
+    address has an account): SIGNUP_IP_MAX."""
+    return Limit("signup-ip", maximum, 60 * 60)
 
 
 class Limits:
@@ -65,17 +82,8 @@ class Limits:
     def spend(self, limit: Limit, value: str) -> None:
         """Count one event atomically; refuse it (429) when it is over the limit."""
         now = self._clock.now()
-        counter = self._store.counters.add((limit.kind, value), now, now + limit.window)
-        if counter.count > limit.max:
-            raise TooManyAttempts(counter.expires_at - now, limit.message)
-
-    def attempt(self, limit: Limit, value: str, seen: Counter | None) -> None:
-        """Refuse (429) while locked, as `seen` was read; else count this attempt before it is
-        tried (a success clears the count), refusing it if parallel attempts got there first."""
-        self.check(limit, seen)
-        now = self._clock.now()
         counter = self._store.counters.add(
-            (limit.kind, value), now, now + limit.window, sliding=True
+            (limit.kind, value), now, now + limit.window, sliding=limit.sliding
         )
         if counter.count > limit.max:
             raise TooManyAttempts(counter.expires_at - now, limit.message)

@@ -57,6 +57,7 @@ class Kind(Enum):
     PASSWORD_SET = ("A password was added to your account", "password_set")
     IDENTITY_LINKED = ("{provider} sign-in was connected", "identity_linked")
     IDENTITY_UNLINKED = ("{provider} sign-in was disconnected", "identity_unlinked")
+    SIGNUP_ATTEMPTED = ("Someone tried to sign up with your address", "signup_attempted")
 
     @property
     def subject(self) -> str:
@@ -115,7 +116,7 @@ class Mail:
         environment = _environment()
         text = environment.get_template(f"{kind.template}.txt").render(values)
         html = environment.get_template(f"{kind.template}.html").render(values)
-        return Message(to=to, subject=subject, text=text, html=html, console=console)
+        return Message(to=_ascii(to), subject=subject, text=text, html=html, console=console)
 
 
 @cache
@@ -131,6 +132,19 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+def _ascii(address: str) -> str:
+    """The address as SES takes it: a Unicode domain as punycode (IDNA 2008). Local parts are
+    ASCII already: addresses whose local part is not are refused (users.normalize_email)."""
+    if address.isascii():
+        return address
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(address, check_deliverability=False).ascii_email or address
+    except EmailNotValidError:
+        return address
 
 
 def to_mime(message: Message, sender: str, sender_name: str) -> bytes:

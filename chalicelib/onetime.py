@@ -6,8 +6,9 @@
 - Tokens: 32 random bytes (256 bits), URL-safe base64, after the user id they belong to
   (`<user id>.<secret>`), so the one item they match is read by key.
 
-Only a SHA-256 digest is stored, salted with the purpose and the user, and compared in constant
-time. Codes are short, so they live 15 minutes and a user gets 5 wrong tries per 30 minutes.
+Only a SHA-256 digest is stored, salted with the purpose and the owner, and compared in
+constant time. How long each kind lives and how many wrong tries it allows is
+chalicelib.flows.mailed_codes' table.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Check(StrEnum):
     RIGHT = "right"
     WRONG = "wrong"
     EXPIRED = "expired"
+    USED = "used"  # the right secret, used already: a retry or a race lost, never a guess
 
 
 class Token(NamedTuple):
@@ -91,15 +93,19 @@ def digest(purpose: str, user_id: str, secret: str) -> str:
 
 def check(
     purpose: str,
-    user_id: str,
+    owner: str,
     presented: str,
     stored_digest: str | None,
     valid_until: int,
     now: int,
+    *,
+    used: bool = False,
 ) -> Check:
-    """Whether `presented` is the stored secret, and still valid."""
+    """Whether `presented` is the stored secret, unused and still valid."""
     if stored_digest is None:
         return Check.WRONG
-    if not hmac.compare_digest(digest(purpose, user_id, presented), stored_digest):
+    if not hmac.compare_digest(digest(purpose, owner, presented), stored_digest):
         return Check.WRONG
+    if used:
+        return Check.USED
     return Check.RIGHT if now < valid_until else Check.EXPIRED

@@ -31,6 +31,7 @@ class Services(NamedTuple):
     cookies: SessionCookies
     attempt_cookies: SessionCookies  # binds a passkey sign-in's challenge to its browser
     oauth_cookies: SessionCookies  # binds a social sign-in's attempt to its browser
+    device_cookies: SessionCookies  # a browser that gave an account's right password
     sessions: SessionManager
     accounts: Accounts
     throttle: LoginThrottle
@@ -69,6 +70,7 @@ def build(
         cookies=SessionCookies(settings),
         attempt_cookies=SessionCookies(settings, "passkey_attempt"),
         oauth_cookies=SessionCookies(settings, "oauth_attempt"),
+        device_cookies=SessionCookies(settings, "device"),
         sessions=SessionManager(store, settings, clock),
         accounts=Accounts(store, PasswordHasher(settings), clock),
         throttle=LoginThrottle(store, settings, clock),

@@ -48,6 +48,11 @@ class Session(NamedTuple):
     amr: tuple[str, ...] = ()  # how the user signed in (RFC 8176 names)
     auth_time: int = 0  # when
 
+    @property
+    def second_factor_owed(self) -> bool:
+        """The user has a second factor and this session has not given it yet."""
+        return self.user.two_factor_enabled and not self.two_factor_verified
+
 
 class SessionSummary(NamedTuple):
     """What a user may see of one of their sessions (never the token or its digest)."""
@@ -82,12 +87,12 @@ class SessionManager:
         two_factor_verified: bool = False,
         reauthenticated_at: int = 0,
         amr: tuple[str, ...] = (),
-        replacing: str | None = None,
+        replacing: Sequence[str | None] = (),
         writes: Sequence[Write] = (),
     ) -> tuple[str, Session]:
         """A new session for `user`; returns the token (for the cookie only) and the session.
 
-        In the same write, the session of token `replacing` ends (a sign-in rotates the
+        In the same write, the sessions of the tokens `replacing` end (a sign-in rotates the
         client's session) and `writes` happen (creating the account, clearing failures): all
         or nothing.
         """
@@ -96,9 +101,8 @@ class SessionManager:
             reauthenticated_at=reauthenticated_at, amr=amr, auth_time=record.created_at
         )
         together = [self._items.put(record), *writes]
-        old = _digest_if_token(replacing)
-        if old is not None:
-            together.append(self._items.delete(old))
+        ended = {d for token in replacing if (d := _digest_if_token(token)) is not None}
+        together += [self._items.delete(digest) for digest in sorted(ended)]
         self._store.table.commit(*together)
         return token, _session(record, fresh=True)
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from chalicelib.config import Settings
 from chalicelib.errors import LastSignInMethod
-from chalicelib.store.passkeys import PasskeyOwner
+from chalicelib.store.accounts import UserItem
 
 
 class SignInMethods(NamedTuple):
@@ -21,7 +21,7 @@ class SignInMethods(NamedTuple):
     email_code: bool
 
     @classmethod
-    def of(cls, owner: PasskeyOwner, settings: Settings) -> SignInMethods:
+    def of(cls, owner: UserItem, settings: Settings) -> SignInMethods:
         return cls(
             password=owner.has_password,
             passkeys=len(owner.passkeys),

@@ -2,13 +2,15 @@
 from a request and writes them into a response.
 
 - The cookie transport (browsers, and every page): the HttpOnly session cookie, plus the
-  short-lived cookies that bind a passkey or social sign-in to the browser that began it.
+  short-lived cookies that bind a passkey or social sign-in to the browser that began it, and
+  the device cookie of a browser that gave an account's right password (chalicelib.throttle).
 - The token transport (native apps, and single-page apps that prefer it): a request carrying
   `Authorization: Bearer <token>`, or a sign-in sent with `X-Session-Transport: token`. The
   cookie is then ignored and none is ever set; a session started or rotated comes back as
   `session_token` in the JSON body and in the `X-Session-Token` header, and a passkey
   sign-in's attempt binding as `passkey_attempt` in the options body, returned in the
-  `X-Passkey-Attempt` header.
+  `X-Passkey-Attempt` header. A sign-in on the token transport from a client that also holds
+  a session cookie ends that cookie's session too, and blanks the cookie.
 
 Both are the same server-side session (one GetItem to validate, sliding expiry, the absolute
 cap, instant revocation); only the envelope differs. Flows never see either: they read the
@@ -60,7 +62,9 @@ class Reply:
     new_session: bool = False  # started or rotated: a token client must learn the new token
     passkey_attempt: Handout | None = None
     oauth_attempt: Handout | None = None
+    device: Handout | None = None
     rejected: bool = False  # the client presented a session that is not (or no longer) valid
+    held_cookie_ended: bool = False  # a token sign-in ended the cookie session it also held
 
 
 class Presented(NamedTuple):
@@ -71,6 +75,8 @@ class Presented(NamedTuple):
     passkey_attempt: str | None
     oauth_attempt: str | None
     bearer: bool  # in `Authorization`: no ambient credential, so no cross-origin check
+    held_cookie: str | None = None  # a token client's session cookie, which a sign-in ends
+    device: str | None = None  # the device cookie (the cookie transport only)
 
 
 def read(services: Services, headers: Mapping[str, str], *, page: bool) -> Presented:
@@ -85,7 +91,8 @@ def read(services: Services, headers: Mapping[str, str], *, page: bool) -> Prese
             raise InvalidRequest(f"The {TRANSPORT_HEADER} header is 'token' or 'cookie'.")
         if bearer is not None or asked == Transport.TOKEN.value:
             attempt = headers.get(PASSKEY_ATTEMPT_HEADER) or None
-            return Presented(Transport.TOKEN, bearer, attempt, None, bearer is not None)
+            held = services.cookies.read(headers.get("cookie"))
+            return Presented(Transport.TOKEN, bearer, attempt, None, bearer is not None, held)
     cookie = headers.get("cookie")
     return Presented(
         Transport.COOKIE,
@@ -93,6 +100,7 @@ def read(services: Services, headers: Mapping[str, str], *, page: bool) -> Prese
         services.attempt_cookies.read(cookie),
         services.oauth_cookies.read(cookie),
         False,
+        device=services.device_cookies.read(cookie),
     )
 
 
@@ -114,6 +122,8 @@ def render(
         _set_cookies(services, reply, response)
     else:
         _hand_tokens(reply, response)
+        if reply.held_cookie_ended:
+            _add_cookies(response, [services.cookies.blank_cookie()])
     if response.status_code == 401 and not page:
         # RFC 9110 requires a challenge on every 401; RFC 6750's error tells a token client
         # that its token, not its request, is what failed.
@@ -130,6 +140,7 @@ def _set_cookies(services: Services, reply: Reply, response: Response) -> None:
         (reply.session, services.cookies),
         (reply.passkey_attempt, services.attempt_cookies),
         (reply.oauth_attempt, services.oauth_cookies),
+        (reply.device, services.device_cookies),
     ):
         if handout is None:
             continue
@@ -137,6 +148,10 @@ def _set_cookies(services: Services, reply: Reply, response: Response) -> None:
             cookies.append(jar.session_cookie(handout.value, handout.expires_at, now))
         else:
             cookies.append(jar.blank_cookie())
+    _add_cookies(response, cookies)
+
+
+def _add_cookies(response: Response, cookies: list[str]) -> None:
     if cookies:
         existing = response.headers.get("Set-Cookie", [])
         # A list value makes Chalice emit multiValueHeaders, so every cookie survives.

@@ -9,7 +9,7 @@ from chalicelib.clock import Clock
 from chalicelib.errors import InvalidCredentials, InvalidEmail
 from chalicelib.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, check_password_policy
 from chalicelib.store import Store
-from chalicelib.store.accounts import Credentials, UserRecord
+from chalicelib.store.accounts import Credentials, UserItem, UserRecord
 from chalicelib.store.table import Read, Write
 
 # RFC 5321 caps an address at 254 octets; anything far longer is refused before parsing.
@@ -24,8 +24,17 @@ class User(NamedTuple):
     has_password: bool = True  # False for accounts made by an emailed code (or a provider)
 
 
-def normalize_email(raw: str) -> str:
+UNDELIVERABLE = (
+    "We cannot send mail to an address with characters other than plain letters, digits and"
+    " punctuation before the @. Use another address."
+)
+
+
+def normalize_email(raw: str, *, deliverable: bool = False) -> str:
     """The canonical form used for uniqueness and login: validated, IDNA-normalised, lower case.
+    With `deliverable` (a new account's address, a new address for one), also one Amazon SES
+    can send to: its local part is ASCII (SES has no SMTPUTF8; a Unicode domain goes as
+    punycode, chalicelib.mail).
 
     email-validator is imported here rather than at module level: it pulls in dnspython,
     and a protected request never needs it.
@@ -39,6 +48,8 @@ def normalize_email(raw: str) -> str:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError:
         raise InvalidEmail() from None
+    if deliverable and not result.local_part.isascii():
+        raise InvalidEmail(UNDELIVERABLE)
     # Lower-casing the local part too: mailbox providers treat it case-insensitively, and
     # `Ann@x.io` and `ann@x.io` as two accounts would surprise every user.
     return result.normalized.lower()
@@ -72,24 +83,30 @@ def user_of(credentials: Credentials) -> User:
     )
 
 
+def user_of_item(item: UserItem) -> User:
+    """The user as their own item has it (their address may no longer be a claim's)."""
+    return User(item.user_id, item.email, item.email_verified, item.two_factor, item.has_password)
+
+
 class Accounts:
     def __init__(self, store: Store, hasher: PasswordHasher, clock: Clock) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
 
-    def register(self, email: str, password: str) -> tuple[User, list[Write]]:
-        """A new account, validated and with its password hashed, as the writes that create it:
-        they are committed together with its first session (EmailTaken if the email is
-        claimed meanwhile)."""
-        normalized = normalize_email(email)
-        check_password_policy(password)
-        return self._new_account(normalized, self._hasher.hash(password))
+    def register(self, email: str, password_hash: str) -> tuple[User, list[Write]]:
+        """A new account for a normalised `email`, unverified, with a password (its hash), as
+        the writes that create it: they are committed together with its first session
+        (EmailTaken if the email is claimed meanwhile)."""
+        return self._new_account(email, password_hash)
 
-    def register_without_password(self, email: str) -> tuple[User, list[Write]]:
+    def register_proven(
+        self, email: str, *, password_hash: str | None = None
+    ) -> tuple[User, list[Write]]:
         """A new account for a normalised `email` that an emailed code just proved: verified,
-        with no password, as the writes that create it (EmailTaken if claimed meanwhile)."""
-        return self._new_account(email, None, verified=True)
+        with the password a quiet sign-up chose or none, as the writes that create it
+        (EmailTaken if claimed meanwhile)."""
+        return self._new_account(email, password_hash, verified=True)
 
     def register_with_identity(
         self, email: str, identity: str, *, verified: bool
@@ -142,9 +159,7 @@ class Accounts:
             raise InvalidCredentials()
         rehash = None
         if new_hash is not None:
-            rehash = self._store.accounts.update_claim(
-                credentials.user_id, credentials.email, password_hash=new_hash
-            )
+            rehash = self._store.accounts.rehash(credentials, new_hash)
         return user_of(credentials), rehash
 
     def authenticate(self, email: str, password: str) -> tuple[User, Write | None]:

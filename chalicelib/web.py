@@ -34,6 +34,7 @@ from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib import pages, runtime, transports
+from chalicelib.client_ip import source_address
 from chalicelib.errors import (
     AppError,
     EmailUnverified,
@@ -50,6 +51,9 @@ from chalicelib.store import request_budget
 from chalicelib.users import User
 
 MAX_BODY_BYTES = 64 * 1024
+# A year, subdomains included (OWASP's HTTP headers cheat sheet); deployed stages only, whose
+# API Gateway answers https alone. No `preload`: that is the operator's choice for the domain.
+HSTS = "max-age=31536000; includeSubDomains"
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 
@@ -176,8 +180,11 @@ account_page_required = _protect_page(Access.ACCOUNT)
 session_page_required = _protect_page(Access.SESSION)
 
 
-def client_ip(request: Request) -> str:
-    return str(request.context.get("identity", {}).get("sourceIp") or "")
+def client_ip(request: Request, header: str | None = None) -> str:
+    """The client's address: API Gateway's sourceIp, or what the proxy named by
+    CLIENT_IP_HEADER says (chalicelib.client_ip)."""
+    peer = str(request.context.get("identity", {}).get("sourceIp") or "")
+    return source_address(peer, request.headers, header)
 
 
 def json_fields(*names: str) -> list[str]:
@@ -323,6 +330,7 @@ def install(app: Chalice, page_paths: Iterable[str] = ()) -> None:
         edge = _Edge(page)
         try:
             services = runtime.get()
+            edge.https = services.settings.cookie_secure
             if not page:
                 edge.cors = services.cors.headers(request.headers.get("origin"))
             presented = transports.read(services, request.headers, page=page)
@@ -333,7 +341,7 @@ def install(app: Chalice, page_paths: Iterable[str] = ()) -> None:
             request_context = RequestContext(
                 services,
                 presented,
-                ip=client_ip(request),
+                ip=client_ip(request, services.settings.client_ip_header),
                 user_agent=request.headers.get("user-agent", ""),
                 base_path=pages.base_path(request),
             )
@@ -369,6 +377,7 @@ class _Edge:
     page: bool
     cors: dict[str, str] = field(default_factory=dict)
     context: RequestContext | None = None
+    https: bool = False  # a deployed stage (Secure cookies): never the local http one
 
     def finish(self, response: Response) -> Response:
         response = _in_our_shape(response)
@@ -379,6 +388,10 @@ class _Edge:
             )
         response.headers.update(self.cors)
         response.headers.setdefault("Cache-Control", "no-store")
+        # Every response, JSON, page or static file: its type is what it says, never sniffed.
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if self.https:
+            response.headers["Strict-Transport-Security"] = HSTS
         return response
 
 

@@ -156,6 +156,18 @@ def credential_id_of(credential: Any) -> str:
         raise BadCredential("no readable credential id") from error
 
 
+def user_handle_of(credential: Any) -> bytes | None:
+    """The user handle an assertion names (None when it names none); verified by the caller
+    against the credential's owner."""
+    from webauthn import base64url_to_bytes
+
+    try:
+        raw = credential["response"].get("userHandle")
+        return base64url_to_bytes(raw) if raw else None
+    except (TypeError, KeyError, ValueError, AttributeError, binascii.Error) as error:
+        raise BadCredential("no readable user handle") from error
+
+
 @contextmanager
 def _verifying() -> Iterator[None]:
     """Whatever py_webauthn raises about a credential (its own errors, or what hostile input

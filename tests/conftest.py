@@ -19,7 +19,7 @@ from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.store import CLIENT_CONFIG, Store, create_table, open_store
 from devtools.calls import CallRecorder
-from devtools.outbox import Mail, Mailbox, parse
+from tests.helpers import SesMailbox
 
 START = 1_800_000_000  # 2027-01-15T08:00:00Z
 
@@ -195,17 +195,6 @@ def audit() -> Iterator[AuditRecords]:
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)
-
-
-class SesMailbox(Mailbox):
-    """What moto's SES has sent."""
-
-    def messages(self) -> list[Mail]:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.ses.models import ses_backends
-
-        sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
-        return [parse(message.raw_data.encode()) for message in sent]
 
 
 @pytest.fixture

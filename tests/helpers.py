@@ -1,4 +1,6 @@
-"""Reading responses the way a browser would."""
+"""What the suites share: the test password and addresses, the one way to sign up (on moto
+through Chalice's test client, or over HTTP against the live server), and reading responses
+and mail the way a browser and a person would."""
 
 from __future__ import annotations
 
@@ -6,7 +8,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import requests
+
 from chalicelib.errors import AppError
+from devtools.outbox import Mail, Mailbox, parse
+
+PASSWORD = "correct horse battery"
+NEW_PASSWORD = "another fine passphrase"
+ANN = "ann@example.com"
+BOB = "bob@example.com"
 
 
 def set_cookies(headers: Mapping[str, Any]) -> list[str]:
@@ -44,11 +54,95 @@ def call(
     return client.http.request(method, path, headers=all_headers, body=raw.encode())
 
 
+def cookie_named(response: Any, wanted: str) -> tuple[str, dict[str, str]]:
+    """The value and attributes of the one cookie named `wanted` the response sets."""
+    (found,) = [
+        (value, attrs)
+        for name, value, attrs in map(parse_set_cookie, set_cookies(response.headers))
+        if name == wanted
+    ]
+    return found
+
+
 def session_token(response: Any) -> str:
-    """The token of the one session cookie the response sets."""
-    (cookie,) = set_cookies(response.headers)
-    name, value, attrs = parse_set_cookie(cookie)
-    assert name == "auth_session"
+    """The token of the session cookie the response sets (beside it: a device cookie, say)."""
+    value, attrs = cookie_named(response, "auth_session")
     assert value
     assert int(attrs["max-age"]) > 0
     return value
+
+
+def assert_error(response: Any, status: int, code: str) -> None:
+    """A response in the error shape, with this status and code (Chalice's test client)."""
+    assert response.status_code == status, response.body
+    assert response.json_body["error"]["code"] == code
+
+
+class SesMailbox(Mailbox):
+    """What moto's SES has sent."""
+
+    def messages(self) -> list[Mail]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+        return [parse(message.raw_data.encode()) for message in sent]
+
+
+def sign_up(
+    client: Any,
+    email: str = ANN,
+    *,
+    password: str = PASSWORD,
+    verified: bool = True,
+    headers: dict[str, str] | None = None,
+) -> str:
+    """A new account through `POST /auth/signup` on moto, its address verified with the
+    mailed code unless `verified=False`; the session cookie's token."""
+    body = {"email": email, "password": password}
+    response = call(client, "POST", "/auth/signup", body, headers=headers)
+    assert response.status_code == 201, response.body
+    token = session_token(response)
+    if not verified:
+        return token
+    code = SesMailbox().code(email)
+    response = call(client, "POST", "/auth/email/verify", {"code": code}, token, headers)
+    assert response.status_code == 200, response.body
+    return session_token(response)
+
+
+def log_in(
+    client: Any, email: str = ANN, password: str = PASSWORD, headers: dict[str, str] | None = None
+) -> Any:
+    """`POST /auth/login` on moto: the response."""
+    body = {"email": email, "password": password}
+    return call(client, "POST", "/auth/login", body, headers=headers)
+
+
+class Browser(requests.Session):
+    """A cookie-keeping HTTP client whose every request has a timeout, so nothing hangs CI."""
+
+    def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", 60)
+        return super().request(method, url, **kwargs)
+
+
+def sign_up_over_http(
+    live_server: Any,
+    email: str = ANN,
+    *,
+    password: str = PASSWORD,
+    verified: bool = True,
+    browser: Browser | None = None,
+) -> Browser:
+    """The same over HTTP, against the live server (its outbox has the code); the browser,
+    holding the session cookie."""
+    browser = browser or Browser()
+    url = live_server.url
+    response = browser.post(f"{url}/auth/signup", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    if verified:
+        code = live_server.outbox.code(email)
+        response = browser.post(f"{url}/auth/email/verify", json={"code": code})
+        assert response.status_code == 200, response.text
+    return browser

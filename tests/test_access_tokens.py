@@ -35,11 +35,10 @@ from chalicelib.clock import SystemClock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.sessions import token_digest
 from devtools import token_keys
+from tests import helpers
 from tests.conftest import ORIGIN, START, table_items
-from tests.helpers import call, session_token
+from tests.helpers import ANN, PASSWORD, call, session_token
 
-PASSWORD = "correct horse battery"
-ANN = "ann@example.com"
 CLAIMS = {
     "iss", "sub", "aud", "client_id", "iat", "nbf", "exp", "jti", "sid", "auth_time", "amr",
     "email", "email_verified", "scope",
@@ -47,9 +46,8 @@ CLAIMS = {
 
 
 def sign_up(client, email=ANN):
-    response = call(client, "POST", "/auth/signup", {"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.body
-    return session_token(response)
+    """An account whose address is not verified yet (its token says so)."""
+    return helpers.sign_up(client, email, verified=False)
 
 
 def ask_token(client, token=None, body=None, headers=None):
@@ -247,7 +245,7 @@ def test_a_bearer_session_gets_a_token_as_a_cookie_one_does(client):
 
 
 def test_a_session_owing_its_second_factor_gets_403_until_it_gives_it(client, clock):
-    token = sign_up(client)
+    token = helpers.sign_up(client)
     setup = call(client, "POST", "/auth/2fa/totp/setup", {"password": PASSWORD}, token=token)
     secret = setup.json_body["secret"]
     enable = {"code": pyotp.TOTP(secret).at(clock.now())}

@@ -88,6 +88,8 @@ def test_signup_creates_the_user_and_signs_them_in(client, dynamodb, settings):
         f"SESSION#{token_digest(token)}",
         f"SECRET#verify_email#{user['id']}",  # the verification code, as a digest
         f"THROTTLE#send-verify#{user['id']}",  # its send, counted towards the limit
+        "THROTTLE#signup-email#ann@example.com",  # the sign-up, counted per address
+        "THROTTLE#signup-ip#127.0.0.1",  # and per client address
     }
     assert get(client, "/auth/session", token).json_body["user"] == user
 
@@ -100,7 +102,12 @@ def test_signup_with_a_registered_email_is_409(client, email, dynamodb, settings
     assert response.status_code == 409
     assert response.json_body == error_body(EmailTaken)
     assert set_cookies(response.headers) == []
-    assert table_items(dynamodb, settings.table_name) == before
+    # Nothing changed but the two sign-up counters: a 409 tells who has an account, so it
+    # counts like any sign-up.
+    after = {i["pk"]["S"]: i for i in table_items(dynamodb, settings.table_name)}
+    counters = ("THROTTLE#signup-email#ann@example.com", "THROTTLE#signup-ip#127.0.0.1")
+    assert [after.pop(pk)["count"] for pk in counters] == [{"N": "2"}, {"N": "2"}]
+    assert list(after.values()) == [i for i in before if i["pk"]["S"] not in counters]
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,9 @@ from chalice.test import Client
 
 from chalicelib import runtime
 from tests.conftest import table_items
-from tests.helpers import call, session_token
+from tests.helpers import PASSWORD, SesMailbox, call, session_token, sign_up
 from tests.softkey import SoftKey
 
-PASSWORD = "correct horse battery"
 ANN, BOB = "ann@example.com", "bob@example.com"
 APP = "https://app.example.com"
 TOKEN_SIGN_IN = {"X-Session-Transport": "token"}
@@ -40,7 +39,7 @@ def handed_token(response) -> str:
     return token
 
 
-def token_sign_up(client, email=ANN) -> str:
+def token_sign_up(client, email=ANN, *, verified=False) -> str:
     response = token_call(
         client,
         "POST",
@@ -50,7 +49,11 @@ def token_sign_up(client, email=ANN) -> str:
     )
     assert response.status_code == 201, response.body
     assert response.json_body["user"]["email"] == email
-    return handed_token(response)
+    token = handed_token(response)
+    if verified:
+        code = {"code": SesMailbox().code(email)}
+        token = handed_token(token_call(client, "POST", "/auth/email/verify", code, bearer=token))
+    return token
 
 
 def with_credentials(client, path, headers):
@@ -59,9 +62,7 @@ def with_credentials(client, path, headers):
 
 
 def cookie_sign_up(client, email=ANN) -> str:
-    return session_token(
-        call(client, "POST", "/auth/signup", {"email": email, "password": PASSWORD})
-    )
+    return sign_up(client, email)
 
 
 def assert_invalid_token(response):
@@ -192,7 +193,7 @@ def test_email_verification_rotates_the_token(client, mailbox):
 
 
 def test_the_second_factor_by_token(client, clock):
-    token = token_sign_up(client)
+    token = token_sign_up(client, verified=True)
     setup = token_call(client, "POST", "/auth/2fa/totp/setup", {"password": PASSWORD}, bearer=token)
     secret = setup.json_body["secret"]
     enabled = token_call(

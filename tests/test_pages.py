@@ -8,9 +8,8 @@ import pytest
 from chalicelib.pages import base_path
 from chalicelib.trainings import TRAININGS
 from tests.conftest import table_items
-from tests.helpers import parse_set_cookie, set_cookies
+from tests.helpers import PASSWORD, cookie_named, parse_set_cookie, set_cookies, sign_up
 
-PASSWORD = "correct horse battery"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -36,8 +35,7 @@ def html(response) -> str:
 
 
 def cookie_value(response) -> str:
-    (cookie,) = set_cookies(response.headers)
-    return parse_set_cookie(cookie)[1]
+    return cookie_named(response, "auth_session")[0]
 
 
 def signed_up(client, email="ann@example.com") -> str:
@@ -89,8 +87,9 @@ def test_signing_up_redirects_to_training_with_the_cookie(client, dynamodb, sett
     assert (name, attrs["samesite"], attrs["path"]) == ("auth_session", "Lax", "/")
     assert "httponly" in attrs
     kinds = sorted(i["pk"]["S"].split("#")[0] for i in table_items(dynamodb, settings.table_name))
-    # The account, its claim, the session, the verification code and its send counter.
-    assert kinds == ["EMAIL", "SECRET", "SESSION", "THROTTLE", "USER"]
+    # The account, its claim, the session, the verification code, and the counters of its send
+    # and of the sign-up (per address and per IP).
+    assert kinds == ["EMAIL", "SECRET", "SESSION", "THROTTLE", "THROTTLE", "THROTTLE", "USER"]
     training = page(client, "/training", token)
     assert training.status_code == 200
     assert training.headers["Cache-Control"] == "no-store"
@@ -333,7 +332,7 @@ def enrol_in_settings(client, clock, token):
 def test_two_factor_sign_in_through_the_pages(client, clock):
     import pyotp
 
-    token = signed_up(client)
+    token = sign_up(client)  # verified: only then can the app be turned on
     secret, token, codes = enrol_in_settings(client, clock, token)
     settings = html(page(client, "/settings", token))
     assert 'id="two-factor-state">on' in settings
@@ -359,7 +358,7 @@ def test_two_factor_sign_in_through_the_pages(client, clock):
 def test_a_wrong_first_code_keeps_the_set_up_on_the_page(client, clock):
     import re
 
-    token = signed_up(client)
+    token = sign_up(client)
     shown = html(submit(client, "/settings/2fa/setup", token, password=PASSWORD))
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]{32})</code>', shown).group(1)
     wrong = submit(client, "/settings/2fa/enable", token, code="000000")

@@ -7,11 +7,9 @@ import json
 import pytest
 
 from tests.conftest import table_items
-from tests.helpers import parse_set_cookie, set_cookies
+from tests.helpers import ANN, PASSWORD, assert_error, cookie_named, set_cookies, sign_up
 from tests.softkey import SoftKey, b64url
 
-PASSWORD = "correct horse battery"
-ANN = "ann@example.com"
 JSON = {"Content-Type": "application/json"}
 
 
@@ -26,17 +24,6 @@ def request(client, method, path, body=None, token=None, attempt=None):
         headers["Cookie"] = "; ".join(cookies)
     raw = json.dumps(body) if body is not None else ""
     return client.http.request(method, path, headers=headers, body=raw.encode())
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.body
-    assert response.json_body["error"]["code"] == code
-
-
-def sign_up(client, email=ANN):
-    response = request(client, "POST", "/auth/signup", {"email": email, "password": PASSWORD})
-    assert response.status_code == 201
-    return session_token(response)
 
 
 def register(client, token, key, name="Laptop", password=PASSWORD):
@@ -59,20 +46,12 @@ def enrolled(client):
     return key, session_token(response)
 
 
-def cookie_named(response, wanted):
-    for cookie in set_cookies(response.headers):
-        name, value, _ = parse_set_cookie(cookie)
-        if name == wanted:
-            return value
-    raise AssertionError(f"no {wanted} cookie")
-
-
 def attempt_of(response):
-    return cookie_named(response, "passkey_attempt")
+    return cookie_named(response, "passkey_attempt")[0]
 
 
 def session_token(response):
-    token = cookie_named(response, "auth_session")
+    token, _ = cookie_named(response, "auth_session")
     assert len(token) == 43
     return token
 

@@ -1,7 +1,7 @@
 import pytest
 
 from chalicelib.errors import TooManyAttempts
-from chalicelib.throttle import LoginThrottle
+from chalicelib.throttle import Attempt, LoginThrottle
 from tests.conftest import table_items
 
 EMAIL = "ann@example.com"
@@ -16,16 +16,16 @@ class Throttle:
         self.login = LoginThrottle(store, settings, clock)
 
     def seen(self, email=EMAIL, ip=IP):
-        return self.store.table.read(*self.login.reads(email, ip))
+        return self.store.table.read(*self.login.reads(Attempt(email, ip)))
 
     def check(self, email=EMAIL, ip=IP) -> bool:
-        return self.login.check(email, ip, self.seen(email, ip))
+        return self.login.check(Attempt(email, ip), self.seen(email, ip), trusted=False)
 
     def record_failure(self, email=EMAIL, ip=IP):
-        self.login.record_failure(email, ip, self.seen(email, ip))
+        self.login.record_failure(Attempt(email, ip), self.seen(email, ip), trusted=False)
 
     def clear(self, email=EMAIL):
-        self.store.table.commit(self.login.clear(email))
+        self.store.table.commit(self.login.clear(Attempt(email, IP), trusted=False))
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_a_failure_records_both_counters_in_one_call(throttle, calls, dynamodb, 
     fail(throttle, 2)
     seen = throttle.seen()
     calls.clear()
-    throttle.login.record_failure(EMAIL, IP, seen)
+    throttle.login.record_failure(Attempt(EMAIL, IP), seen, trusted=False)
     assert calls.operations == ["TransactWriteItems"]
     counts = {i["pk"]["S"]: i["count"]["N"] for i in table_items(dynamodb, settings.table_name)}
     assert counts == {f"THROTTLE#email#{EMAIL}": "3", f"THROTTLE#ip#{IP}": "3"}
@@ -137,7 +137,7 @@ def test_a_failure_counted_by_another_request_meanwhile_is_not_lost(
     stale = throttle.seen()
     throttle.record_failure()  # a concurrent request counts its failure first
     calls.clear()
-    throttle.login.record_failure(EMAIL, IP, stale)
+    throttle.login.record_failure(Attempt(EMAIL, IP), stale, trusted=False)
     # The optimistic write fails on the stale count; the atomic increments take over.
     assert calls.operations[0] == "TransactWriteItems"
     assert "UpdateItem" in calls.operations[1:]
@@ -148,7 +148,7 @@ def test_a_failure_counted_by_another_request_meanwhile_is_not_lost(
 def test_without_an_ip_only_the_email_is_counted_in_one_put(throttle, calls, dynamodb, settings):
     seen = throttle.seen(ip="")
     calls.clear()
-    throttle.login.record_failure(EMAIL, "", seen)
+    throttle.login.record_failure(Attempt(EMAIL, ""), seen, trusted=False)
     assert calls.operations == ["PutItem"]
     assert [i["pk"]["S"] for i in table_items(dynamodb, settings.table_name)] == [
         f"THROTTLE#email#{EMAIL}"

@@ -13,25 +13,7 @@ import pytest
 
 from chalicelib.keyring import Keyring, KeyringError, KeySource
 from tests.conftest import table_items
-from tests.helpers import call, session_token
-
-PASSWORD = "correct horse battery"
-ANN = "ann@example.com"
-
-
-def sign_up(client, email=ANN):
-    response = call(client, "POST", "/auth/signup", {"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.body
-    return session_token(response)
-
-
-def log_in(client, email=ANN, password=PASSWORD):
-    return call(client, "POST", "/auth/login", {"email": email, "password": password})
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.body
-    assert response.json_body["error"]["code"] == code
+from tests.helpers import ANN, PASSWORD, assert_error, call, log_in, session_token, sign_up
 
 
 def user_item(dynamodb, settings):

@@ -16,8 +16,7 @@ from chalicelib.sessions import SessionManager
 from chalicelib.store.accounts import UserRecord
 from chalicelib.users import Accounts, User, normalize_email
 from tests.conftest import table_items
-
-PASSWORD = "correct horse battery"
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture
@@ -36,8 +35,8 @@ def sessions(store, settings, clock) -> SessionManager:
 
 
 def sign_up(accounts, sessions, email, password) -> User:
-    """What a sign-up stores: the account, in one write with its first session."""
-    user, writes = accounts.register(email, password)
+    """What a sign-up stores (flows.signin): the account, in one write with its first session."""
+    user, writes = accounts.register(normalize_email(email), accounts.new_password_hash(password))
     sessions.create_session(user, writes=writes)
     return user
 
@@ -97,9 +96,9 @@ def test_an_email_can_register_once_whatever_its_case(
     assert table_items(dynamodb, settings.table_name) == before
 
 
-def test_sign_up_checks_the_password_policy_before_writing(accounts, dynamodb, settings):
+def test_sign_up_checks_the_password_policy_before_writing(accounts, sessions, dynamodb, settings):
     with pytest.raises(InvalidPassword):
-        accounts.register("ann@example.com", "short")
+        sign_up(accounts, sessions, "ann@example.com", "short")
     assert table_items(dynamodb, settings.table_name) == []
 
 

@@ -18,10 +18,13 @@ password or code does not count by itself (ASVS 7.5.1).
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from chalicelib import client_ip
 from chalicelib.audit import Event
 from chalicelib.errors import (
     EmailUnverified,
@@ -35,13 +38,15 @@ from chalicelib.mail import Kind
 from chalicelib.sessions import Session
 from chalicelib.store.accounts import Credentials
 from chalicelib.store.table import Read, Write
-from chalicelib.transports import CLEARED, Handout, Presented, Reply
+from chalicelib.throttle import Attempt
+from chalicelib.transports import CLEARED, Handout, Presented, Reply, Transport
 from chalicelib.users import LoginKey, User
 
 if TYPE_CHECKING:
     from chalicelib.runtime import Services
 
 REAUTHENTICATION_SECONDS = 5 * 60
+DEVICE_SECONDS = 180 * 86_400  # how long a browser stays known after a right password
 
 
 class Access(IntEnum):
@@ -53,10 +58,12 @@ class Access(IntEnum):
 
 
 class PasswordCheck(NamedTuple):
+    """A right password (or a recent re-authentication). What its success owes (earlier
+    failures cleared, the hash upgraded to today's parameters, the browser known) is not
+    here: the context keeps it and writes it with the flow's next write, whichever that is,
+    so no flow can drop it (Django's check_password with its setter, made unforgettable)."""
+
     user: User
-    credentials: Credentials | None  # None: re-authenticated earlier, no password checked
-    writes: list[Write]  # what the success owes: clearing earlier failures
-    rehash: Write | None  # the hash with today's parameters, unless the caller replaces it
     extra: list[Any]  # the records of the extra reads, in their order
 
 
@@ -70,6 +77,7 @@ class RequestContext:
         self.services = services
         self.presented = presented  # by the edge, from the request's transport
         self.ip = ip
+        self.ip_key = client_ip.limit_key(ip)  # what per-IP limits count under
         self.user_agent = user_agent
         self.base_path = base_path  # API Gateway's stage prefix (`/api`), or ""
         self.attempt = presented.passkey_attempt  # the passkey sign-in this client began
@@ -80,6 +88,7 @@ class RequestContext:
         self._session: Session | None = None
         self._reauthenticated_now = 0  # when this request re-authenticated the session (0: not)
         self._reauthentication_saved = False
+        self._owed: list[Write] = []  # what a right password owes, written with the next write
 
     # -- the current session ---------------------------------------------------------------
 
@@ -96,19 +105,18 @@ class RequestContext:
         self._validated = True
         return self._session
 
-    def require(self, access: Access = Access.RESOURCE) -> Session:
-        """The session, if it grants `access`: else 401, or 403 naming what is missing."""
+    def require(self, access: Access = Access.RESOURCE, *, verified: bool = False) -> Session:
+        """The session, if it grants `access`: else 401, or 403 naming what is missing. With
+        `verified`, the address must be verified whatever the stage says: what an unverified
+        account may not add (a second factor, a passkey, a sign-in identity) could be a
+        squatter's, waiting for the address's owner."""
         session = self.session()
         if session is None:
             raise Unauthenticated()
-        user = session.user
-        if access >= Access.ACCOUNT and user.two_factor_enabled and not session.two_factor_verified:
+        if access >= Access.ACCOUNT and session.second_factor_owed:
             raise TwoFactorRequired()
-        if (
-            access >= Access.RESOURCE
-            and self.services.settings.require_verified_email
-            and not user.email_verified
-        ):
+        resource = access >= Access.RESOURCE and self.services.settings.require_verified_email
+        if (verified or resource) and not session.user.email_verified:
             raise EmailUnverified()
         return session
 
@@ -141,6 +149,7 @@ class RequestContext:
         the same write as `writes`: a failure leaves the client signed in as before. `amr`
         says how (chalicelib.sessions' method names). A sign-in that is itself a
         re-authentication (a passkey's assertion) says so."""
+        held = self.presented.held_cookie
         token, session = self.services.sessions.create_session(
             user,
             user_agent=self.user_agent,
@@ -148,9 +157,12 @@ class RequestContext:
             two_factor_verified=two_factor_verified,
             reauthenticated_at=self.services.clock.now() if reauthenticated else 0,
             amr=amr,
-            replacing=self._token,
-            writes=writes,
+            # A token client's cookie session ends too: a sign-in ends what the client held.
+            replacing=(self._token, held),
+            writes=self._together(writes),
         )
+        self._settle()
+        self.reply.held_cookie_ended = held is not None
         return self._adopt(token, session)
 
     def rotate_sessions(
@@ -181,14 +193,18 @@ class RequestContext:
             two_factor_verified=two_factor_verified,
             # The client's proof goes with it to its new session.
             reauthenticated_at=max(earlier, self._reauthenticated_now),
-            writes=writes,
+            writes=self._together(writes),
             **signed_in,
         )
+        self._settle()
         return self._adopt(token, session)
 
     def end_every_session(self, user_id: str, writes: Sequence[Write] = ()) -> None:
         """End every session of the user, this one included, atomically with `writes`."""
-        self.services.sessions.end_all_sessions(user_id, presented=self._token, writes=writes)
+        self.services.sessions.end_all_sessions(
+            user_id, presented=self._token, writes=self._together(writes)
+        )
+        self._settle()
         self._token = None  # its session is gone: nothing left to delete
         self.sign_out()
 
@@ -220,20 +236,26 @@ class RequestContext:
         **details: str,
     ) -> PasswordCheck:
         """Every password check, in one read round trip (the failure counters, the email's
-        credentials and any `extra` reads): refused while throttled, a failure counted and
-        audited. On success, the user and the writes it owes, for the caller to commit
-        together with its own."""
+        credentials, which know the browsers known to the account, and any `extra` reads):
+        refused while throttled, a failure counted and audited. On success, the user; what the
+        success owes goes with the flow's next write."""
         services = self.services
         throttle = services.throttle
-        email_key = login.key
-        counters = throttle.reads(email_key, self.ip)
-        email = login.email
-        credentials_read = [] if email is None else [services.accounts.credentials(email)]
-        results = services.store.table.read(*counters, *credentials_read, *extra)
-        seen = results[: len(counters)]
-        credentials = results[len(counters)] if credentials_read else None
+        device = _digest(self.presented.device)
+        attempt = Attempt(login.key, self.ip_key, device)
+        counters = throttle.reads(attempt)
+        own = [] if login.email is None else [services.accounts.credentials(login.email)]
+        results = services.store.table.read(*counters, *own, *extra)
+        seen, rest = results[: len(counters)], results[len(counters) :]
+        credentials = rest.pop(0) if own else None
+        now = services.clock.now()
+        trusted = (
+            device is not None
+            and credentials is not None
+            and now < credentials.devices.get(device, 0)
+        )
         try:
-            had_failures = throttle.check(email_key, self.ip, seen)
+            had_failures = throttle.check(attempt, seen, trusted=trusted)
         except TooManyAttempts:
             self.audit(Event.LOGIN_THROTTLED, user_id, **details)
             raise
@@ -242,12 +264,24 @@ class RequestContext:
                 services.accounts.refuse_unknown(password)
             user, rehash = services.accounts.verify(credentials, password)
         except InvalidCredentials:
-            throttle.record_failure(email_key, self.ip, seen)
+            throttle.record_failure(attempt, seen, trusted=trusted)
             self.audit(Event.LOGIN_FAILURE, user_id, **details)
             raise
-        writes = [throttle.clear(email_key)] if had_failures else []
-        extra_results = results[len(counters) + len(credentials_read) :]
-        return PasswordCheck(user, credentials, writes, rehash, extra_results)
+        if had_failures:
+            self._owed.append(throttle.clear(attempt, trusted=trusted))
+        if rehash is not None:
+            self._owed.append(rehash)
+        if not trusted and credentials is not None and self.presented.transport is Transport.COOKIE:
+            self._know_this_browser(credentials, now)
+        return PasswordCheck(user, rest)
+
+    def _know_this_browser(self, credentials: Credentials, now: int) -> None:
+        """A device cookie for this browser, known to the account from now on."""
+        token = secrets.token_urlsafe(32)
+        until = now + DEVICE_SECONDS
+        accounts = self.services.store.accounts
+        self._owed.append(accounts.know_device(credentials, str(_digest(token)), until, now))
+        self.reply.device = Handout(token, until)
 
     def reauthenticate(self, password: str | None, *, extra: Sequence[Read] = ()) -> PasswordCheck:
         """Re-authentication before a sensitive change: the signed-in user's password, checked
@@ -260,7 +294,7 @@ class RequestContext:
             if not self.recently_reauthenticated():
                 raise ReauthenticationRequired()
             records = self.services.store.table.read(*extra) if extra else []
-            return PasswordCheck(session.user, None, [], None, records)
+            return PasswordCheck(session.user, records)
         return self.verify_password(password, extra=extra)
 
     def verify_password(self, password: str, *, extra: Sequence[Read] = ()) -> PasswordCheck:
@@ -297,16 +331,34 @@ class RequestContext:
 
     def commit(self, *writes: Write) -> None:
         """The flow's writes, all or nothing, with the session's own update if this request
-        re-authenticated it."""
+        re-authenticated it, and what a right password owes."""
         pending = list(writes)
         digest = self.services.sessions.digest_of(self._token)
         if self._reauthenticated_now and not self._reauthentication_saved and digest:
             pending.append(
                 self.services.store.sessions.reauthenticated(digest, self._reauthenticated_now)
             )
+        pending = self._together(pending)
         if pending:
             self.services.store.table.commit(*pending)
+        self._settle()
         self._reauthentication_saved = True
+
+    def _together(self, writes: Sequence[Write]) -> list[Write]:
+        """`writes` and what is owed that can join them: a transaction writes each item once,
+        so an owed write to an item the flow writes too waits for `_settle`."""
+        written = {write.pk for write in writes}
+        joining = [w for w in self._owed if w.pk not in written]
+        self._owed = [w for w in self._owed if w.pk in written]
+        return [*writes, *joining]
+
+    def _settle(self) -> None:
+        """After the flow's write: what was owed to an item it wrote too, each on its own and
+        only if still right (a hash upgrade is conditional on the hash it upgrades, so it
+        never overwrites a password set meanwhile)."""
+        owed, self._owed = self._owed, []
+        for write in owed:
+            self.services.store.table.try_commit(write)
 
     def link(self, path: str) -> str:
         """An absolute link to one of our pages, for mail: the public origin (never the
@@ -323,3 +375,7 @@ class RequestContext:
         self.services.audit.record(
             event, user_id=user_id, ip=self.ip, user_agent=self.user_agent, **details
         )
+
+
+def _digest(token: str | None) -> str | None:
+    return None if not token else hashlib.sha256(token.encode()).hexdigest()

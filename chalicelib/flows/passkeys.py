@@ -5,17 +5,21 @@ Every challenge is stored in DynamoDB for 5 minutes, bound to the session or the
 attempt that asked for it (a short-lived cookie; a header for token clients), and consumed by
 a conditional delete, so a second use of one challenge fails. Options requests are
 rate-limited per IP. A second factor must come from one of the signed-in user's own passkeys.
-A sign count that does not grow is refused and audited as a possible clone. Registering,
-renaming or deleting a passkey needs a two-factor-verified session and re-authentication (the
-password, or one given on this session in the last 5 minutes: RequestContext.reauthenticate);
-each change is mailed to the user.
+A sign count that does not grow is refused and audited as a possible clone; a passkey signs
+in only while its user's item lists it, and an assertion's user handle, when it has one, must
+be that user's (WebAuthn Level 3, 7.2). Registering, renaming or deleting a passkey needs a
+two-factor-verified session and re-authentication (the password, or one given on this session
+in the last 5 minutes: RequestContext.reauthenticate); each change is mailed to the user. Only
+an account with a verified address can add one: on an unverified one it could be a squatter's,
+waiting for the address's owner. A name is 1 to 64 characters, none of them a control or
+format character (Unicode Cc and Cf: U+202E would turn a notice's text around).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
+import unicodedata
 from typing import Any
 
 from chalicelib import webauthn_rp
@@ -35,12 +39,14 @@ from chalicelib.limits import PASSKEY_OPTIONS_PER_IP
 from chalicelib.mail import Kind
 from chalicelib.sessions import PASSKEY, methods
 from chalicelib.signin_methods import SignInMethods
-from chalicelib.store.passkeys import MAX_PASSKEYS, PasskeyOwner, PasskeyRecord
+from chalicelib.store.accounts import UserItem
+from chalicelib.store.passkeys import MAX_PASSKEYS, PasskeyRecord
 from chalicelib.store.table import Write
-from chalicelib.users import User
+from chalicelib.users import User, user_of_item
 from chalicelib.webauthn_rp import BadCredential, CloneSuspected, RelyingParty
 
-_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+MAX_NAME = 64
+_REFUSED_IN_NAMES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 REGISTER, LOGIN, SECOND_FACTOR = "register", "login", "second-factor"
 
 
@@ -49,14 +55,14 @@ REGISTER, LOGIN, SECOND_FACTOR = "register", "login", "second-factor"
 
 def registration_options(ctx: RequestContext, password: str | None) -> dict[str, Any]:
     """Creation options for a new passkey of the signed-in user (re-authenticated)."""
-    current = ctx.require(Access.ACCOUNT)
-    owner, writes = _reauthenticated_owner(ctx, password)
+    current = ctx.require(Access.ACCOUNT, verified=True)
+    owner = _reauthenticated_owner(ctx, password)
     if len(owner.passkeys) >= MAX_PASSKEYS:
         raise TooManyPasskeys()
-    ctx.services.limits.spend(PASSKEY_OPTIONS_PER_IP, ctx.ip or "unknown")
-    handle = owner.handle or _first_handle(ctx, owner.user_id)
+    ctx.services.limits.spend(PASSKEY_OPTIONS_PER_IP, ctx.ip_key or "unknown")
+    handle = owner.webauthn_handle or _first_handle(ctx, owner.user_id)
     challenge = webauthn_rp.new_challenge()
-    ctx.commit(_challenge(ctx, challenge, REGISTER, current.id, owner.user_id), *writes)
+    ctx.commit(_challenge(ctx, challenge, REGISTER, current.id, owner.user_id))
     return webauthn_rp.registration_options(
         _relying_party(ctx),
         challenge,
@@ -69,7 +75,7 @@ def registration_options(ctx: RequestContext, password: str | None) -> dict[str,
 def register(ctx: RequestContext, credential: Any, name: str) -> PasskeyRecord:
     """Verify a new credential against its challenge and keep it; the user has two factors
     from now on (a first passkey ends their other sessions and rotates this one)."""
-    current = ctx.require(Access.ACCOUNT)
+    current = ctx.require(Access.ACCOUNT, verified=True)
     name = _valid_name(name)
     challenge = _take(ctx, credential, REGISTER, current.id, InvalidPasskey)
     try:
@@ -78,8 +84,8 @@ def register(ctx: RequestContext, credential: Any, name: str) -> PasskeyRecord:
         _failed(ctx, current.user.id, "registration", error)
         raise InvalidPasskey() from None
     store = ctx.services.store
-    (owner,) = store.table.read(store.passkeys.owner(current.user.id))
-    if owner is None or owner.handle is None:
+    (owner,) = store.table.read(store.accounts.user(current.user.id))
+    if owner is None or owner.webauthn_handle is None:
         raise InvalidPasskey()  # the account went away meanwhile
     now = ctx.services.clock.now()
     record = PasskeyRecord(
@@ -96,7 +102,7 @@ def register(ctx: RequestContext, credential: Any, name: str) -> PasskeyRecord:
         last_used_at=now,
     )
     ctx.send_mail(Kind.PASSKEY_ADDED, owner.email, name=name)
-    writes = store.passkeys.add(owner, record, owner.handle)
+    writes = store.passkeys.add(owner, record, owner.webauthn_handle)
     if owner.two_factor:
         store.table.commit(*writes)
     else:
@@ -110,15 +116,15 @@ def register(ctx: RequestContext, credential: Any, name: str) -> PasskeyRecord:
 def list_passkeys(ctx: RequestContext) -> list[PasskeyRecord]:
     user = ctx.require(Access.ACCOUNT).user
     store = ctx.services.store
-    (owner,) = store.table.read(store.passkeys.owner(user.id))
+    (owner,) = store.table.read(store.accounts.user(user.id))
     return [] if owner is None else store.passkeys.all_of(owner)
 
 
 def rename(ctx: RequestContext, credential_id: str, name: str, password: str | None) -> None:
     name = _valid_name(name)
-    owner, record, writes = _own_passkey(ctx, credential_id, password)
+    owner, record = _own_passkey(ctx, credential_id, password)
     ctx.send_mail(Kind.PASSKEY_RENAMED, owner.email, name=name)
-    ctx.commit(ctx.services.store.passkeys.rename(record, name), *writes)
+    ctx.commit(ctx.services.store.passkeys.rename(record, name))
     ctx.audit(Event.PASSKEY_RENAMED, owner.user_id, passkey=credential_id[:16])
 
 
@@ -126,12 +132,12 @@ def delete(ctx: RequestContext, credential_id: str, password: str | None) -> Non
     """The passkey gone; without another factor left, the user's two-factor ends (and their
     other sessions with it)."""
     current = ctx.require(Access.ACCOUNT)
-    owner, record, writes = _own_passkey(ctx, credential_id, password)
+    owner, record = _own_passkey(ctx, credential_id, password)
     SignInMethods.of(owner, ctx.services.settings).check_removal(passkeys=1)
     store = ctx.services.store
     still_on = owner.totp or len(owner.passkeys) > 1
     ctx.send_mail(Kind.PASSKEY_REMOVED, owner.email, name=record.name)
-    removal = [*store.passkeys.remove(owner, credential_id), *writes]
+    removal = store.passkeys.remove(owner, credential_id)
     if still_on:
         ctx.commit(*removal)
     else:
@@ -147,7 +153,7 @@ def delete(ctx: RequestContext, credential_id: str, password: str | None) -> Non
 def login_options(ctx: RequestContext) -> dict[str, Any]:
     """Request options for a discoverable sign-in; the challenge is bound to this client (by a
     short-lived cookie, or a value a token client sends back), so it answers for no one else."""
-    ctx.services.limits.spend(PASSKEY_OPTIONS_PER_IP, ctx.ip or "unknown")
+    ctx.services.limits.spend(PASSKEY_OPTIONS_PER_IP, ctx.ip_key or "unknown")
     attempt = secrets.token_urlsafe(24)
     challenge = webauthn_rp.new_challenge()
     ctx.services.store.table.commit(_challenge(ctx, challenge, LOGIN, _binding(attempt), ""))
@@ -166,9 +172,10 @@ def log_in(ctx: RequestContext, credential: Any) -> User:
     challenge = _take(ctx, credential, LOGIN, _binding(ctx.attempt), PasskeySignInFailed)
     ctx.release_passkey_attempt()  # used up
     record, owner = _passkey_and_owner(ctx, credential, PasskeySignInFailed)
-    user = User(
-        owner.user_id, owner.email, owner.email_verified, owner.two_factor, owner.has_password
-    )
+    if not _handle_is_owners(credential, owner):
+        _failed(ctx, owner.user_id, "sign-in", BadCredential("another user's handle"))
+        raise PasskeySignInFailed()
+    user = user_of_item(owner)
     used = _verify(ctx, credential, challenge, record, PasskeySignInFailed, during="sign-in")
     # User-verified and phishing-resistant: it re-authenticates the session it starts.
     ctx.start_session(user, [used], amr=PASSKEY, two_factor_verified=True, reauthenticated=True)
@@ -182,10 +189,10 @@ def second_factor_options(ctx: RequestContext) -> dict[str, Any]:
     if not session.user.two_factor_enabled:
         raise TwoFactorOff("Two-factor sign-in is not on for this account.")
     store = ctx.services.store
-    (owner,) = store.table.read(store.passkeys.owner(session.user.id))
+    (owner,) = store.table.read(store.accounts.user(session.user.id))
     if owner is None or not owner.passkeys:
         raise NoPasskeys()
-    ctx.services.limits.spend(PASSKEY_OPTIONS_PER_IP, ctx.ip or "unknown")
+    ctx.services.limits.spend(PASSKEY_OPTIONS_PER_IP, ctx.ip_key or "unknown")
     challenge = webauthn_rp.new_challenge()
     store.table.commit(_challenge(ctx, challenge, SECOND_FACTOR, session.id, owner.user_id))
     return webauthn_rp.authentication_options(
@@ -252,10 +259,10 @@ def _first_handle(ctx: RequestContext, user_id: str) -> str:
     handle = webauthn_rp.new_handle()
     if store.table.try_commit(store.passkeys.first_handle(user_id, handle)):
         return handle
-    (owner,) = store.table.read(store.passkeys.owner(user_id))
-    if owner is None or owner.handle is None:
+    (owner,) = store.table.read(store.accounts.user(user_id))
+    if owner is None or owner.webauthn_handle is None:
         raise ReauthenticationRequired()  # the account went away meanwhile
-    return owner.handle
+    return owner.webauthn_handle
 
 
 def _binding(attempt: str) -> str:
@@ -287,7 +294,7 @@ def _take(
 
 def _passkey_and_owner(
     ctx: RequestContext, credential: Any, error: type[InvalidCredentials] | type[InvalidPasskey]
-) -> tuple[PasskeyRecord, PasskeyOwner]:
+) -> tuple[PasskeyRecord, UserItem]:
     try:
         credential_id = webauthn_rp.credential_id_of(credential)
     except BadCredential:
@@ -296,10 +303,22 @@ def _passkey_and_owner(
     (record,) = store.table.read(store.passkeys.passkey(credential_id))
     if record is None:
         raise error()
-    (owner,) = store.table.read(store.passkeys.owner(record.user_id))
-    if owner is None:
-        raise error()
+    (owner,) = store.table.read(store.accounts.user(record.user_id))
+    if owner is None or record.credential_id not in owner.passkeys:
+        raise error()  # a passkey its user's item does not list signs nobody in
     return record, owner
+
+
+def _handle_is_owners(credential: Any, owner: UserItem) -> bool:
+    """An assertion's user handle, when it has one, is the credential's owner's."""
+    try:
+        handle = webauthn_rp.user_handle_of(credential)
+    except BadCredential:
+        return False
+    if handle is None:
+        return True
+    own = owner.webauthn_handle
+    return own is not None and handle == webauthn_rp.handle_bytes(own)
 
 
 def _verify(
@@ -331,36 +350,38 @@ def _verify(
     return ctx.services.store.passkeys.used(record, count, ctx.services.clock.now())
 
 
-def _reauthenticated_owner(
-    ctx: RequestContext, password: str | None
-) -> tuple[PasskeyOwner, list[Write]]:
+def _reauthenticated_owner(ctx: RequestContext, password: str | None) -> UserItem:
     """The user's passkey state, once they proved it is them: the password (checked like a
     login), or a re-authentication on this session within the last 5 minutes."""
     session = ctx.require(Access.ACCOUNT)
-    check = ctx.reauthenticate(password, extra=[ctx.services.store.passkeys.owner(session.user.id)])
+    check = ctx.reauthenticate(password, extra=[ctx.services.store.accounts.user(session.user.id)])
     (owner,) = check.extra
     if owner is None:
         raise ReauthenticationRequired()
-    return owner, check.writes
+    return owner
 
 
 def _own_passkey(
     ctx: RequestContext, credential_id: str, password: str | None
-) -> tuple[PasskeyOwner, PasskeyRecord, list[Write]]:
-    owner, writes = _reauthenticated_owner(ctx, password)
+) -> tuple[UserItem, PasskeyRecord]:
+    owner = _reauthenticated_owner(ctx, password)
     if credential_id not in owner.passkeys:
         raise NotFound("You have no passkey with this id.")
     store = ctx.services.store
     (record,) = store.table.read(store.passkeys.passkey(credential_id))
     if record is None or record.user_id != owner.user_id:
         raise NotFound("You have no passkey with this id.")
-    return owner, record, writes
+    return owner, record
 
 
 def _valid_name(raw: str) -> str:
     name = raw.strip()
-    if not _NAME.fullmatch(name):
-        raise InvalidRequest("A passkey's name has 1 to 64 characters, no control characters.")
+    if not 1 <= len(name) <= MAX_NAME or any(
+        unicodedata.category(c) in _REFUSED_IN_NAMES for c in name
+    ):
+        raise InvalidRequest(
+            "A passkey's name has 1 to 64 characters, and no control or formatting characters."
+        )
     return name
 
 

@@ -8,24 +8,42 @@ on a password change, the notice by mail, and the audit log.
 from __future__ import annotations
 
 import logging
+import time
 
 from chalicelib.audit import Event
 from chalicelib.errors import NotFound, ServiceUnavailable
-from chalicelib.flows import email
+from chalicelib.flows import codes, email, mailed_codes
 from chalicelib.flows.context import Access, RequestContext
+from chalicelib.limits import SIGNUPS_PER_EMAIL, signups_per_ip
 from chalicelib.mail import Kind
+from chalicelib.onetime import Purpose
 from chalicelib.passwords import check_password_policy
 from chalicelib.sessions import PASSWORD, SessionSummary
-from chalicelib.users import User, login_key
+from chalicelib.users import User, login_key, normalize_email
 
 logger = logging.getLogger(__name__)
 
 
-def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User:
-    """A new account, signed in, with a verification code on its way. The account exists only
-    with its first session and its code (one write); a failed send does not undo it: the
-    user can ask for another code."""
-    user, account = ctx.services.accounts.register(raw_email, password)
+def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User | None:
+    """A new account, signed in, with a verification code on its way (409 email_taken for an
+    address that has one). The account exists only with its first session and its code (one
+    write); a failed send does not undo it: the user can ask for another code.
+
+    Limited per client address (SIGNUP_IP_MAX an hour) and per address (3 per 10 minutes),
+    every answer counted: a 409 tells whether an address has an account. With
+    SIGNUP_REVEALS_ACCOUNTS=false it tells nothing: see `_sign_up_quietly` (None)."""
+    services = ctx.services
+    settings = services.settings
+    address = normalize_email(raw_email, deliverable=True)
+    check_password_policy(password)  # bad input is a 400 and costs no sign-up
+    if ctx.ip_key:
+        services.limits.spend(signups_per_ip(settings.signup_ip_max), ctx.ip_key)
+    services.limits.spend(SIGNUPS_PER_EMAIL, address)
+    password_hash = services.accounts.new_password_hash(password)
+    if not settings.signup_reveals_accounts:
+        _sign_up_quietly(ctx, address, password_hash)
+        return None
+    user, account = services.accounts.register(address, password_hash)
     code, verification = email.verification_for_new_user(ctx, user)
     ctx.start_session(user, [*account, *verification], amr=PASSWORD)
     ctx.audit(Event.SIGNUP, user.id)
@@ -36,10 +54,32 @@ def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User:
     return user
 
 
+def _sign_up_quietly(ctx: RequestContext, address: str, password_hash: str) -> None:
+    """The same answer, in the same time, whether or not the address has an account, and
+    nobody signed in: a new address is mailed a sign-in code that carries the chosen password
+    (entering it makes the account, flows.codes); a taken one's owner is told of the attempt."""
+    started = time.monotonic()
+    services = ctx.services
+    (credentials,) = services.store.table.read(services.accounts.credentials(address))
+    user_id = None if credentials is None else credentials.user_id
+    try:
+        if credentials is None:
+            to = mailed_codes.Addressee(address, address)
+            code, write = mailed_codes.new(ctx, Purpose.LOGIN_CODE, to, password_hash=password_hash)
+            services.store.table.commit(write)
+            codes.send_login_code(ctx, address, code, new_account=True)
+        else:
+            ctx.send_mail(Kind.SIGNUP_ATTEMPTED, address, link=ctx.link("/login"))
+    except ServiceUnavailable:
+        # A 503 for some addresses only would tell which have accounts.
+        ctx.audit(Event.MAIL_FAILED, user_id, mail="signup")
+    ctx.audit(Event.SIGNUP_REQUESTED, user_id)
+    services.pause(email.RESET_RESPONSE_SECONDS - (time.monotonic() - started))
+
+
 def log_in(ctx: RequestContext, raw_email: str, password: str) -> User:
     check = ctx.check_password(login_key(raw_email), password)
-    rehash = [] if check.rehash is None else [check.rehash]
-    ctx.start_session(check.user, [*check.writes, *rehash], amr=PASSWORD)
+    ctx.start_session(check.user, amr=PASSWORD)
     ctx.audit(Event.LOGIN_SUCCESS, check.user.id)
     return check.user
 
@@ -58,7 +98,7 @@ def change_password(ctx: RequestContext, current_password: str | None, new_passw
     account without a password gets its first one."""
     check_password_policy(new_password)  # a bad new password is a 400, not a failed attempt
     current = ctx.require(Access.ACCOUNT)
-    check = ctx.reauthenticate(current_password)
+    ctx.reauthenticate(current_password)
     user = current.user
     first = not user.has_password
     new_hash = ctx.services.accounts.new_password_hash(new_password)
@@ -69,7 +109,6 @@ def change_password(ctx: RequestContext, current_password: str | None, new_passw
         [
             accounts.update_claim(user.id, user.email, password_hash=new_hash),
             *([accounts.update_user(user.id, has_password=True)] if first else []),
-            *check.writes,
             *email.discard_reset(ctx, user.id),
         ],
         two_factor_verified=current.two_factor_verified,
@@ -82,12 +121,13 @@ def delete_account(ctx: RequestContext, password: str | None) -> None:
     """Delete the user, the email claim, their one-time secrets and every session; the email
     is free again."""
     store = ctx.services.store
-    check = ctx.reauthenticate(password, extra=[store.passkeys.owner(ctx.require().user.id)])
+    # Never behind a verified address: deleting is always the owner's right (Access.ACCOUNT).
+    current = ctx.require(Access.ACCOUNT)
+    check = ctx.reauthenticate(password, extra=[store.accounts.user(current.user.id)])
     user = check.user
     (owner,) = check.extra
     writes = [
         *ctx.services.accounts.delete(user),
-        *check.writes,
         *email.discard_all(ctx, user),
         # Nothing of the account stays behind: a sign-in identity left over would sign in to
         # nothing, and would keep its provider account from ever signing up again.

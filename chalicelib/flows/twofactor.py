@@ -2,9 +2,12 @@
 
 Beyond the references: a TOTP step is accepted at most once per user (the step is recorded in
 the same conditional write that the code allows), a recovery code is removed in that write,
-5 consecutive wrong codes lock the second step for 15 minutes in DynamoDB (across containers),
-the secret is encrypted at rest (AES-GCM, the key outside the table), and a password reset
-cannot skip the second factor (`prove_for_reset`).
+5 wrong codes lock the second step for 15 minutes in DynamoDB (across containers, counted as
+chalicelib.limits counts guesses: a right code that a copy of itself beat, a double click, is
+refused without being counted), the secret is encrypted at rest (AES-GCM, the key outside the
+table), and a password reset of a verified account cannot skip the second factor
+(`prove_for_reset`). Only an account with a verified address can turn the app on: on an
+unverified one it could be a squatter's, waiting for the address's owner.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def factors(ctx: RequestContext) -> Factors:
     """Which second factors the signed-in user has (their second step offers those)."""
     user = ctx.require(Access.SESSION).user
     store = ctx.services.store
-    (owner,) = store.table.read(store.passkeys.owner(user.id))
+    (owner,) = store.table.read(store.accounts.user(user.id))
     if owner is None:
         return Factors(False, False)
     return Factors(owner.totp, bool(owner.passkeys))
@@ -60,7 +63,7 @@ def status(ctx: RequestContext) -> Status:
 
 def begin_setup(ctx: RequestContext, password: str | None) -> Setup:
     """A new secret, pending for 10 minutes until a code from it comes back."""
-    user = ctx.require(Access.ACCOUNT).user
+    user = ctx.require(Access.ACCOUNT, verified=True).user
     check = ctx.reauthenticate(password, extra=[ctx.services.store.twofactor.read(user.id)])
     (state,) = check.extra
     if state.totp_secret is not None:
@@ -68,10 +71,7 @@ def begin_setup(ctx: RequestContext, password: str | None) -> Setup:
     secret = totp.new_secret()
     sealed = ctx.services.keys.keyring.encrypt(secret, _context(user.id))
     until = ctx.services.clock.now() + PENDING_SECONDS
-    ctx.commit(
-        ctx.services.store.twofactor.begin(user.id, sealed, until, TwoFactorAlreadyOn),
-        *check.writes,
-    )
+    ctx.commit(ctx.services.store.twofactor.begin(user.id, sealed, until, TwoFactorAlreadyOn))
     ctx.audit(Event.TWO_FACTOR_SETUP_STARTED, user.id)
     uri = totp.provisioning_uri(secret, user.email, ctx.services.settings.totp_issuer)
     return Setup(secret, uri, totp.qr_svg(uri))
@@ -91,17 +91,19 @@ def pending_setup(ctx: RequestContext) -> Setup | None:
 def enable(ctx: RequestContext, code: str) -> list[str]:
     """The first code from the app turns it on: recovery codes (shown this once), every other
     session ended, this one rotated and verified, a notice mailed first."""
-    current = ctx.require(Access.ACCOUNT)
+    current = ctx.require(Access.ACCOUNT, verified=True)
     user = current.user
     seen, state = _read_with_attempts(ctx, user.id)
     now = ctx.services.clock.now()
     if state.totp_pending is None or state.totp_pending_until <= now:
         raise InvalidCode("No set-up is waiting for a code: start the set-up again.")
-    ctx.services.limits.attempt(TWO_FACTOR_ATTEMPTS, user.id, seen)
+    limits = ctx.services.limits
+    limits.check(TWO_FACTOR_ATTEMPTS, seen)
     secret = ctx.services.keys.keyring.decrypt(state.totp_pending, _context(user.id))
     step = totp.matching_step(secret, code.strip(), now)
     if step is None:
         ctx.audit(Event.TWO_FACTOR_FAILURE, user.id, method="totp", during="setup")
+        limits.spend(TWO_FACTOR_ATTEMPTS, user.id)
         raise InvalidCode()
     codes, digests = _recovery_codes(user.id)
     on = user._replace(two_factor_enabled=True)
@@ -112,7 +114,7 @@ def enable(ctx: RequestContext, code: str) -> list[str]:
         [
             store.twofactor.enable(state, step, digests),
             store.accounts.update_claim(user.id, user.email, two_factor=True),
-            ctx.services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
+            limits.clear_unless_reached(TWO_FACTOR_ATTEMPTS, user.id, seen),
         ],
         two_factor_verified=True,
         amr=methods(current.amr, ONE_TIME_CODE),  # the app's first code was just given
@@ -129,13 +131,10 @@ def verify(ctx: RequestContext, code: str) -> User:
     if not user.two_factor_enabled or session.two_factor_verified:
         return user  # nothing owed
     seen, state = _read_with_attempts(ctx, user.id)
-    proof = _prove(ctx, state, seen, code, during="sign-in")
+    proof, guard = _prove(ctx, state, seen, code, during="sign-in")
     ctx.start_session(
         user,
-        [
-            ctx.services.store.twofactor.use(user.id, proof),
-            ctx.services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
-        ],
+        [ctx.services.store.twofactor.use(user.id, proof), guard],
         amr=methods(session.amr, ONE_TIME_CODE),
         two_factor_verified=True,
     )
@@ -146,15 +145,11 @@ def verify(ctx: RequestContext, code: str) -> User:
 def replace_recovery_codes(ctx: RequestContext, password: str | None, code: str) -> list[str]:
     """A fresh set of recovery codes; the old set dies."""
     user = ctx.require(Access.ACCOUNT).user
-    seen, state, writes = _reauthenticate_with_state(ctx, password)
-    proof = _prove(ctx, state, seen, code, during="recovery-codes")
+    seen, state = _reauthenticate_with_state(ctx, password)
+    proof, guard = _prove(ctx, state, seen, code, during="recovery-codes")
     codes, digests = _recovery_codes(user.id)
     ctx.send_mail(Kind.RECOVERY_CODES_REPLACED, user.email)
-    ctx.commit(
-        ctx.services.store.twofactor.replace_recovery_codes(user.id, proof, digests),
-        ctx.services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
-        *writes,
-    )
+    ctx.commit(ctx.services.store.twofactor.replace_recovery_codes(user.id, proof, digests), guard)
     ctx.audit(Event.RECOVERY_CODES_REPLACED, user.id)
     return codes
 
@@ -163,8 +158,8 @@ def disable(ctx: RequestContext, password: str | None, code: str) -> None:
     """TOTP off (the password and a code both needed); other sessions end, a notice first."""
     current = ctx.require(Access.ACCOUNT)
     user = current.user
-    seen, state, writes = _reauthenticate_with_state(ctx, password)
-    proof = _prove(ctx, state, seen, code, during="disable")
+    seen, state = _reauthenticate_with_state(ctx, password)
+    proof, guard = _prove(ctx, state, seen, code, during="disable")
     still_on = state.passkeys > 0  # passkeys are a second factor of their own
     ctx.send_mail(Kind.TWO_FACTOR_DISABLED, user.email)
     store = ctx.services.store
@@ -173,8 +168,7 @@ def disable(ctx: RequestContext, password: str | None, code: str) -> None:
         [
             store.twofactor.disable(state, proof),
             store.accounts.update_claim(user.id, user.email, two_factor=still_on),
-            ctx.services.limits.clear(TWO_FACTOR_ATTEMPTS, user.id),
-            *writes,
+            guard,
         ],
         two_factor_verified=still_on and current.two_factor_verified,
     )
@@ -183,10 +177,12 @@ def disable(ctx: RequestContext, password: str | None, code: str) -> None:
 
 def prove_for_reset(
     ctx: RequestContext, state: TwoFactorState, seen: Counter | None, code: str
-) -> Proof:
-    """A password reset of a two-factor account: its second factor, checked and counted like a
-    sign-in's (the caller folds the proof into its write)."""
-    return _prove(ctx, state, seen, code, during="password-reset")
+) -> list[Write]:
+    """A password reset of a verified two-factor account: its second factor, checked and
+    counted like a sign-in's; the writes that spend it and record that the account has a
+    password now (for the reset's transaction)."""
+    proof, guard = _prove(ctx, state, seen, code, during="password-reset")
+    return [ctx.services.store.twofactor.use(state.user_id, proof, sets_password=True), guard]
 
 
 def attempts_read(ctx: RequestContext, user_id: str) -> Any:
@@ -198,28 +194,38 @@ def attempts_read(ctx: RequestContext, user_id: str) -> Any:
 
 def _prove(
     ctx: RequestContext, state: TwoFactorState, seen: Counter | None, code: str, *, during: str
-) -> Proof:
-    """The proof `code` gives, counted against the lock before it is checked; InvalidCode
-    for a wrong, replayed or used code."""
+) -> tuple[Proof, Write]:
+    """The proof `code` gives, and the write that clears the count of wrong codes with it
+    (unless parallel wrong ones reached the lock: then 429). A wrong code is counted, then
+    answered `InvalidCode` (429 once over the limit); the right code used already (a replayed
+    step, a spent recovery code: a double click, or a copy that lost the race) is answered
+    `InvalidCode` without being counted: it is no guess."""
     if state.totp_secret is None:
         raise TwoFactorOff()
-    ctx.services.limits.attempt(TWO_FACTOR_ATTEMPTS, state.user_id, seen)
+    limits = ctx.services.limits
+    limits.check(TWO_FACTOR_ATTEMPTS, seen)
     typed = "".join(code.split())
     proof: Proof | None = None
+    used = False
     if totp.is_code(typed):
         secret = ctx.services.keys.keyring.decrypt(state.totp_secret, _context(state.user_id))
         step = totp.matching_step(secret, typed, ctx.services.clock.now())
         if step is not None and step > state.totp_last_step:  # a replayed step is refused
             proof = Proof(totp_step=step)
+        used = step is not None and step <= state.totp_last_step
     else:
         digest = onetime.digest(onetime.RECOVERY_CODE, state.user_id, onetime.normalize_code(code))
         if digest in state.recovery_codes:
             proof = Proof(recovery_digest=digest)
+        used = digest in state.used_recovery_codes
     if proof is None:
+        if used:
+            raise InvalidCode()
         method = "totp" if totp.is_code(typed) else "recovery_code"
         ctx.audit(Event.TWO_FACTOR_FAILURE, state.user_id, method=method, during=during)
+        limits.spend(TWO_FACTOR_ATTEMPTS, state.user_id)  # 429 instead, once over the limit
         raise InvalidCode()
-    return proof
+    return proof, limits.clear_unless_reached(TWO_FACTOR_ATTEMPTS, state.user_id, seen)
 
 
 def _state(ctx: RequestContext) -> TwoFactorState:
@@ -237,7 +243,7 @@ def _read_with_attempts(ctx: RequestContext, user_id: str) -> tuple[Counter | No
 
 def _reauthenticate_with_state(
     ctx: RequestContext, password: str | None
-) -> tuple[Counter | None, TwoFactorState, list[Write]]:
+) -> tuple[Counter | None, TwoFactorState]:
     """Re-authentication (the password checked like a login, or one given on this session
     lately), in the same round trip as the two-factor state and its lock."""
     user = ctx.require(Access.ACCOUNT).user
@@ -245,7 +251,7 @@ def _reauthenticate_with_state(
         password, extra=[attempts_read(ctx, user.id), ctx.services.store.twofactor.read(user.id)]
     )
     seen, state = check.extra
-    return seen, state, check.writes
+    return seen, state
 
 
 def _recovery_codes(user_id: str) -> tuple[list[str], list[str]]:

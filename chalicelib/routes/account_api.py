@@ -17,6 +17,8 @@ blueprint = Blueprint(__name__)
 @blueprint.route("/auth/signup", methods=["POST"])
 def signup() -> Response:
     user = signin.sign_up(web.context(), *web.json_fields("email", "password"))
+    if user is None:  # SIGNUP_REVEALS_ACCOUNTS=false: a code (or a notice) is on its way
+        return accepted()
     return Response(body={"user": user_json(user)}, status_code=201)
 
 

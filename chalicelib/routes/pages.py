@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from chalice import Blueprint, Response
 
 from chalicelib import pages, web
 from chalicelib.errors import AppError, NotFound
 from chalicelib.flows import codes, signin, social, twofactor
-from chalicelib.flows.context import RequestContext
 from chalicelib.trainings import TRAININGS
-from chalicelib.users import User
 
 blueprint = Blueprint(__name__)
 
@@ -52,12 +48,26 @@ def login_page() -> Response:
 
 @blueprint.route("/signup", methods=["POST"], content_types=[web.FORM])
 def signup_form() -> Response:
-    return _submit_credentials("signup.html", signin.sign_up)
+    request = web.current_request()
+    email, password = web.form_fields(request, "email", "password")
+    try:
+        user = signin.sign_up(web.context(), email, password)
+    except AppError as error:
+        return _credentials_page("signup.html", error, email=email)
+    if user is None:  # SIGNUP_REVEALS_ACCOUNTS=false: the same page whoever owns the address
+        return _login_code_page("sent", email=email.strip(), signing_up=True)
+    return pages.redirect(request, "/training")
 
 
 @blueprint.route("/login", methods=["POST"], content_types=[web.FORM])
 def login_form() -> Response:
-    return _submit_credentials("login.html", signin.log_in)
+    request = web.current_request()
+    email, password = web.form_fields(request, "email", "password")
+    try:
+        signin.log_in(web.context(), email, password)
+    except AppError as error:
+        return _credentials_page("login.html", error, email=email)
+    return pages.redirect(request, "/2fa" if _second_factor_owed() else "/training")
 
 
 # -- signing in with an emailed code ---------------------------------------------------------
@@ -67,18 +77,18 @@ def login_form() -> Response:
 def login_code_page() -> Response:
     """The form for an address; opened from the mailed link, the code filled in and one
     button that posts it. Opening it changes nothing: a mail scanner uses nothing up."""
-    _code_login_on()
-    if web.context().session() is not None:
-        return pages.redirect(web.current_request(), "/training")
     query = web.current_request().query_params or {}
     email, code = query.get("email", ""), query.get("code", "")
     step = "link" if email and code else "email"
+    _codes_on(step)
+    if web.context().session() is not None:
+        return pages.redirect(web.current_request(), "/training")
     return _login_code_page(step, email=email, code=code if step == "link" else "")
 
 
 @blueprint.route("/login/code", methods=["POST"], content_types=[web.FORM])
 def login_code_form() -> Response:
-    _code_login_on()
+    _codes_on("email")
     request = web.current_request()
     (email,) = web.form_fields(request, "email")
     try:
@@ -90,7 +100,7 @@ def login_code_form() -> Response:
 
 @blueprint.route("/login/code/verify", methods=["POST"], content_types=[web.FORM])
 def login_code_verify_form() -> Response:
-    _code_login_on()
+    _codes_on("code")
     request = web.current_request()
     email, code = web.form_fields(request, "email", "code")
     try:
@@ -101,18 +111,25 @@ def login_code_verify_form() -> Response:
     return pages.redirect(request, "/2fa" if _second_factor_owed() else "/training")
 
 
-def _code_login_on() -> None:
-    if not web.context().services.settings.email_code_login:
+def _codes_on(step: str) -> None:
+    """Asking for a code needs code sign-in (EMAIL_CODE_LOGIN); entering one, also a quiet
+    sign-up's (SIGNUP_REVEALS_ACCOUNTS=false)."""
+    settings = web.context().services.settings
+    if not (settings.email_code_login if step == "email" else settings.emailed_codes_sign_in):
         raise NotFound()
 
 
-def _login_code_page(step: str, error: AppError | None = None, **values: str) -> Response:
+def _login_code_page(
+    step: str, error: AppError | None = None, *, signing_up: bool = False, **values: str
+) -> Response:
     return pages.form_page(
         web.current_request(),
         "login_code.html",
         error=error,
         headers=pages.NO_REFERRER,  # the mailed link carries the code in its query
         step=step,
+        signing_up=signing_up,
+        code_login=web.context().services.settings.email_code_login,
         **{"email": "", "code": "", **values},
     )
 
@@ -163,22 +180,12 @@ def training_page() -> Response:
     )
 
 
-def _credentials_page(template: str) -> Response:
-    if web.context().session() is not None:
+def _credentials_page(template: str, error: AppError | None = None, email: str = "") -> Response:
+    if error is None and web.context().session() is not None:
         return pages.redirect(web.current_request(), "/training")
-    return pages.form_page(web.current_request(), template, email="", **sign_in_offers())
-
-
-def _submit_credentials(
-    template: str, action: Callable[[RequestContext, str, str], User]
-) -> Response:
-    request = web.current_request()
-    email, password = web.form_fields(request, "email", "password")
-    try:
-        action(web.context(), email, password)
-    except AppError as error:
-        return pages.form_page(request, template, error=error, email=email, **sign_in_offers())
-    return pages.redirect(request, "/2fa" if _second_factor_owed() else "/training")
+    return pages.form_page(
+        web.current_request(), template, error=error, email=email, **sign_in_offers()
+    )
 
 
 def sign_in_offers() -> dict[str, object]:
@@ -191,5 +198,4 @@ def sign_in_offers() -> dict[str, object]:
 
 
 def _second_factor_owed() -> bool:
-    session = web.current_session()
-    return session.user.two_factor_enabled and not session.two_factor_verified
+    return web.current_session().second_factor_owed

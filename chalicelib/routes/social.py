@@ -40,8 +40,9 @@ def callback(provider: str) -> Response:
         return _failure(error, social.SIGN_IN)
     if outcome.next.startswith("/settings"):
         return pages.redirect(request, outcome.next)
-    owed = outcome.user.two_factor_enabled and not web.current_session().two_factor_verified
-    return pages.redirect(request, "/2fa" if owed else outcome.next)
+    return pages.redirect(
+        request, "/2fa" if web.current_session().second_factor_owed else outcome.next
+    )
 
 
 # -- the settings forms -------------------------------------------------------------------------

@@ -2,21 +2,28 @@
 
 - user: pk `USER#<user id>`; email, email_verified, two_factor, created_at, and has_password
   `false` for an account without a password (absent: it has one); the ids of its sign-in
-  identities (store.identities) and passkeys (store.passkeys) as string sets.
+  identities (store.identities) and passkeys (store.passkeys) as string sets, its WebAuthn
+  handle, and its authenticator app (store.twofactor). Read whole as a `UserItem`.
 - email claim: pk `EMAIL#<normalised email>`; user_id, password_hash (absent: no password),
-  email_verified, two_factor. It makes an email belong to at most one account (written
-  conditionally, in one transaction with the user) and it is the login view: everything a
-  sign-in needs to decide and to start a session, so a login reads it in the same round trip
-  as its failure counters. The password hash lives here only; the flags are copied on the user
-  item, and every write that changes them writes both items in one transaction (`set_flags`).
+  email_verified, two_factor, devices (a map from the digest of a known browser's device
+  cookie to when it stops being known: chalicelib.throttle). It makes an email belong to at
+  most one account (written conditionally, in one transaction with the user) and it is the
+  login view: everything a sign-in needs to decide and to start a session, so a login reads it
+  in the same round trip as its failure counters. The password hash lives here only; the
+  flags are copied on the user item, and every write that changes them writes both items in
+  one transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
-from chalicelib.errors import EmailTaken, Unauthenticated
-from chalicelib.store.table import Item, Read, Write, delete, put, update
+from chalicelib.errors import EmailTaken, InvalidCredentials, Unauthenticated
+from chalicelib.store.table import Conflict, Item, Read, Write, delete, put, update
+
+MAX_DEVICES = 10  # known browsers per account; the ones that expire soonest make way
 
 
 class Credentials(NamedTuple):
@@ -27,6 +34,7 @@ class Credentials(NamedTuple):
     password_hash: str | None  # None: an account without a password
     email_verified: bool
     two_factor: bool
+    devices: Mapping[str, int] = MappingProxyType({})  # device cookie digest -> known until
 
 
 class UserRecord(NamedTuple):
@@ -39,6 +47,20 @@ class UserRecord(NamedTuple):
     identities: tuple[str, ...] = ()  # ids of sign-in identities linked at creation
 
 
+class UserItem(NamedTuple):
+    """The user item as read: the account, and the ways into it that it lists."""
+
+    user_id: str
+    email: str
+    email_verified: bool
+    two_factor: bool
+    totp: bool  # an authenticator app is on
+    webauthn_handle: str | None
+    passkeys: frozenset[str]  # credential ids
+    has_password: bool = True
+    identities: frozenset[str] = frozenset()  # ids of the linked sign-in identities
+
+
 def user_pk(user_id: str) -> str:
     return f"USER#{user_id}"
 
@@ -48,6 +70,22 @@ def claim_pk(email: str) -> str:
 
 
 class AccountItems:
+    def user(self, user_id: str) -> Read:
+        def parse(item: Item) -> UserItem:
+            return UserItem(
+                user_id=user_id,
+                email=item["email"]["S"],
+                email_verified=item.get("email_verified", {}).get("BOOL", False),
+                two_factor=item.get("two_factor", {}).get("BOOL", False),
+                totp="totp_secret" in item,
+                webauthn_handle=item.get("webauthn_handle", {}).get("S"),
+                passkeys=frozenset(item.get("passkeys", {}).get("SS", [])),
+                has_password=item.get("has_password", {}).get("BOOL", True),
+                identities=frozenset(item.get("identities", {}).get("SS", [])),
+            )
+
+        return Read(user_pk(user_id), parse)
+
     def claim(self, email: str) -> Read:
         def parse(item: Item) -> Credentials:
             return Credentials(
@@ -56,6 +94,10 @@ class AccountItems:
                 password_hash=item.get("password_hash", {}).get("S"),
                 email_verified=item.get("email_verified", {}).get("BOOL", False),
                 two_factor=item.get("two_factor", {}).get("BOOL", False),
+                devices={
+                    digest: int(until["N"])
+                    for digest, until in item.get("devices", {}).get("M", {}).items()
+                },
             )
 
         return Read(claim_pk(email), parse)
@@ -90,17 +132,16 @@ class AccountItems:
         email: str,
         *,
         password_hash: str | None = None,
-        email_verified: bool | None = None,
         two_factor: bool | None = None,
     ) -> Write:
         # Conditional: an update must never re-create a deleted account's claim, nor write into
-        # a claim that passed to another account meanwhile.
+        # a claim that passed to another account meanwhile. (Verifying the address is not an
+        # update: `verified` and `first_proof` do it, for flows.mailbox alone.)
         return _set(
             claim_pk(email),
             "user_id = :user_id",
             {":user_id": {"S": user_id}},
             password_hash=password_hash,
-            email_verified=email_verified,
             two_factor=two_factor,
         )
 
@@ -109,7 +150,6 @@ class AccountItems:
         user_id: str,
         *,
         email: str | None = None,
-        email_verified: bool | None = None,
         two_factor: bool | None = None,
         has_password: bool | None = None,
     ) -> Write:
@@ -118,23 +158,102 @@ class AccountItems:
             "attribute_exists(pk)",
             {},
             email=email,
-            email_verified=email_verified,
             two_factor=two_factor,
             has_password=has_password,
         )
 
-    def set_flags(
-        self,
-        user_id: str,
-        email: str,
-        *,
-        email_verified: bool | None = None,
-        two_factor: bool | None = None,
-    ) -> list[Write]:
-        """The flags a session copies, on both items that hold them, in one transaction."""
+    def rehash(self, credentials: Credentials, new_hash: str) -> Write:
+        """The same password under today's Argon2 parameters: only over the hash that was
+        verified, so it never overwrites a password set meanwhile."""
+        return update(
+            claim_pk(credentials.email),
+            "SET password_hash = :new",
+            "user_id = :u AND password_hash = :old",
+            values={
+                ":new": {"S": new_hash},
+                ":u": {"S": credentials.user_id},
+                ":old": {"S": str(credentials.password_hash)},
+            },
+            on_condition_failed=InvalidCredentials,
+        )
+
+    def know_device(self, credentials: Credentials, digest: str, until: int, now: int) -> Write:
+        """A browser that gave the right password is known to this account until `until`: the
+        claim's live devices as read, this one added, at most MAX_DEVICES."""
+        live = {d: t for d, t in credentials.devices.items() if t > now and d != digest}
+        kept = sorted(live.items(), key=lambda entry: entry[1])[-(MAX_DEVICES - 1) :]
+        devices = {d: {"N": str(t)} for d, t in [*kept, (digest, until)]}
+        return update(
+            claim_pk(credentials.email),
+            "SET devices = :devices",
+            "user_id = :u",
+            values={":devices": {"M": devices}, ":u": {"S": credentials.user_id}},
+            on_condition_failed=Unauthenticated,
+        )
+
+    def verified(self, user_id: str, email: str) -> list[Write]:
+        """The address verified by the account's own session, on both items that hold the
+        flag, in one transaction (flows.mailbox)."""
+        true = {":t": {"BOOL": True}}
         return [
-            self.update_user(user_id, email_verified=email_verified, two_factor=two_factor),
-            self.update_claim(user_id, email, email_verified=email_verified, two_factor=two_factor),
+            update(
+                user_pk(user_id),
+                "SET email_verified = :t",
+                "attribute_exists(pk)",
+                values=true,
+                on_condition_failed=Unauthenticated,
+            ),
+            update(
+                claim_pk(email),
+                "SET email_verified = :t",
+                "user_id = :u",
+                values={**true, ":u": {"S": user_id}},
+                on_condition_failed=Unauthenticated,
+            ),
+        ]
+
+    def first_proof(self, account: UserItem, password_hash: str | None) -> list[Write]:
+        """An unverified account's address proven for the first time by someone without a
+        session of it (flows.mailbox): the password (replaced by `password_hash`, a reset's
+        own, when given), the authenticator app, its recovery codes, and the passkey and
+        identity lists go from both items, which now say verified, one factor. Conditional on
+        the account still being unverified, and on its lists being exactly as read: a passkey
+        or identity added meanwhile makes the proof fail (Conflict) instead of surviving it.
+        The caller deletes the passkey and identity items themselves."""
+        false, true = {"BOOL": False}, {"BOOL": True}
+        claim_values = {":u": {"S": account.user_id}, ":t": true, ":f": false}
+        # Browsers known for the squatter's password (chalicelib.throttle) are known no more.
+        claim_update = "SET email_verified = :t, two_factor = :f REMOVE password_hash, devices"
+        if password_hash is not None:
+            claim_update = (
+                "SET email_verified = :t, two_factor = :f, password_hash = :h REMOVE devices"
+            )
+            claim_values[":h"] = {"S": password_hash}
+        passkeys, passkey_values = _exactly("passkeys", account.passkeys, "p")
+        identities, identity_values = _exactly("identities", account.identities, "i")
+        return [
+            update(
+                claim_pk(account.email),
+                claim_update,
+                "user_id = :u AND email_verified = :f",
+                values=claim_values,
+                on_condition_failed=Conflict,
+            ),
+            update(
+                user_pk(account.user_id),
+                "SET email_verified = :t, two_factor = :f, has_password = :hp REMOVE totp_secret,"
+                " totp_pending, totp_pending_until, totp_last_step, recovery_codes,"
+                " recovery_codes_used, passkeys, identities",
+                f"attribute_exists(pk) AND email_verified = :f AND {passkeys} AND {identities}",
+                values={
+                    ":t": true,
+                    ":f": false,
+                    ":hp": {"BOOL": password_hash is not None},
+                    **passkey_values,
+                    **identity_values,
+                },
+                on_condition_failed=Conflict,
+            ),
         ]
 
     def move_claim(self, credentials: Credentials, new_email: str) -> list[Write]:
@@ -146,6 +265,8 @@ class AccountItems:
             **_password(credentials.password_hash),
             **_flags(True, credentials.two_factor),
         }
+        if credentials.devices:  # the browsers it knows go with it
+            claim["devices"] = {"M": {d: {"N": str(t)} for d, t in credentials.devices.items()}}
         return [
             put(claim, "attribute_not_exists(pk)", on_condition_failed=EmailTaken),
             delete(
@@ -154,31 +275,12 @@ class AccountItems:
                 values={":u": {"S": credentials.user_id}},
                 on_condition_failed=Unauthenticated,
             ),
-            self.update_user(credentials.user_id, email=new_email, email_verified=True),
-        ]
-
-    def forget_unproven(self, credentials: Credentials) -> list[Write]:
-        """An unverified account whose address was just proven (by an emailed code): what was
-        set up before that proof may be someone else's, made to wait for the owner (a
-        pre-account takeover). The password, the authenticator app, the recovery codes, the
-        passkey and identity lists go from both items, which now say verified, one factor, no
-        password (the caller deletes the passkey and identity items). Conditional on the
-        account still being unverified."""
-        false, true = {"BOOL": False}, {"BOOL": True}
-        return [
-            update(
-                claim_pk(credentials.email),
-                "SET email_verified = :t, two_factor = :f REMOVE password_hash",
-                "user_id = :u AND email_verified = :f",
-                values={":u": {"S": credentials.user_id}, ":t": true, ":f": false},
-            ),
             update(
                 user_pk(credentials.user_id),
-                "SET email_verified = :t, two_factor = :f, has_password = :f REMOVE totp_secret,"
-                " totp_pending, totp_pending_until, totp_last_step, recovery_codes, passkeys,"
-                " identities",
+                "SET email = :e, email_verified = :t",
                 "attribute_exists(pk)",
-                values={":t": true, ":f": false},
+                values={":e": {"S": new_email}, ":t": {"BOOL": True}},
+                on_condition_failed=Unauthenticated,
             ),
         ]
 
@@ -212,6 +314,18 @@ def _set(pk: str, condition: str, condition_values: Item, **attributes: str | bo
         values={**condition_values, **{f":{name}": value for name, value in values.items()}},
         on_condition_failed=Unauthenticated,
     )
+
+
+def _exactly(attribute: str, members: frozenset[str], prefix: str) -> tuple[str, Item]:
+    """A condition that the string set `attribute` holds `members` and nothing else."""
+    if not members:
+        return f"attribute_not_exists({attribute})", {}
+    values: Item = {f":{prefix}n": {"N": str(len(members))}}
+    parts = [f"size({attribute}) = :{prefix}n"]
+    for index, member in enumerate(sorted(members)):
+        values[f":{prefix}{index}"] = {"S": member}
+        parts.append(f"contains({attribute}, :{prefix}{index})")
+    return " AND ".join(parts), values
 
 
 def _password(password_hash: str | None) -> Item:

@@ -19,7 +19,17 @@ from typing import NamedTuple
 
 from chalicelib.errors import IdentityTaken, Unauthenticated
 from chalicelib.store.accounts import user_pk
-from chalicelib.store.table import Conflict, Item, Read, Table, Write, delete, put, update
+from chalicelib.store.table import (
+    Conflict,
+    Item,
+    Read,
+    Table,
+    Write,
+    check,
+    delete,
+    put,
+    update,
+)
 
 MAX_IDENTITIES = 20
 _KEEP_AFTER_EXPIRY = 60  # TTL a minute after validity: the code checks valid_until itself
@@ -116,6 +126,15 @@ class IdentityItems:
                 on_condition_failed=Conflict,
             ),
         ]
+
+    def listed(self, record: IdentityRecord) -> Write:
+        """A condition, for a sign-in's transaction, that the user's item lists the identity."""
+        return check(
+            user_pk(record.user_id),
+            "contains(identities, :id)",
+            values={":id": {"S": record.id}},
+            on_condition_failed=Unauthenticated,
+        )
 
     def used(self, record: IdentityRecord, now: int) -> Write:
         return update(

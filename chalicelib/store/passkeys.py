@@ -3,9 +3,9 @@
 - passkey: pk `PASSKEY#<credential id, base64url>`; user_id, public_key (binary), sign_count,
   transports, device_type, backed_up, aaguid, name, created_at, last_used_at. Keyed by the
   credential id, because a discoverable sign-in names only the credential.
-- on the user item: webauthn_handle (a random handle given to authenticators instead of the
-  user's id) and passkeys (a string set of the user's credential ids: at most 10, listed
-  without a query, and excluded when registering another).
+- on the user item (store.accounts' UserItem): webauthn_handle (a random handle given to
+  authenticators instead of the user's id) and passkeys (a string set of the user's credential
+  ids: at most 10, listed without a query, and excluded when registering another).
 - challenge: pk `CHALLENGE#<sha256 hex of the challenge>`; purpose, binding (the session or
   sign-in attempt that asked for it), user_id, valid_until, expires_at (TTL). Consumed by a
   conditional delete: a second use of one challenge finds nothing.
@@ -17,7 +17,7 @@ import hashlib
 from typing import NamedTuple
 
 from chalicelib.errors import PasskeyExists, TooManyPasskeys
-from chalicelib.store.accounts import user_pk
+from chalicelib.store.accounts import UserItem, user_pk
 from chalicelib.store.table import Conflict, Item, Read, Table, Write, delete, put, update
 
 MAX_PASSKEYS = 10
@@ -35,20 +35,6 @@ class PasskeyRecord(NamedTuple):
     name: str
     created_at: int
     last_used_at: int
-
-
-class PasskeyOwner(NamedTuple):
-    """What the user item says about passkeys, with what a session needs of its user."""
-
-    user_id: str
-    email: str
-    email_verified: bool
-    two_factor: bool
-    totp: bool
-    handle: str | None
-    passkeys: frozenset[str]
-    has_password: bool = True
-    identities: frozenset[str] = frozenset()  # ids of the linked sign-in identities
 
 
 class Challenge(NamedTuple):
@@ -71,26 +57,10 @@ class PasskeyItems:
 
     # -- the user's passkeys -------------------------------------------------------------
 
-    def owner(self, user_id: str) -> Read:
-        def parse(item: Item) -> PasskeyOwner:
-            return PasskeyOwner(
-                user_id=user_id,
-                email=item["email"]["S"],
-                email_verified=item.get("email_verified", {}).get("BOOL", False),
-                two_factor=item.get("two_factor", {}).get("BOOL", False),
-                totp="totp_secret" in item,
-                handle=item.get("webauthn_handle", {}).get("S"),
-                passkeys=frozenset(item.get("passkeys", {}).get("SS", [])),
-                has_password=item.get("has_password", {}).get("BOOL", True),
-                identities=frozenset(item.get("identities", {}).get("SS", [])),
-            )
-
-        return Read(user_pk(user_id), parse)
-
     def passkey(self, credential_id: str) -> Read:
         return Read(passkey_pk(credential_id), _record)
 
-    def all_of(self, owner: PasskeyOwner) -> list[PasskeyRecord]:
+    def all_of(self, owner: UserItem) -> list[PasskeyRecord]:
         """The owner's passkeys, oldest first, in one BatchGetItem."""
         items = self._table.get_items([passkey_pk(c) for c in sorted(owner.passkeys)])
         records = [
@@ -98,7 +68,7 @@ class PasskeyItems:
         ]
         return sorted(records, key=lambda r: (r.created_at, r.credential_id))
 
-    def add(self, owner: PasskeyOwner, record: PasskeyRecord, handle: str) -> list[Write]:
+    def add(self, owner: UserItem, record: PasskeyRecord, handle: str) -> list[Write]:
         """The passkey item (new: a credential registers once) and the user item's set, within
         the limit; the user has two factors from now on."""
         item: Item = {
@@ -132,7 +102,7 @@ class PasskeyItems:
             ),
         ]
 
-    def remove(self, owner: PasskeyOwner, credential_id: str) -> list[Write]:
+    def remove(self, owner: UserItem, credential_id: str) -> list[Write]:
         """The passkey gone, from the user's set too; the user keeps two factors if another
         factor stays (the set as it was read: a concurrent change fails the write)."""
         count = len(owner.passkeys)
@@ -163,7 +133,7 @@ class PasskeyItems:
             ),
         ]
 
-    def forget(self, owner: PasskeyOwner) -> list[Write]:
+    def forget(self, owner: UserItem) -> list[Write]:
         """The owner's passkey items gone (their set on the user item goes with the caller's
         update of it: store.accounts.forget_unproven)."""
         return [

@@ -163,6 +163,12 @@ class Write(NamedTuple):
     params: dict[str, Any]
     on_condition_failed: Callable[[], AppError] = ServiceUnavailable
 
+    @property
+    def pk(self) -> str:
+        """The key of the item it writes (a transaction may write each item once)."""
+        item = self.params["Item"] if self.action == "Put" else self.params["Key"]
+        return str(item["pk"]["S"])
+
 
 def key(pk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}}

@@ -1,7 +1,8 @@
 """Two-factor state, kept on the user item (`USER#<user id>`) beside what store.accounts keeps
 there: totp_secret (the active secret, encrypted), totp_pending and totp_pending_until (a set-up
 not yet confirmed), totp_last_step (the last 30-second step accepted: no code is accepted
-twice), recovery_codes (a string set of digests, each removed when used).
+twice), recovery_codes (a string set of digests, each removed when used) and
+recovery_codes_used (the digests used, so a late copy of a used code is told from a guess).
 
 Every write here is the one update of the user item in its transaction (DynamoDB refuses two
 writes to one item in a transaction), so the proof that allowed it (a TOTP step or a recovery
@@ -28,6 +29,7 @@ class TwoFactorState(NamedTuple):
     totp_last_step: int
     recovery_codes: frozenset[str]
     passkeys: int  # how many: with any, the user keeps two factors when TOTP goes
+    used_recovery_codes: frozenset[str] = frozenset()
 
 
 class Proof(NamedTuple):
@@ -56,6 +58,7 @@ class TwoFactorItems:
                 totp_last_step=int(item.get("totp_last_step", {}).get("N", "0")),
                 recovery_codes=frozenset(item.get("recovery_codes", {}).get("SS", [])),
                 passkeys=len(item.get("passkeys", {}).get("SS", [])),
+                used_recovery_codes=frozenset(item.get("recovery_codes_used", {}).get("SS", [])),
             )
 
         return Read(user_pk(user_id), parse)
@@ -76,7 +79,7 @@ class TwoFactorItems:
         return update(
             user_pk(state.user_id),
             "SET totp_secret = totp_pending, totp_last_step = :step, recovery_codes = :codes,"
-            " two_factor = :on REMOVE totp_pending, totp_pending_until",
+            " two_factor = :on REMOVE totp_pending, totp_pending_until, recovery_codes_used",
             "totp_pending = :p AND attribute_not_exists(totp_secret)",
             values={
                 ":step": {"N": str(step)},
@@ -87,19 +90,19 @@ class TwoFactorItems:
             on_condition_failed=InvalidCode,
         )
 
-    def use(self, user_id: str, proof: Proof, *, reset: bool = False) -> Write:
-        """Spend the proof (a sign-in's second step, a reset); a reset also marks the email
-        verified and the account as having a password, in this same update of the user item."""
+    def use(self, user_id: str, proof: Proof, *, sets_password: bool = False) -> Write:
+        """Spend the proof (a sign-in's second step, a reset); a reset also marks the account
+        as having a password, in this same update of the user item."""
         condition, values = proof.condition()
         sets = []
-        if reset:
-            sets.append("email_verified = :true, has_password = :true")
+        if sets_password:
+            sets.append("has_password = :true")
             values[":true"] = {"BOOL": True}
         removal = ""
         if proof.totp_step is not None:
             sets.append("totp_last_step = :step")
         else:
-            removal = " DELETE recovery_codes :used_set"
+            removal = " DELETE recovery_codes :used_set ADD recovery_codes_used :used_set"
             values[":used_set"] = {"SS": [str(proof.recovery_digest)]}
         expression = (f"SET {', '.join(sets)}" if sets else "") + removal
         return update(
@@ -118,7 +121,7 @@ class TwoFactorItems:
             set_part += ", totp_last_step = :step"
         return update(
             user_pk(user_id),
-            f"SET {set_part}",
+            f"SET {set_part} REMOVE recovery_codes_used",
             f"attribute_exists(totp_secret) AND {condition}",
             values={**values, ":codes": {"SS": digests}},
             on_condition_failed=InvalidCode,
@@ -136,7 +139,7 @@ class TwoFactorItems:
         return update(
             user_pk(state.user_id),
             "SET two_factor = :after REMOVE totp_secret, totp_last_step, recovery_codes,"
-            " totp_pending, totp_pending_until",
+            " recovery_codes_used, totp_pending, totp_pending_until",
             f"attribute_exists(totp_secret) AND {condition} AND {passkeys}",
             values={**values, ":after": {"BOOL": state.passkeys > 0}},
             on_condition_failed=InvalidCode,

@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from chalice.cli.factory import CLIFactory
 from chalice.local import create_local_server
 from playwright import sync_api as playwright_api
@@ -44,14 +43,6 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch, dynamodb_local: DynamoDBLocal) -> 
     for key, value in LOCAL_AWS_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint)
-
-
-class Browser(requests.Session):
-    """A cookie-keeping HTTP client whose every request has a timeout, so nothing hangs CI."""
-
-    def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", 60)
-        return super().request(method, url, **kwargs)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.integration.conftest import Browser
+from tests.helpers import Browser
 
 PASSWORD = "correct horse battery"
 

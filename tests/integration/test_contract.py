@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 from chalicelib.openapi import DOCUMENT
 from chalicelib.totp import PERIOD
 from devtools.oidc_local import sign_in
-from tests.integration.conftest import Browser
+from tests.helpers import Browser
 from tests.softkey import SoftKey
 
 EXAMPLES_PER_OPERATION = 30

@@ -9,7 +9,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
 
-from tests.integration.conftest import Browser
+from tests.helpers import Browser
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"

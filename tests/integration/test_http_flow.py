@@ -9,8 +9,7 @@ import requests
 
 from chalicelib.sessions import token_digest
 from chalicelib.trainings import TRAININGS
-from tests.helpers import parse_set_cookie
-from tests.integration.conftest import Browser
+from tests.helpers import Browser, parse_set_cookie
 
 PASSWORD = "correct horse battery"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.integration.conftest import Browser
+from tests.helpers import Browser
 from tests.softkey import SoftKey
 
 PASSWORD = "correct horse battery"

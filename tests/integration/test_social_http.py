@@ -13,7 +13,7 @@ import pyotp
 import pytest
 
 from devtools.oidc_local import sign_in
-from tests.integration.conftest import Browser
+from tests.helpers import Browser
 from tests.integration.oauth_stubs import GitHubUser
 
 PASSWORD = "correct horse battery"

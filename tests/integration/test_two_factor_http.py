@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
 
-from tests.integration.conftest import Browser
+from tests.helpers import Browser
 
 PASSWORD = "correct horse battery"
 ANN = "ann@example.com"
