@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import hashlib
 import itertools
 import json
 import logging
@@ -168,6 +169,7 @@ class CountingHttp(Http):
 class Bench:
     def __init__(self, sizes: Sizes) -> None:
         self.sizes = sizes
+        self.device: str | None = None  # the device cookie this "browser" holds, once known
         self.table = f"bench-{uuid.uuid4().hex[:8]}"
         self.client = boto3.client("dynamodb", config=CLIENT_CONFIG)
         create_table(self.client, self.table)
@@ -236,8 +238,11 @@ class Bench:
         query: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         headers = {"user-agent": USER_AGENT}
-        if token:
-            headers["cookie"] = f"auth_session={token}"
+        cookies = [f"auth_session={token}"] if token else []
+        if self.device is not None:  # a browser that signed in here before (throttle.py)
+            cookies.append(f"device={self.device}")
+        if cookies:
+            headers["cookie"] = "; ".join(cookies)
         return api_event(method, path, headers, body, ip=ip, resource=resource, query=query)
 
     def sign_up(self, email: str) -> str:
@@ -275,9 +280,11 @@ class Bench:
         return _token(response)
 
     def log_in(self, email: str, token: str | None = None) -> str:
+        """A password login; a browser new to the account keeps the device cookie it gets."""
         body = {"email": email, "password": PASSWORD}
         response = self.request("POST", "/auth/login", token, body=body)
         _expect(response, 200)
+        self.device = _cookie(response, "device") or self.device
         return _token(response)
 
     # -- 1. store calls and capacity units per operation ----------------------------------------
@@ -317,6 +324,13 @@ class Bench:
                 return result
 
             measure("signup", lambda: self.sign_up(email))
+            # A browser's first right password makes it known to the account: the claim
+            # records it, in the session's transaction. Later logins from it write nothing else.
+            self.device = None
+            first = measure(
+                "login, a new browser (device cookie issued)", lambda: self.log_in(email)
+            )
+            _expect(self.request("POST", "/auth/logout", first), 204)
             cookie = measure("login, no session cookie", lambda: self.log_in(email))
             token = measure("login with a session cookie", lambda: self.log_in(email, cookie))
             measure("wrong password", lambda: self.wrong_password(email))
@@ -534,15 +548,16 @@ class Bench:
         social_calls = self.calls["social sign-in, a known identity (the callback)"]
         email = f"login-{uuid.uuid4().hex[:6]}@example.com"
         token = self.sign_up(email)
+        self.device = None
+        self.log_in(email)  # the steady state: a browser this account knows (its device cookie)
+        device = hashlib.sha256(str(self.device).encode()).hexdigest()
         hasher = PasswordHasher(self.settings)
         encoded = hasher.hash(PASSWORD)
         login_event = self.event("POST", "/auth/login", body={"email": email, "password": PASSWORD})
         claim = {"pk": {"S": claim_pk(email)}}
         # The login's two round trips without the app: the same keys read, a session written.
-        keys = [
-            claim,
-            *({"pk": {"S": counter_pk(c)}} for c in (("email", email), ("ip", CLIENT_IP))),
-        ]
+        counters = (("email", email), ("ip", CLIENT_IP), ("device", device))
+        keys = [claim, *({"pk": {"S": counter_pk(c)}} for c in counters)]
         session = self.client.get_item(
             TableName=self.table, Key={"pk": {"S": session_pk(token_digest(token))}}
         )["Item"]
@@ -857,8 +872,19 @@ def _expect(response: dict[str, Any], status: int) -> None:
 
 
 def _token(response: dict[str, Any]) -> str:
-    cookie = response["multiValueHeaders"]["Set-Cookie"][-1]
-    return cookie.split(";", 1)[0].split("=", 1)[1]
+    """The session cookie's value (a sign-in may set a device cookie beside it)."""
+    token = _cookie(response, "auth_session")
+    if token is None:
+        raise RuntimeError("no session cookie")
+    return token
+
+
+def _cookie(response: dict[str, Any], wanted: str) -> str | None:
+    for cookie in response.get("multiValueHeaders", {}).get("Set-Cookie", []):
+        name, _, value = cookie.split(";", 1)[0].partition("=")
+        if name == wanted:
+            return value
+    return None
 
 
 def lambda_memory_mb(stage: str = "prod") -> int:

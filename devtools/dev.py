@@ -143,12 +143,12 @@ def main() -> int:
                 ' provider": any email signs in; one with "+unverified" is unverified)',
                 flush=True,
             )
-        chalice = Path(sys.executable).with_name("chalice")
-        # No autoreload: Chalice's reloader polls every file under the project each second,
-        # .venv and the DynamoDB data folder included, and restarts on every database write.
+        # Chalice's own CLI, its access log without query strings (devtools.chalice_local). No
+        # autoreload: Chalice's reloader polls every file under the project each second, .venv
+        # and the DynamoDB data folder included, and restarts on every database write.
         command = [
-            str(chalice), "local", "--stage", "local", "--no-autoreload",
-            "--host", "localhost", "--port", port,
+            sys.executable, "-m", "devtools.chalice_local", "local", "--stage", "local",
+            "--no-autoreload", "--host", "localhost", "--port", port,
         ]  # fmt: skip
         # Its own session, like DynamoDB Local's: only this process gets a terminal's Ctrl-C,
         # and stops the server before the database it uses.

@@ -62,6 +62,7 @@ from chalicelib.store import (
     SESSIONS_BY_USER,
     TABLE_DEFINITION,
 )
+from chalicelib.web import HSTS
 from devtools.dynamodb_local import ROOT
 from devtools.stage import stage_environment
 
@@ -170,6 +171,14 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 
+# chalicelib.web sends these on every response of the function; a REST API sends them on its
+# own answers too (values in API Gateway's quoted-literal form). An HTTP API cannot.
+GATEWAY_RESPONSE_HEADERS = {
+    "X-Content-Type-Options": "'nosniff'",
+    "Strict-Transport-Security": f"'{HSTS}'",
+}
+
+
 def merge_template() -> dict[str, Any]:
     chalice_policy = json.loads((ROOT / ".chalice" / "policy.json").read_text(encoding="utf-8"))
     table_policy = {
@@ -269,6 +278,12 @@ def merge_template() -> dict[str, Any]:
             },
             REST_API: {
                 "Properties": {
+                    # API Gateway's own answers (a path with no route, its throttling, its
+                    # errors) carry the headers every answer of the function carries.
+                    "GatewayResponses": {
+                        kind: {"ResponseParameters": {"Headers": GATEWAY_RESPONSE_HEADERS}}
+                        for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
+                    },
                     "MethodSettings": [
                         {
                             "ResourcePath": "/*",
@@ -276,7 +291,7 @@ def merge_template() -> dict[str, Any]:
                             "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
                             "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
                         }
-                    ]
+                    ],
                 }
             },
             FUNCTION: {

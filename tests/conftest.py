@@ -154,6 +154,24 @@ def services(
 
 
 @pytest.fixture
+def stage(services: runtime.Services) -> Any:
+    """Changes the stage's settings for one test: the container's services rebuilt from them,
+    as a deploy with new environment variables would."""
+
+    def configure(**changes: Any) -> runtime.Services:
+        built = runtime.build(
+            replace(services.settings, **changes),
+            client=services.store.table.client,
+            clock=services.clock,
+            pause=services.pause,
+        )
+        runtime.use(built)
+        return built
+
+    return configure
+
+
+@pytest.fixture
 def client(services: runtime.Services) -> Iterator[Client]:
     from app import app
 

@@ -317,6 +317,18 @@ def test_codes_are_audited_never_written_down(client, mailbox, audit):
 # -- re-authentication ----------------------------------------------------------------------------
 
 
+def test_a_re_authentication_code_counts_only_for_the_session_that_asked(client, mailbox):
+    first = passwordless(client, mailbox)
+    second = session_token(verify(client, code_for(client, mailbox, NEW), NEW))
+    assert call(client, "POST", "/auth/reauthenticate/code", None, first).status_code == 202
+    code = {"code": mailbox.code(NEW)}
+    elsewhere = call(client, "POST", "/auth/reauthenticate", code, second)
+    assert_error(elsewhere, 400, "invalid_code")
+    assert call(client, "POST", "/auth/2fa/totp/setup", {}, second).status_code == 401
+    asked_here = call(client, "POST", "/auth/reauthenticate", code, first)
+    assert asked_here.status_code == 200, asked_here.body
+
+
 def test_a_code_re_authenticates_an_account_without_a_password(client, mailbox, clock):
     token = passwordless(client, mailbox)
     assert_error(

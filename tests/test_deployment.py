@@ -67,6 +67,17 @@ def test_the_function_gets_the_table_name_from_the_template(resources):
     assert function["Architectures"] == ["x86_64"]  # the default; ARCH=arm64 is opt-in
 
 
+def test_api_gateways_own_answers_carry_nosniff_and_hsts_too(resources):
+    """A path with no route, API Gateway's throttling: answered before the function runs, with
+    the headers the function sends on everything else."""
+    responses = resources["RestAPI"]["Properties"]["GatewayResponses"]
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert responses[kind]["ResponseParameters"]["Headers"] == {
+            "X-Content-Type-Options": "'nosniff'",
+            "Strict-Transport-Security": "'max-age=31536000; includeSubDomains'",
+        }
+
+
 def test_the_role_allows_only_the_dynamodb_actions_the_store_calls_on_this_table(resources):
     policies = {
         p["PolicyName"]: p["PolicyDocument"]

@@ -13,7 +13,15 @@ from chalice.test import Client
 
 from chalicelib import runtime
 from tests.conftest import table_items
-from tests.helpers import PASSWORD, SesMailbox, call, session_token, sign_up
+from tests.helpers import (
+    PASSWORD,
+    SesMailbox,
+    call,
+    parse_set_cookie,
+    session_token,
+    set_cookies,
+    sign_up,
+)
 from tests.softkey import SoftKey
 
 ANN, BOB = "ann@example.com", "bob@example.com"
@@ -108,6 +116,28 @@ def test_a_token_login_and_a_cookie_login_are_the_same_kind_of_session(client):
     by_cookie = call(client, "GET", "/auth/session", token=cookie).json_body["user"]
     by_bearer = token_call(client, "GET", "/auth/session", bearer=bearer).json_body["user"]
     assert by_cookie == by_bearer
+
+
+def test_a_token_sign_in_ends_the_cookie_session_the_client_held(client):
+    """docs/api.md: a sign-in ends the session the client held. A client that holds a cookie
+    and signs in on the token transport held that cookie's session: it ends, and the cookie
+    is blanked beside the token handed back."""
+    cookie = cookie_sign_up(client)
+    response = call(
+        client,
+        "POST",
+        "/auth/login",
+        {"email": ANN, "password": PASSWORD},
+        token=cookie,
+        headers=TOKEN_SIGN_IN,
+    )
+    assert response.status_code == 200, response.body
+    token = response.json_body["session_token"]
+    (blank,) = set_cookies(response.headers)
+    name, value, attributes = parse_set_cookie(blank)
+    assert (name, value, attributes["max-age"]) == ("auth_session", "", "0")
+    assert call(client, "GET", "/auth/session", token=cookie).status_code == 401
+    assert token_call(client, "GET", "/auth/session", bearer=token).status_code == 200
 
 
 def test_no_credential_is_401_with_a_bearer_challenge(client):

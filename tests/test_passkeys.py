@@ -261,6 +261,32 @@ def test_sign_in_answers_that_do_not_verify_are_401(client, answer_options):
     assert_error(passkey_login(client, key, **answer_options), 401, "invalid_credentials")
 
 
+def test_an_assertion_naming_another_user_is_refused(client, audit):
+    """WebAuthn Level 3, 7.2: when an assertion carries a user handle, it must be the
+    credential's owner's. The key is Ann's; the handle it names is someone else's."""
+    key, _ = enrolled(client)
+    key.user_handle = b"someone else's handle, 32 bytes"
+    assert_error(passkey_login(client, key), 401, "invalid_credentials")
+    failure = next(line for line in audit.lines if line["event"] == "passkey_failure")
+    assert failure["detail"] == "another user's handle"
+    key.user_handle = b""  # an assertion may name no handle at all
+    assert passkey_login(client, key).status_code == 200
+
+
+def test_a_passkey_its_user_no_longer_lists_signs_nobody_in(client, services):
+    """An item left behind (a race with a first proof of the address, say) proves nothing."""
+    key, token = enrolled(client)
+    user_id = request(client, "GET", "/auth/session", token=token).json_body["user"]["id"]
+    table = services.store.table
+    table.client.update_item(
+        TableName=table.name,
+        Key={"pk": {"S": f"USER#{user_id}"}},
+        UpdateExpression="DELETE passkeys :id",
+        ExpressionAttributeValues={":id": {"SS": [key.id]}},
+    )
+    assert_error(passkey_login(client, key), 401, "invalid_credentials")
+
+
 def test_an_unknown_passkey_is_401(client):
     enrolled(client)
     assert_error(passkey_login(client, SoftKey()), 401, "invalid_credentials")
@@ -334,6 +360,30 @@ def test_listing_renaming_and_deleting_the_last_passkey(client, mailbox, dynamod
         is False
     )
     assert_error(passkey_login(client, key), 401, "invalid_credentials")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Laptop\u202egnp.exe",  # RIGHT-TO-LEFT OVERRIDE: the notice would read backwards
+        "\u2066Phone\u2069",  # isolates, Unicode category Cf like every bidi control
+        "Work\u200bkey",  # ZERO WIDTH SPACE, Cf as well: two names that look alike
+        "Tab\there",  # a control character (Cc)
+        "Line\u2028break",  # a line separator
+        "",
+        "x" * 65,
+    ],
+)
+def test_names_that_would_spoof_the_notice_or_the_list_are_refused(client, name, mailbox):
+    key, token = enrolled(client)
+    body = {"name": name, "password": PASSWORD}
+    response = request(client, "PATCH", f"/auth/passkeys/{key.id}", body, token)
+    assert_error(response, 400, "invalid_request")
+    assert mailbox.last(ANN).subject == "A passkey was added to your account"  # no notice
+    fine = request(
+        client, "PATCH", f"/auth/passkeys/{key.id}", {"name": "Ann\u2019s iPad \U0001f34e"}, token
+    )
+    assert fine.status_code == 204, fine.body
 
 
 def test_another_users_passkey_cannot_be_touched(client):

@@ -55,3 +55,32 @@ def test_unhandled_errors_are_500_in_the_error_shape_without_internals(demo, cap
 def test_no_store_is_the_default_but_a_route_may_choose(demo):
     assert demo.http.get("/cached").headers["Cache-Control"] == "public, max-age=60"
     assert demo.http.get("/boom").headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/auth/session", "JSON (a 401 in the error shape)"),
+        ("/login", "a page"),
+        ("/static/style.css", "a static file"),
+        ("/openapi.json", "the API's document"),
+    ],
+)
+def test_every_response_forbids_sniffing_and_local_http_sends_no_hsts(client, path, kind):
+    response = client.http.get(path)
+    assert response.headers["X-Content-Type-Options"] == "nosniff", kind
+    assert "Strict-Transport-Security" not in response.headers  # http://localhost: never
+
+
+def test_a_deployed_stage_sends_hsts_on_every_response(client, stage):
+    stage(cookie_secure=True)
+    for path in ("/auth/session", "/login", "/static/style.css"):
+        response = client.http.get(path)
+        assert response.headers["Strict-Transport-Security"] == (
+            "max-age=31536000; includeSubDomains"
+        )
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    preflight = client.http.request(
+        "OPTIONS", "/auth/login", headers={"Origin": "https://x.example"}
+    )
+    assert preflight.headers["X-Content-Type-Options"] == "nosniff"

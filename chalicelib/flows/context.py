@@ -88,7 +88,10 @@ class RequestContext:
         self._session: Session | None = None
         self._reauthenticated_now = 0  # when this request re-authenticated the session (0: not)
         self._reauthentication_saved = False
-        self._owed: list[Write] = []  # what a right password owes, written with the next write
+        # What a right password owes, written with the next write; and what each, once
+        # written, lets the response hand out (a device cookie: never for a failed write).
+        self._owed: list[tuple[Write, Handout | None]] = []
+        self._joined: list[Handout | None] = []
 
     # -- the current session ---------------------------------------------------------------
 
@@ -268,9 +271,9 @@ class RequestContext:
             self.audit(Event.LOGIN_FAILURE, user_id, **details)
             raise
         if had_failures:
-            self._owed.append(throttle.clear(attempt, trusted=trusted))
+            self._owed.append((throttle.clear(attempt, trusted=trusted), None))
         if rehash is not None:
-            self._owed.append(rehash)
+            self._owed.append((rehash, None))
         if not trusted and credentials is not None and self.presented.transport is Transport.COOKIE:
             self._know_this_browser(credentials, now)
         return PasswordCheck(user, rest)
@@ -280,8 +283,8 @@ class RequestContext:
         token = secrets.token_urlsafe(32)
         until = now + DEVICE_SECONDS
         accounts = self.services.store.accounts
-        self._owed.append(accounts.know_device(credentials, str(_digest(token)), until, now))
-        self.reply.device = Handout(token, until)
+        known = accounts.know_device(credentials, str(_digest(token)), until, now)
+        self._owed.append((known, Handout(token, until)))
 
     def reauthenticate(self, password: str | None, *, extra: Sequence[Read] = ()) -> PasswordCheck:
         """Re-authentication before a sensitive change: the signed-in user's password, checked
@@ -348,17 +351,24 @@ class RequestContext:
         """`writes` and what is owed that can join them: a transaction writes each item once,
         so an owed write to an item the flow writes too waits for `_settle`."""
         written = {write.pk for write in writes}
-        joining = [w for w in self._owed if w.pk not in written]
-        self._owed = [w for w in self._owed if w.pk in written]
-        return [*writes, *joining]
+        joining, waiting = [], []
+        for write, handout in self._owed:
+            (waiting if write.pk in written else joining).append((write, handout))
+            written.add(write.pk)
+        self._owed = waiting
+        self._joined = [handout for _, handout in joining]
+        return [*writes, *(write for write, _ in joining)]
 
     def _settle(self) -> None:
         """After the flow's write: what was owed to an item it wrote too, each on its own and
         only if still right (a hash upgrade is conditional on the hash it upgrades, so it
         never overwrites a password set meanwhile)."""
-        owed, self._owed = self._owed, []
-        for write in owed:
-            self.services.store.table.try_commit(write)
+        written = list(self._joined)
+        owed, self._owed, self._joined = self._owed, [], []
+        written += [h for w, h in owed if self.services.store.table.try_commit(w)]
+        for handout in written:
+            if handout is not None:
+                self.reply.device = handout
 
     def link(self, path: str) -> str:
         """An absolute link to one of our pages, for mail: the public origin (never the

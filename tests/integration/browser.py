@@ -8,6 +8,9 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page, expect
 
+from devtools.outbox import Mailbox
+from tests.helpers import PASSWORD
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -16,7 +19,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-PASSWORD = "correct horse battery"
 
 
 def session_cookies(context: BrowserContext) -> list[dict]:
@@ -31,9 +33,22 @@ def fill_and_submit(page: Page, email: str, password: str, button: str) -> None:
     page.get_by_role("button", name=button).click()
 
 
-def sign_up_in_browser(page: Page, email: str = "ann@example.com") -> None:
+def sign_up_in_browser(
+    page: Page, email: str = "ann@example.com", *, verify_from: Mailbox | None = None
+) -> None:
+    """Sign up through the page; with `verify_from`, also type in the code mailed there (an
+    account adds a second factor, a passkey or a sign-in only once its address is verified)."""
     page.goto("/signup")
     fill_and_submit(page, email, PASSWORD, "Sign up")
+    expect(page).to_have_url(re.compile(r"/training$"))
+    if verify_from is not None:
+        verify_in_browser(page, verify_from, email)
+
+
+def verify_in_browser(page: Page, mailbox: Mailbox, email: str = "ann@example.com") -> None:
+    page.goto("/verify-email")
+    page.get_by_label("Code").fill(mailbox.code(email))
+    page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(re.compile(r"/training$"))
 
 

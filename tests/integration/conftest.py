@@ -154,14 +154,25 @@ def live_server(
 
 
 @pytest.fixture
-def allow_cors(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Lists origins in the live server's CORS_ORIGINS, as a stage's environment would."""
+def configure(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Sets the live server's stage variables, as a stage's environment would."""
 
-    def allow(*origins: str) -> None:
-        monkeypatch.setenv("CORS_ORIGINS", ",".join(origins))
+    def configure(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
         services = runtime.build(Settings.from_env(os.environ), client=live_server.client)
         live_server.settings = services.settings
         runtime.use(services)
+
+    return configure
+
+
+@pytest.fixture
+def allow_cors(configure: Any) -> Any:
+    """Lists origins in the live server's CORS_ORIGINS."""
+
+    def allow(*origins: str) -> None:
+        configure(CORS_ORIGINS=",".join(origins))
 
     return allow
 

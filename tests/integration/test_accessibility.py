@@ -17,6 +17,7 @@ from tests.integration.browser import (
     fill_and_submit,
     sign_in_at_the_provider,
     sign_up_in_browser,
+    verify_in_browser,
 )
 
 
@@ -58,6 +59,10 @@ def test_the_signed_in_pages_through_two_factor(page: Page, live_server):
     expect(page.locator("#code-error")).to_be_visible()
     assert_accessible(page, "the verification form with its error")
 
+    page.goto("/settings")
+    expect(page.locator("#verify-first")).to_be_visible()
+    assert_accessible(page, "settings of an unverified account")
+    verify_in_browser(page, live_server.outbox)
     page.goto("/settings")
     assert_accessible(page, "settings")
     page.locator("#current_password").fill("wrong password")

@@ -46,10 +46,14 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
         "write, index": 0,
     }
     assert store["targets"]["access token: 1 call (GetItem), no write"] is True
-    login = units["login, no session cookie"]
+    login = units["login, no session cookie"]  # from a browser the account knows
     assert login["calls"] == ["BatchGetItem", "PutItem"]
-    # Counters and claim read strongly consistent (3, found or not); the session and its entry.
-    assert (login["read, table"], login["write, table"], login["write, index"]) == (3, 1, 1)
+    # The account's, the IP's and the device's counters and the claim, read strongly
+    # consistent (4, found or not); the session and its index entry.
+    assert (login["read, table"], login["write, table"], login["write, index"]) == (4, 1, 1)
+    # A browser new to the account: the claim records it in the session's transaction.
+    first = units["login, a new browser (device cookie issued)"]
+    assert first["calls"] == ["BatchGetItem", "TransactWriteItems"]
     assert units["wrong password"]["calls"] == ["BatchGetItem", "TransactWriteItems"]
     assert units["wrong password"]["write, table"] == 4  # two counters, transactional
     assert units["list sessions (2 of them)"]["calls"] == ["GetItem", "Query", "BatchGetItem"]

@@ -221,7 +221,7 @@ def test_two_factor_enrol_sign_in_replay_recovery_and_reset(
         lambda message: problems.append(message.text) if message.type == "error" else None,
     )
     context.grant_permissions(["clipboard-read", "clipboard-write"])
-    sign_up_in_browser(page)
+    sign_up_in_browser(page, verify_from=live_server.outbox)
     page.goto("/settings")
     expect(page.locator("#two-factor-state")).to_have_text("off")
     page.locator("#setup-2fa-password").fill(PASSWORD)
@@ -290,7 +290,7 @@ def test_passkeys_register_sign_in_second_factor_and_delete(
 ):
     assert live_server.url.startswith("http://localhost:")  # WebAuthn refuses IP addresses
     authenticator = VirtualAuthenticator(context, page)
-    sign_up_in_browser(page)
+    sign_up_in_browser(page, verify_from=live_server.outbox)
     add_passkey(page)
     expect(page.locator(".passkey-name")).to_have_text("This laptop")
     (credential,) = authenticator.credentials()
@@ -342,7 +342,7 @@ def test_an_authenticator_without_user_verification_is_refused(
     page: Page, context: BrowserContext, live_server
 ):
     authenticator = VirtualAuthenticator(context, page, user_verified=False)
-    sign_up_in_browser(page)
+    sign_up_in_browser(page, verify_from=live_server.outbox)
     page.goto("/settings")
     page.locator("#passkey-name").fill("No screen lock")
     page.locator("#passkey-password").fill(PASSWORD)
@@ -465,7 +465,7 @@ def test_social_sign_up_sign_in_connect_and_the_last_way_in_kept(
     other = chromium.new_context(base_url=live_server.url)
     try:
         ann = other.new_page()
-        sign_up_in_browser(ann, "ann@example.com")
+        sign_up_in_browser(ann, "ann@example.com", verify_from=live_server.outbox)
         ann.goto("/settings")
         ann.locator("#connect-password").fill(PASSWORD)
         ann.get_by_role("button", name="Confirm").click()

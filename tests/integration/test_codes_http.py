@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.helpers import Browser
-
-PASSWORD = "correct horse battery"
-ANN = "ann@example.com"
+from tests.helpers import ANN, Browser, sign_up_over_http
 
 
 def ask(live_server, email: str = ANN) -> str:
@@ -33,20 +30,26 @@ def test_one_code_in_six_parallel_sign_ups_makes_one_account_and_one_session(liv
     assert len(live_server.items("USER#")) == 1
     assert len(live_server.items("EMAIL#")) == 1
     assert len(live_server.items("SESSION#")) == 1
-    assert live_server.items("SECRET#login_code#") == []
+    (used,) = live_server.items("SECRET#login_code#")
+    assert "used_at" in used
 
 
 def test_one_code_in_six_parallel_sign_ins_signs_in_once(live_server):
-    browser = Browser()
-    browser.post(f"{live_server.url}/auth/signup", json={"email": ANN, "password": PASSWORD})
-    verified = browser.post(
-        f"{live_server.url}/auth/email/verify", json={"code": live_server.outbox.code(ANN)}
-    )
-    assert verified.status_code == 200
+    sign_up_over_http(live_server, ANN)
     before = len(live_server.items("SESSION#"))
     statuses = race(live_server, ANN, [ask(live_server)] * 6)
     assert sorted(statuses) == [200, 400, 400, 400, 400, 400], statuses
     assert len(live_server.items("SESSION#")) == before + 1
+
+
+def test_eight_copies_of_one_right_code_sign_in_once_and_lock_nothing(live_server):
+    """A double click, a client's retry: the copies that lose the race to the first are no
+    guesses. They are refused, not counted, and the next code works at once."""
+    sign_up_over_http(live_server, ANN)
+    statuses = race(live_server, ANN, [ask(live_server)] * 8)
+    assert sorted(statuses) == [200] + [400] * 7, statuses
+    assert live_server.items("THROTTLE#login-code#") == []
+    assert race(live_server, ANN, [ask(live_server)]) == [200]
 
 
 def test_twelve_parallel_wrong_guesses_get_at_most_five_answers(live_server):

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -259,6 +260,11 @@ def test_make_dev_signs_in_with_its_local_provider_and_lets_the_example_spa_in(t
         assert browser.get(callback, allow_redirects=False, timeout=30).status_code == 303
         session = browser.get(f"{app}/auth/session", timeout=30).json()
         assert session["user"]["email"] == "dev@example.com"
+        # The console logs the callback without its query: its code and state are secrets.
+        query = parse_qs(urlsplit(callback).query)
+        assert '"GET /auth/oauth/local/callback HTTP/1.1" 303' in dev.output()
+        for secret in (query["code"][0], query["state"][0]):
+            assert secret not in dev.output()
         # examples/spa's origin is in CORS_ORIGINS unless the shell says otherwise.
         spa = {"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}
         preflight = requests.options(f"{app}/auth/login", headers=spa, timeout=30)
