@@ -139,19 +139,29 @@ def test_dynamodb_calls_per_endpoint(live_server):
         return list(calls.operations)
 
     credentials = {"email": "ann@example.com", "password": PASSWORD}
-    # The user, the email claim and the first session, all or nothing.
-    assert measure("POST", "/auth/signup", json=credentials) == ["TransactWriteItems"]
+    # The sign-up counted against the client's address and the email address (every answer
+    # counts, so before anything else; a counter not yet live is started by a conditional put
+    # after its increment finds nothing), then the user, the email claim and the first
+    # session, all or nothing.
+    assert measure("POST", "/auth/signup", json=credentials) == [
+        *("UpdateItem", "PutItem"),
+        *("UpdateItem", "PutItem"),
+        "TransactWriteItems",
+    ]
     assert measure("GET", "/auth/session") == ["GetItem"]
     assert measure("GET", "/trainings") == ["GetItem"]
-    # Two round trips: the email's and the IP's failure counters with the email's claim (the
-    # login view), then the new session, written with the presented one's deletion.
+    # Two round trips: the email's, the IP's (and a device's) failure counters with the
+    # email's claim (the login view), then the new session, written with the presented one's
+    # deletion and this browser made known to the account (its device cookie).
     assert measure("POST", "/auth/login", json=credentials) == [
         "BatchGetItem",
         "TransactWriteItems",
     ]
-    assert measure("POST", "/auth/login", client=Browser(), json=credentials) == [
+    known = Browser()
+    known.cookies.set("device", browser.cookies["device"])  # a browser the account knows
+    assert measure("POST", "/auth/login", client=known, json=credentials) == [
         "BatchGetItem",
-        "PutItem",  # no session to replace: a plain write
+        "PutItem",  # no session to replace, nothing more to note: a plain write
     ]
     wrong = {**credentials, "password": "not the password"}
     calls.clear()
@@ -159,7 +169,8 @@ def test_dynamodb_calls_per_endpoint(live_server):
     # The same read, then one call that counts the failure against the email and the IP.
     assert calls.operations == ["BatchGetItem", "TransactWriteItems"]
     # With earlier failures, a success clears the email's counter in its one write.
-    assert measure("POST", "/auth/login", client=Browser(), json=credentials) == [
+    fresh = Browser()
+    assert measure("POST", "/auth/login", client=fresh, json=credentials) == [
         "BatchGetItem",
         "TransactWriteItems",
     ]
@@ -210,6 +221,7 @@ def test_dynamodb_calls_per_account_endpoint(live_server):
         "BatchGetItem",  # failure counters and the email's claim (the password hash)
         "Query",  # the user's sessions
         "TransactWriteItems",  # new hash, every session deleted, the new session: atomically
+        "UpdateItem",  # this browser made known: the claim again (one write per item above)
     ]
     assert measure("DELETE", "/auth/account", json={"password": new_password}) == [
         "GetItem",

@@ -265,8 +265,14 @@ def test_the_packaged_handler_serves_signup_session_page_and_logout(
         (mail,) = [m for m in sent_mail() if m.to == email]
         assert mail.subject == "Your verification code"
         assert MAIL_FROM in mail.sender
-        assert re.search(r"^    [0-9A-Z]{8}$", mail.text, re.MULTILINE)
+        code = re.search(r"^    ([0-9A-Z]{8})$", mail.text, re.MULTILINE)
+        assert code is not None
         assert f"https://{HOST}" in mail.html
+        # The code verifies the address (what an account needs before adding factors).
+        verified = answer(
+            handler, send("POST", "/auth/email/verify", token, {"code": code.group(1)}), 200
+        )
+        token, _ = the_set_cookie(verified)  # rotated
 
         # Two-factor set-up: pyotp, segno and cryptography (a native wheel) from the zip, the
         # keyring read from SSM, the secret sealed with AES-GCM.

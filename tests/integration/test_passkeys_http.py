@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.helpers import Browser
+from tests.helpers import PASSWORD, Browser, sign_up_over_http
 from tests.softkey import SoftKey
-
-PASSWORD = "correct horse battery"
 
 
 def test_one_assertion_sent_six_times_at_once_signs_in_once(live_server):
     url = live_server.url
     key = SoftKey(origin=url, rp_id="localhost")
-    ann = Browser()
-    ann.post(f"{url}/auth/signup", json={"email": "ann@example.com", "password": PASSWORD})
+    ann = sign_up_over_http(live_server)
     options = ann.post(f"{url}/auth/passkeys/register/options", json={"password": PASSWORD})
     assert options.status_code == 200, options.text
     registered = ann.post(
