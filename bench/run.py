@@ -52,7 +52,6 @@ from bench.report import Table, Timing, render, spread, to_json
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.oauth import Http
-from chalicelib.oauth_providers import Providers
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import token_digest
 from chalicelib.store import CLIENT_CONFIG, TABLE_DEFINITION, create_table
@@ -189,9 +188,8 @@ class Bench:
         self.settings = Settings.from_env(env)
         self.clock = ShiftedClock()
         self.provider_http = CountingHttp()
-        self.services = runtime.build(self.settings, client=self.client, clock=self.clock)
-        self.services = self.services._replace(
-            oauth=Providers(self.settings, self.clock.now, self.provider_http)
+        self.services = runtime.build(
+            self.settings, client=self.client, clock=self.clock, provider_http=self.provider_http
         )
         runtime.use(self.services)
         # What the sections measure for the ones after them and for the cost model.

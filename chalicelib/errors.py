@@ -60,17 +60,21 @@ class CodeExpired(AppError):
     message = "This code has expired. We sent you a new one."
 
 
-class InvalidToken(AppError):
+class InvalidResetToken(AppError):
+    """A password reset's link that is not (or no longer) good. Not RFC 6750's
+    `invalid_token`, which a 401's WWW-Authenticate says of a bad bearer token."""
+
     status = 400
-    code = "invalid_token"
+    code = "invalid_reset_token"
     message = "This link is invalid, expired or already used. Ask for a new one."
 
 
 class SecondFactorMissing(AppError):
-    """A request that changes a two-factor account's password without its second factor."""
+    """A request that changes a two-factor account's password without its second factor (the
+    request's lack, 400; not the session's `two_factor_required`, 403)."""
 
     status = 400
-    code = "two_factor_required"
+    code = "second_factor_missing"
     message = "Confirm with your second factor: a passkey, an app's code or a recovery code."
 
 

@@ -1,13 +1,13 @@
-"""Mail: every message the service sends, and the two ways out.
+"""Mail: every message the service sends, and the two ways out (its senders).
 
 Each message has a plain-text and an HTML part, both rendered from Jinja2 templates under
 `templates/mail/` that say what happened and what to do if it was not you; neither carries
 tracking (no pixels, no rewritten links). Links are built from PUBLIC_ORIGIN, never from a
 request's Host header, which a client controls.
 
-- `SesTransport`: deployed stages, Amazon SES v2 `SendEmail` with the raw MIME message (so
+- `SesSender`: deployed stages, Amazon SES v2 `SendEmail` with the raw MIME message (so
   both parts arrive as built), from MAIL_FROM.
-- `OutboxTransport`: the `local` stage never sends; each message becomes an RFC 5322 `.eml`
+- `OutboxSender`: the `local` stage never sends; each message becomes an RFC 5322 `.eml`
   file in MAIL_OUTBOX_DIR (names sort by time) and one console line names the recipient, the
   subject and the code or link, so a developer can finish every flow.
 
@@ -80,26 +80,28 @@ class Message(NamedTuple):
     console: str  # what a developer needs from it (the code or link), for the outbox's line
 
 
-class Transport(Protocol):
+class Sender(Protocol):
+    """How messages leave: SES, or the local outbox (a test's recorder)."""
+
     def deliver(self, message: Message) -> None:
         """Send the message or raise ServiceUnavailable."""
         ...
 
 
 class Mail:
-    """Composes each kind of message and hands it to the stage's transport."""
+    """Composes each kind of message and hands it to the stage's sender."""
 
-    def __init__(self, settings: Settings, transport: Transport) -> None:
+    def __init__(self, settings: Settings, sender: Sender) -> None:
         settings.check_mail()
         self._origin = settings.public_origin or ""
         self._sender_name = settings.mail_sender_name
-        self._transport = transport
+        self._sender = sender
 
     def link(self, path: str) -> str:
         return f"{self._origin}{path}"
 
     def send(self, kind: Kind, to: str, *, console: str = "", **context: Any) -> None:
-        self._transport.deliver(self.compose(kind, to, console=console, **context))
+        self._sender.deliver(self.compose(kind, to, console=console, **context))
 
     def compose(
         self, kind: Kind, to: str, *, site: str | None = None, console: str = "", **context: Any
@@ -165,7 +167,7 @@ def to_mime(message: Message, sender: str, sender_name: str) -> bytes:
     return mime.as_bytes()
 
 
-class SesTransport:
+class SesSender:
     """Amazon SES v2 SendEmail, from a verified identity."""
 
     def __init__(self, sender: str, sender_name: str) -> None:
@@ -192,7 +194,7 @@ class SesTransport:
             raise ServiceUnavailable("We could not send the email. Try again shortly.") from error
 
 
-class OutboxTransport:
+class OutboxSender:
     """Development: messages become .eml files in a folder, never mail."""
 
     def __init__(self, folder: Path, sender: str, sender_name: str) -> None:
@@ -214,8 +216,9 @@ class OutboxTransport:
         print(f"{line} ({path.name})", file=sys.stderr, flush=True)
 
 
-def transport_for(settings: Settings) -> Transport:
+def sender_for(settings: Settings) -> Sender:
+    """The stage's way out: the outbox where MAIL_OUTBOX_DIR is set, SES everywhere else."""
     sender = settings.mail_from or "no-reply@localhost.localdomain"
     if settings.mail_outbox_dir is not None:
-        return OutboxTransport(Path(settings.mail_outbox_dir), sender, settings.mail_sender_name)
-    return SesTransport(sender, settings.mail_sender_name)
+        return OutboxSender(Path(settings.mail_outbox_dir), sender, settings.mail_sender_name)
+    return SesSender(sender, settings.mail_sender_name)

@@ -1,49 +1,39 @@
-"""Wiring: the services one Lambda container shares across requests, built on first use."""
+"""Wiring: the services one Lambda container shares across requests (the composition root).
+
+`Services` holds what a container is given (the settings, the clock, the DynamoDB client, and
+what tests stand in for: the mail's way out, the providers' HTTP, the store's and the flows'
+waits); everything else is built from those on first use and kept. A copy with other settings
+(`dataclasses.replace(services, settings=...)`) therefore rebuilds everything from them: no
+object built from the old settings can be left behind in it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.access_tokens import AccessTokens
 from chalicelib.audit import AuditLog
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
-from chalicelib.cookies import SessionCookies
 from chalicelib.cors import Cors
 from chalicelib.keyring import KeySource
 from chalicelib.limits import Limits
-from chalicelib.mail import Mail, Transport, transport_for
+from chalicelib.mail import Mail, Sender, sender_for
 from chalicelib.oauth_providers import Providers
 from chalicelib.origins import CrossOriginProtection
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import SessionManager
 from chalicelib.store import Store, make_client, open_store
 from chalicelib.throttle import LoginThrottle
-from chalicelib.users import Accounts
+from chalicelib.transports import Transports
+from chalicelib.users import Users
 
-
-class Services(NamedTuple):
-    settings: Settings
-    clock: Clock
-    store: Store
-    cookies: SessionCookies
-    attempt_cookies: SessionCookies  # binds a passkey sign-in's challenge to its browser
-    oauth_cookies: SessionCookies  # binds a social sign-in's attempt to its browser
-    device_cookies: SessionCookies  # a browser that gave an account's right password
-    sessions: SessionManager
-    accounts: Accounts
-    throttle: LoginThrottle
-    origins: CrossOriginProtection
-    cors: Cors
-    audit: AuditLog
-    limits: Limits
-    mail: Mail
-    keys: KeySource
-    oauth: Providers
-    tokens: AccessTokens  # signs access tokens; its keys load on first use
-    pause: Callable[[float], None]  # sleeps; tests pass one that only records
+if TYPE_CHECKING:
+    from chalicelib.oauth import Http
 
 
 def _pause(seconds: float) -> None:
@@ -51,38 +41,85 @@ def _pause(seconds: float) -> None:
         time.sleep(seconds)
 
 
+@dataclass(frozen=True, eq=False)
+class Services:
+    settings: Settings
+    clock: Clock
+    client: Any  # DynamoDB's
+    mail_sender: Sender | None = None  # None: the stage's (SES, or the local outbox)
+    provider_http: Http | None = None  # None: the providers' own (chalicelib.oauth)
+    sleep: Callable[[float], None] = time.sleep  # the store's waits between retries
+    pause: Callable[[float], None] = _pause  # the flows' waits; tests pass one that records
+
+    @cached_property
+    def store(self) -> Store:
+        return open_store(self.client, self.settings.table_name, self.sleep)
+
+    @cached_property
+    def transports(self) -> Transports:
+        return Transports(self.settings)
+
+    @cached_property
+    def sessions(self) -> SessionManager:
+        return SessionManager(self.store, self.settings, self.clock)
+
+    @cached_property
+    def users(self) -> Users:
+        return Users(self.store, PasswordHasher(self.settings), self.clock)
+
+    @cached_property
+    def throttle(self) -> LoginThrottle:
+        return LoginThrottle(self.store, self.settings, self.clock)
+
+    @cached_property
+    def origins(self) -> CrossOriginProtection:
+        return CrossOriginProtection(self.settings)
+
+    @cached_property
+    def cors(self) -> Cors:
+        return Cors(self.settings)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.clock)
+
+    @cached_property
+    def limits(self) -> Limits:
+        return Limits(self.store, self.clock)
+
+    @cached_property
+    def mail(self) -> Mail:
+        """Checks the mail settings when first used: a stage that never mails needs none."""
+        return Mail(self.settings, self.mail_sender or sender_for(self.settings))
+
+    @cached_property
+    def keys(self) -> KeySource:
+        return KeySource(self.settings)
+
+    @cached_property
+    def oauth(self) -> Providers:
+        return Providers(self.settings, self.clock.now, self.provider_http)
+
+    @cached_property
+    def tokens(self) -> AccessTokens:
+        """Signs access tokens; its keys load on first use."""
+        return AccessTokens(self.settings, self.clock)
+
+
 def build(
     settings: Settings | None = None,
     *,
     client: Any = None,
     clock: Clock | None = None,
-    mail_transport: Transport | None = None,
-    pause: Callable[[float], None] = _pause,
+    **given: Any,
 ) -> Services:
-    settings = settings or Settings.from_env()
-    clock = clock or SystemClock()
-    store = open_store(client or make_client(), settings.table_name)
-    transport = mail_transport or transport_for(settings)
+    """This container's services: the stage's settings from the environment, the real clock
+    and a DynamoDB client of its own, unless given."""
     return Services(
-        settings=settings,
-        clock=clock,
-        store=store,
-        cookies=SessionCookies(settings),
-        attempt_cookies=SessionCookies(settings, "passkey_attempt"),
-        oauth_cookies=SessionCookies(settings, "oauth_attempt"),
-        device_cookies=SessionCookies(settings, "device"),
-        sessions=SessionManager(store, settings, clock),
-        accounts=Accounts(store, PasswordHasher(settings), clock),
-        throttle=LoginThrottle(store, settings, clock),
-        origins=CrossOriginProtection(settings),
-        cors=Cors(settings),
-        audit=AuditLog(clock),
-        limits=Limits(store, clock),
-        mail=Mail(settings, transport),
-        keys=KeySource(settings),
-        oauth=Providers(settings, clock.now),
-        tokens=AccessTokens(settings, clock),
-        pause=pause,
+        settings or Settings.from_env(),
+        clock or SystemClock(),
+        client or make_client(),
+        **given,
     )
 
 

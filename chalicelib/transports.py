@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from chalicelib.config import Settings
+from chalicelib.cookies import SessionCookies
 from chalicelib.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from chalice import Response
-
-    from chalicelib.runtime import Services
 
 TRANSPORT_HEADER = "X-Session-Transport"
 # Names, not secrets:
@@ -79,29 +79,75 @@ class Presented(NamedTuple):
     device: str | None = None  # the device cookie (the cookie transport only)
 
 
-def read(services: Services, headers: Mapping[str, str], *, page: bool) -> Presented:
-    """The transport and credentials of a request. Pages always use the cookie transport and
-    ignore `Authorization` and `X-Session-Transport`; other schemes than Bearer are ignored
-    too (they are some proxy's, not ours). An `X-Session-Transport` other than `token` or
-    `cookie` is a 400: a typo would otherwise answer with a cookie the app never sees."""
-    if not page:
-        bearer = _bearer_token(headers.get("authorization"))
-        asked = headers.get(TRANSPORT_HEADER, "").strip().lower()
-        if asked not in ("", Transport.COOKIE.value, Transport.TOKEN.value):
-            raise InvalidRequest(f"The {TRANSPORT_HEADER} header is 'token' or 'cookie'.")
-        if bearer is not None or asked == Transport.TOKEN.value:
-            attempt = headers.get(PASSKEY_ATTEMPT_HEADER) or None
-            held = services.cookies.read(headers.get("cookie"))
-            return Presented(Transport.TOKEN, bearer, attempt, None, bearer is not None, held)
-    cookie = headers.get("cookie")
-    return Presented(
-        Transport.COOKIE,
-        services.cookies.read(cookie),
-        services.attempt_cookies.read(cookie),
-        services.oauth_cookies.read(cookie),
-        False,
-        device=services.device_cookies.read(cookie),
-    )
+class Transports:
+    """The two transports, and the cookies the cookie transport carries, all built from the
+    stage's settings: the session cookie, the short-lived cookies that bind a passkey or social
+    sign-in to the browser that began it, and a known browser's device cookie."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.session = SessionCookies(settings)
+        self.passkey_attempt = SessionCookies(settings, "passkey_attempt")
+        self.oauth_attempt = SessionCookies(settings, "oauth_attempt")
+        self.device = SessionCookies(settings, "device")
+
+    def read(self, headers: Mapping[str, str], *, page: bool) -> Presented:
+        """The transport and credentials of a request. Pages always use the cookie transport
+        and ignore `Authorization` and `X-Session-Transport`; other schemes than Bearer are
+        ignored too (they are some proxy's, not ours). An `X-Session-Transport` other than
+        `token` or `cookie` is a 400: a typo would otherwise answer with a cookie the app
+        never sees."""
+        cookie = headers.get("cookie")
+        if not page:
+            bearer = _bearer_token(headers.get("authorization"))
+            asked = headers.get(TRANSPORT_HEADER, "").strip().lower()
+            if asked not in ("", Transport.COOKIE.value, Transport.TOKEN.value):
+                raise InvalidRequest(f"The {TRANSPORT_HEADER} header is 'token' or 'cookie'.")
+            if bearer is not None or asked == Transport.TOKEN.value:
+                attempt = headers.get(PASSKEY_ATTEMPT_HEADER) or None
+                held = self.session.read(cookie)
+                return Presented(Transport.TOKEN, bearer, attempt, None, bearer is not None, held)
+        return Presented(
+            Transport.COOKIE,
+            self.session.read(cookie),
+            self.passkey_attempt.read(cookie),
+            self.oauth_attempt.read(cookie),
+            False,
+            device=self.device.read(cookie),
+        )
+
+    def render(
+        self, presented: Presented, reply: Reply, response: Response, *, page: bool, now: int
+    ) -> None:
+        """Write `reply` into `response` the way the request's transport carries it."""
+        if presented.transport is Transport.COOKIE:
+            _add_cookies(response, self._cookies(reply, now))
+        else:
+            _hand_tokens(reply, response)
+            if reply.held_cookie_ended:
+                _add_cookies(response, [self.session.blank_cookie()])
+        if response.status_code == 401 and not page:
+            # RFC 9110 requires a challenge on every 401; RFC 6750's error tells a token
+            # client that its token, not its request, is what failed.
+            challenge = "Bearer"
+            if presented.bearer and reply.rejected:
+                challenge = 'Bearer error="invalid_token"'
+            response.headers["WWW-Authenticate"] = challenge
+
+    def _cookies(self, reply: Reply, now: int) -> list[str]:
+        cookies = []
+        for handout, jar in (
+            (reply.session, self.session),
+            (reply.passkey_attempt, self.passkey_attempt),
+            (reply.oauth_attempt, self.oauth_attempt),
+            (reply.device, self.device),
+        ):
+            if handout is None:
+                continue
+            if handout.value:
+                cookies.append(jar.session_cookie(handout.value, handout.expires_at, now))
+            else:
+                cookies.append(jar.blank_cookie())
+        return cookies
 
 
 def _bearer_token(authorization: str | None) -> str | None:
@@ -112,43 +158,6 @@ def _bearer_token(authorization: str | None) -> str | None:
         return None
     scheme, _, credential = authorization.strip().partition(" ")
     return credential.strip() if scheme.lower() == "bearer" else None
-
-
-def render(
-    services: Services, presented: Presented, reply: Reply, response: Response, *, page: bool
-) -> None:
-    """Write `reply` into `response` the way the request's transport carries it."""
-    if presented.transport is Transport.COOKIE:
-        _set_cookies(services, reply, response)
-    else:
-        _hand_tokens(reply, response)
-        if reply.held_cookie_ended:
-            _add_cookies(response, [services.cookies.blank_cookie()])
-    if response.status_code == 401 and not page:
-        # RFC 9110 requires a challenge on every 401; RFC 6750's error tells a token client
-        # that its token, not its request, is what failed.
-        challenge = "Bearer"
-        if presented.bearer and reply.rejected:
-            challenge = 'Bearer error="invalid_token"'
-        response.headers["WWW-Authenticate"] = challenge
-
-
-def _set_cookies(services: Services, reply: Reply, response: Response) -> None:
-    now = services.clock.now()
-    cookies = []
-    for handout, jar in (
-        (reply.session, services.cookies),
-        (reply.passkey_attempt, services.attempt_cookies),
-        (reply.oauth_attempt, services.oauth_cookies),
-        (reply.device, services.device_cookies),
-    ):
-        if handout is None:
-            continue
-        if handout.value:
-            cookies.append(jar.session_cookie(handout.value, handout.expires_at, now))
-        else:
-            cookies.append(jar.blank_cookie())
-    _add_cookies(response, cookies)
 
 
 def _add_cookies(response: Response, cookies: list[str]) -> None:

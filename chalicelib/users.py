@@ -1,4 +1,4 @@
-"""Accounts: sign-up with a unique email, and password authentication."""
+"""Users: accounts made with a unique email, and their passwords checked."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def user_of_item(item: UserItem) -> User:
     return User(item.user_id, item.email, item.email_verified, item.two_factor, item.has_password)
 
 
-class Accounts:
+class Users:
     def __init__(self, store: Store, hasher: PasswordHasher, clock: Clock) -> None:
         self._store = store
         self._hasher = hasher

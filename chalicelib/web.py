@@ -24,7 +24,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 from chalice import Chalice, Response
 from chalice.app import Request
 
-from chalicelib import pages, runtime, transports
+from chalicelib import pages, runtime
 from chalicelib.client_ip import source_address
 from chalicelib.errors import (
     AppError,
@@ -156,6 +156,19 @@ _PAGE_FOR = {
 }
 
 
+def page(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Declares a route a page (HTML for people): the cookie transport only (`Authorization`
+    and `X-Session-Transport` ignored), no CORS headers, no preflight. The one rule: a route is
+    a page if and only if its view is declared one, by this or by a `*_page_required`
+    decorator; every other route is the JSON API, wherever and whenever it is registered."""
+    view.page = True  # type: ignore[attr-defined]
+    return view
+
+
+def _is_page(view: Callable[..., Any]) -> bool:
+    return getattr(view, "page", False) is True
+
+
 def _protect_page(access: Access) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -167,8 +180,7 @@ def _protect_page(access: Access) -> Callable[[Callable[..., Any]], Callable[...
                 return pages.redirect(state.request, _PAGE_FOR[type(missing)])
             return view(*args, **kwargs)
 
-        protected.page = True  # type: ignore[attr-defined]  # to install(): not the JSON API
-        return protected
+        return page(protected)
 
     return decorator
 
@@ -298,18 +310,18 @@ def error_response(error: AppError) -> Response:
     )
 
 
-def install(app: Chalice, page_paths: Iterable[str] = ()) -> None:
+def install(app: Chalice) -> None:
     """Register the one middleware every route runs through, and a preflight answer for every
-    path of the JSON API. Call it last, once every route is registered: a path is a page (the
-    cookie transport only, no CORS, no preflight) when listed in `page_paths` or when a page
-    decorator protects each of its views; every other path is the JSON API."""
-    listed = frozenset(page_paths)
-    api_methods = {
-        path: tuple(sorted(entries))
-        for path, entries in app.routes.items()
-        if path not in listed
-        and not all(getattr(e.view_function, "page", False) for e in entries.values())
-    }
+    path of the JSON API. Call it last, once every route is registered: a JSON route added
+    after it gets no preflight. Whether a route is a page or the JSON API is its own
+    declaration (`page`), read per request."""
+    api_methods = {}
+    for path, entries in app.routes.items():
+        marked = {method for method, entry in entries.items() if _is_page(entry.view_function)}
+        if marked and marked != set(entries):
+            raise RuntimeError(f"{path}: page and JSON API at once ({sorted(marked)} are pages)")
+        if not marked:
+            api_methods[path] = tuple(sorted(entries))
 
     def preflight(**_path_parameters: str) -> Response:
         request = current_request()
@@ -325,15 +337,15 @@ def install(app: Chalice, page_paths: Iterable[str] = ()) -> None:
     def session_middleware(
         request: Request, get_response: Callable[[Request], Response]
     ) -> Response:
-        # A route registered after install() is a page: the cookie only, as before.
-        page = request.context.get("resourcePath") not in api_methods
+        entry = app.routes.get(request.context.get("resourcePath", ""), {}).get(request.method)
+        page = entry is not None and _is_page(entry.view_function)
         edge = _Edge(page)
         try:
             services = runtime.get()
             edge.https = services.settings.cookie_secure
             if not page:
                 edge.cors = services.cors.headers(request.headers.get("origin"))
-            presented = transports.read(services, request.headers, page=page)
+            presented = services.transports.read(request.headers, page=page)
             if not presented.bearer:
                 # Before any view runs, so a refused request changes nothing. A bearer token
                 # is no ambient credential: another origin cannot make a browser send it.
@@ -359,9 +371,14 @@ def install(app: Chalice, page_paths: Iterable[str] = ()) -> None:
         reset = _current.set(state)
         try:
             with request_budget():
-                response = get_response(request)
-        except AppError as error:
-            response = error_response(error)
+                try:
+                    response = get_response(request)
+                except AppError as error:
+                    response = error_response(error)
+                if response.status_code < 500:
+                    # A right password's upgrade is owed even where the flow then refused
+                    # (a 404, a 409): never dropped, whatever happened after the check.
+                    request_context.settle()
         except Exception:
             logger.exception("unhandled error")
             response = error_response(AppError())
@@ -383,8 +400,13 @@ class _Edge:
         response = _in_our_shape(response)
         if self.context is not None:
             context = self.context
-            transports.render(
-                context.services, context.presented, context.reply, response, page=self.page
+            services = context.services
+            services.transports.render(
+                context.presented,
+                context.reply,
+                response,
+                page=self.page,
+                now=services.clock.now(),
             )
         response.headers.update(self.cors)
         response.headers.setdefault("Cache-Control", "no-store")

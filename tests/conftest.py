@@ -159,12 +159,7 @@ def stage(services: runtime.Services) -> Any:
     as a deploy with new environment variables would."""
 
     def configure(**changes: Any) -> runtime.Services:
-        built = runtime.build(
-            replace(services.settings, **changes),
-            client=services.store.table.client,
-            clock=services.clock,
-            pause=services.pause,
-        )
+        built = replace(services, settings=replace(services.settings, **changes))
         runtime.use(built)
         return built
 

@@ -453,3 +453,16 @@ def test_a_failed_final_sweep_still_reports_the_deletion(client, services, caplo
     assert parse_set_cookie(set_cookies(response.headers)[0])[1] == ""
     assert "final sweep of its sessions failed" in caplog.text
     assert log_in(client).status_code == 401
+
+
+def test_an_unverified_user_can_delete_the_account_on_a_strict_stage(
+    client, stage, dynamodb, settings
+):
+    """REQUIRE_VERIFIED_EMAIL keeps resources closed until the address is verified; deleting
+    the account is never behind it (the address may be the very thing that is wrong)."""
+    stage(require_verified_email=True)
+    token = sign_up(client)
+    assert call(client, "GET", "/trainings", token=token).status_code == 403
+    response = call(client, "DELETE", "/auth/account", {"password": PASSWORD}, token=token)
+    assert response.status_code == 204, response.body
+    assert items(dynamodb, settings, "USER#") == []

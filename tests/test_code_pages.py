@@ -82,7 +82,7 @@ def test_the_mailed_link_fills_the_code_in_and_opening_it_changes_nothing(
 
 
 def test_with_code_sign_in_off_the_pages_offer_none(client, services):
-    runtime.use(services._replace(settings=replace(services.settings, email_code_login=False)))
+    runtime.use(replace(services, settings=replace(services.settings, email_code_login=False)))
     assert "/login/code" not in html(page(client, "/login"))
     assert "/login/code" not in html(page(client, "/signup"))
     assert page(client, "/login/code").status_code == 404

@@ -95,7 +95,7 @@ def test_an_unknown_address_gets_a_code_that_creates_the_account(client, mailbox
 def test_with_sign_up_by_code_off_an_unknown_address_gets_nothing_but_the_same_answer(
     client, services, mailbox, dynamodb, settings, pauses
 ):
-    runtime.use(services._replace(settings=replace(services.settings, email_code_signup=False)))
+    runtime.use(replace(services, settings=replace(services.settings, email_code_signup=False)))
     response = ask(client, NEW)
     assert response.status_code == 202
     assert response.json_body == {"status": "accepted"}
@@ -108,7 +108,7 @@ def test_with_sign_up_by_code_off_an_unknown_address_gets_nothing_but_the_same_a
 
 
 def test_with_code_sign_in_off_the_routes_are_404(client, services):
-    runtime.use(services._replace(settings=replace(services.settings, email_code_login=False)))
+    runtime.use(replace(services, settings=replace(services.settings, email_code_login=False)))
     assert_error(ask(client), 404, "not_found")
     assert_error(verify(client, "AAAAAAAA"), 404, "not_found")
 

@@ -180,7 +180,7 @@ def test_verification_routes_need_a_session(client):
 
 
 def test_sign_up_succeeds_when_the_mail_cannot_be_sent(client, audit, dynamodb, settings):
-    failing = mock.patch("chalicelib.mail.SesTransport.deliver", side_effect=ServiceUnavailable())
+    failing = mock.patch("chalicelib.mail.SesSender.deliver", side_effect=ServiceUnavailable())
     with failing:
         token = sign_up(client, verified=False)
         resend = call(client, "POST", "/auth/email/verify/resend", token=token)
@@ -194,7 +194,7 @@ def test_sign_up_succeeds_when_the_mail_cannot_be_sent(client, audit, dynamodb, 
 def strict(services):
     """The stage setting REQUIRE_VERIFIED_EMAIL=true."""
     strict_settings = replace(services.settings, require_verified_email=True)
-    runtime.use(services._replace(settings=strict_settings))
+    runtime.use(replace(services, settings=strict_settings))
     yield
     runtime.use(services)
 
@@ -286,7 +286,7 @@ def test_a_reset_ends_every_session_and_signs_this_client_in(client, mailbox, dy
     assert log_in(client).status_code == 401
     assert log_in(client, password=NEW_PASSWORD).status_code == 200
     again = call(client, "POST", "/auth/password-reset/confirm", body)
-    assert_error(again, 400, "invalid_token")  # single use
+    assert_error(again, 400, "invalid_reset_token")  # single use
 
 
 def test_a_weak_password_does_not_use_up_the_link(client, mailbox):
@@ -305,7 +305,9 @@ def test_a_weak_password_does_not_use_up_the_link(client, mailbox):
 )
 def test_bad_tokens_are_400_invalid_token(client, token):
     body = {"token": token, "new_password": NEW_PASSWORD}
-    assert_error(call(client, "POST", "/auth/password-reset/confirm", body), 400, "invalid_token")
+    assert_error(
+        call(client, "POST", "/auth/password-reset/confirm", body), 400, "invalid_reset_token"
+    )
 
 
 def test_expired_and_replaced_links_are_refused(client, mailbox, clock):
@@ -317,12 +319,12 @@ def test_expired_and_replaced_links_are_refused(client, mailbox, clock):
     second = reset_token(mailbox)
     replaced = {"token": first, "new_password": NEW_PASSWORD}
     assert_error(
-        call(client, "POST", "/auth/password-reset/confirm", replaced), 400, "invalid_token"
+        call(client, "POST", "/auth/password-reset/confirm", replaced), 400, "invalid_reset_token"
     )
     clock.advance(minutes=30)
     expired = {"token": second, "new_password": NEW_PASSWORD}
     assert_error(
-        call(client, "POST", "/auth/password-reset/confirm", expired), 400, "invalid_token"
+        call(client, "POST", "/auth/password-reset/confirm", expired), 400, "invalid_reset_token"
     )
 
 
@@ -346,7 +348,9 @@ def test_a_password_change_kills_an_outstanding_reset_link(client, mailbox):
     assert changed.status_code == 200
     assert_a_plain_notice(mailbox.last(ANN), ANN, "Your password was changed")
     body = {"token": link, "new_password": "yet another passphrase"}
-    assert_error(call(client, "POST", "/auth/password-reset/confirm", body), 400, "invalid_token")
+    assert_error(
+        call(client, "POST", "/auth/password-reset/confirm", body), 400, "invalid_reset_token"
+    )
 
 
 # -- email change -----------------------------------------------------------------------------
@@ -472,7 +476,7 @@ def test_links_in_mail_keep_api_gateways_stage_prefix(client, mailbox):
 def test_a_reset_request_is_202_even_when_the_mail_fails(client, audit):
     """A 503 only for addresses with an account would tell who has one while mail is down."""
     sign_up(client)
-    with mock.patch("chalicelib.mail.SesTransport.deliver", side_effect=ServiceUnavailable()):
+    with mock.patch("chalicelib.mail.SesSender.deliver", side_effect=ServiceUnavailable()):
         known = request_reset(client)
         unknown = request_reset(client, "nobody@example.com")
     assert known.status_code == unknown.status_code == 202
@@ -496,4 +500,6 @@ def test_a_reset_whose_account_went_away_is_an_invalid_token(client, mailbox, se
 
     store.table.read = read_then_delete
     body = {"token": link, "new_password": NEW_PASSWORD}
-    assert_error(call(client, "POST", "/auth/password-reset/confirm", body), 400, "invalid_token")
+    assert_error(
+        call(client, "POST", "/auth/password-reset/confirm", body), 400, "invalid_reset_token"
+    )

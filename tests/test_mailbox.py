@@ -177,7 +177,7 @@ def test_a_reset_of_a_verified_account_still_needs_its_second_factor(client, mai
     link = parse_qs(urlsplit(mailbox.link(ANN)).query)["token"][0]
     body = {"token": link, "new_password": NEW_PASSWORD}
     refused = call(client, "POST", "/auth/password-reset/confirm", body)
-    assert_error(refused, 400, "two_factor_required")
+    assert_error(refused, 400, "second_factor_missing")
 
 
 # -- a race with the proof -----------------------------------------------------------------------
@@ -334,7 +334,7 @@ def test_every_route_that_can_mark_an_address_verified_is_listed():
 
 def test_only_the_mailbox_and_account_creation_write_the_verified_flag():
     """The store's writes that set email_verified are called from flows.mailbox (`verified`,
-    `first_proof`), users.Accounts (a new account) and the email change (`move_claim`)."""
+    `first_proof`), users.Users (a new account) and the email change (`move_claim`)."""
     writers = {"verified": "flows/mailbox.py", "first_proof": "flows/mailbox.py"}
     for name, home in writers.items():
         callers = {

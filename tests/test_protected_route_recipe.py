@@ -24,6 +24,7 @@ def recipe_client(services):
     exec(compile(recipe(), "README.md", "exec"), {"app": app})  # noqa: S102 (our own README)
     web.install(app)  # what app.py does, after every route
     with Client(app) as client:
+        client.recipe_app = app
         yield client
 
 
@@ -95,3 +96,18 @@ def test_the_recipe_works_with_the_token_transport(recipe_client):
     assert "OPTIONS" not in recipe_client.http.request("GET", "/notes/page").headers.get(
         "Allow", ""
     )
+
+
+def test_a_page_the_recipe_declares_is_a_page_and_its_api_route_is_api(recipe_client, stage):
+    """The one rule (web.page): the recipe's unprotected HTML route is a page, so it carries no
+    CORS header and answers no preflight; its JSON route is the API and does both."""
+    stage(cors_origins=("https://app.example.com",))
+    origin = {"Origin": "https://app.example.com"}
+    about = recipe_client.http.get("/notes/about", headers=origin)
+    assert about.status_code == 200
+    assert "Access-Control-Allow-Origin" not in about.headers
+    assert "OPTIONS" not in recipe_client.recipe_app.routes["/notes/about"]  # no preflight
+    notes = recipe_client.http.get("/notes", headers=origin)
+    assert notes.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    preflight = recipe_client.http.request("OPTIONS", "/notes", headers=origin)
+    assert preflight.status_code == 204

@@ -1,5 +1,7 @@
 from dataclasses import replace
 
+import pytest
+
 from chalicelib import runtime
 from chalicelib.clock import SystemClock
 from tests.helpers import parse_set_cookie, set_cookies
@@ -47,3 +49,31 @@ def test_a_deployed_stage_sends_a_secure_host_prefixed_cookie(dynamodb, settings
             assert planted.status_code == 401
     finally:
         runtime.use(None)
+
+
+def test_a_copy_with_other_settings_holds_nothing_built_from_the_old_ones(
+    dynamodb, settings, clock
+):
+    """Before, Services kept `settings` beside objects built from them, and a copy with new
+    settings (a test's `_replace`) kept the old objects: a test had to rebuild `oauth` by hand.
+    Now everything is built from the settings on first use."""
+    from dataclasses import replace as copy_with
+
+    from chalicelib.config import OAuthProviderSettings
+
+    first = runtime.build(settings, client=dynamodb, clock=clock)
+    assert first.transports.session.name == "auth_session"  # built, and kept
+    assert first.oauth.configured == []
+    provider = OAuthProviderSettings(
+        "corp", "oidc", "Corp", "id", "secret", "https://corp.example", False
+    )
+    changed = copy_with(
+        first.settings, cookie_secure=True, oauth_providers=(provider,), signup_ip_max=7
+    )
+    second = copy_with(first, settings=changed)
+    assert second.transports.session.name == "__Host-auth_session"
+    assert [p.id for p in second.oauth.configured] == ["corp"]
+    assert second.store.table.client is first.store.table.client  # the same container's client
+    assert first.transports.session.name == "auth_session"  # the first is as it was
+    with pytest.raises(AttributeError):
+        second.settings = first.settings  # frozen: a field cannot drift from what it built

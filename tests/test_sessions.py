@@ -193,3 +193,33 @@ def test_invalidate_user_sessions_removes_every_session_of_that_user_only(sessio
     assert calls.operations[0] == "Query"
     assert all(sessions.validate_session(t) is None for t in ann_tokens)
     assert sessions.validate_session(bob_token) is not None
+
+
+def test_a_second_factor_is_owed_by_one_rule_in_one_place():
+    """Once computed in three places (the request context, the pages, the social callback)."""
+    import ast
+    from pathlib import Path
+
+    from chalicelib.sessions import Session
+    from chalicelib.users import User
+
+    owing = Session("s", User("u", "a@b.example", two_factor_enabled=True), 0, 1, False)
+    assert owing.second_factor_owed is True
+    assert owing._replace(two_factor_verified=True).second_factor_owed is False
+    assert (
+        owing._replace(user=owing.user._replace(two_factor_enabled=False)).second_factor_owed
+        is False
+    )
+    recomputed = []
+    for path in (Path(__file__).parent.parent / "chalicelib").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+                names = {
+                    a.attr
+                    for value in node.values
+                    for a in ast.walk(value)
+                    if isinstance(a, ast.Attribute)
+                }
+                if {"two_factor_enabled", "two_factor_verified"} <= names:
+                    recomputed.append(path.name)
+    assert recomputed == ["sessions.py"]  # Session.second_factor_owed, and nowhere else

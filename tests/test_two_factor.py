@@ -327,7 +327,7 @@ def test_a_reset_of_a_two_factor_account_needs_its_second_factor(client, clock, 
     token = reset_link(client, mailbox)
     body = {"token": token, "new_password": "a brand new passphrase"}
     missing = call(client, "POST", "/auth/password-reset/confirm", body)
-    assert_error(missing, 400, "two_factor_required")
+    assert_error(missing, 400, "second_factor_missing")
     wrong = call(client, "POST", "/auth/password-reset/confirm", {**body, "code": "000000"})
     assert_error(wrong, 400, "invalid_code")
     right = call(

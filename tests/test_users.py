@@ -14,7 +14,7 @@ from chalicelib.errors import (
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import SessionManager
 from chalicelib.store.accounts import UserRecord
-from chalicelib.users import Accounts, User, normalize_email
+from chalicelib.users import User, Users, normalize_email
 from tests.conftest import table_items
 from tests.helpers import PASSWORD
 
@@ -25,8 +25,8 @@ def hasher(settings) -> PasswordHasher:
 
 
 @pytest.fixture
-def accounts(store, hasher, clock) -> Accounts:
-    return Accounts(store, hasher, clock)
+def accounts(store, hasher, clock) -> Users:
+    return Users(store, hasher, clock)
 
 
 @pytest.fixture
@@ -130,9 +130,9 @@ def test_unknown_email_and_wrong_password_are_indistinguishable(
 
 
 def test_login_rehashes_an_outdated_hash(store, sessions, clock, dynamodb, settings):
-    old = Accounts(store, PasswordHasher(replace(settings, argon2_time_cost=3)), clock)
+    old = Users(store, PasswordHasher(replace(settings, argon2_time_cost=3)), clock)
     user = sign_up(old, sessions, "ann@example.com", PASSWORD)
-    current = Accounts(store, PasswordHasher(settings), clock)
+    current = Users(store, PasswordHasher(settings), clock)
     authenticated, rehash = current.authenticate("ann@example.com", PASSWORD)
     assert authenticated == user
     assert rehash is not None  # the re-hash, for the login to commit with its session

@@ -84,3 +84,53 @@ def test_a_deployed_stage_sends_hsts_on_every_response(client, stage):
         "OPTIONS", "/auth/login", headers={"Origin": "https://x.example"}
     )
     assert preflight.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_route_is_a_page_only_when_it_says_so_even_after_install(services, stage):
+    """Registered after install() (against the README's advice), a route keeps its own
+    declaration: before, an unprotected HTML route added there silently became a page, and
+    one added before it silently became API."""
+    stage(cors_origins=("https://app.example.com",))
+    app = Chalice(app_name="late")
+
+    @app.route("/early", methods=["GET"])
+    def early():
+        return Response(body="<p>early</p>", headers={"Content-Type": "text/html"})
+
+    web.install(app)
+
+    @app.route("/late-page", methods=["GET"])
+    @web.page
+    def late_page():
+        return Response(body="<p>late</p>", headers={"Content-Type": "text/html"})
+
+    @app.route("/late-api", methods=["GET"])
+    def late_api():
+        return {"late": True}
+
+    origin = {"Origin": "https://app.example.com"}
+    with Client(app) as client:
+        assert (
+            "Access-Control-Allow-Origin"
+            not in client.http.get("/late-page", headers=origin).headers
+        )
+        api = client.http.get("/late-api", headers=origin)
+        assert api.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+        # Undeclared, /early is the JSON API: it carries CORS and honours a bearer token.
+        assert client.http.get("/early", headers=origin).headers["Access-Control-Allow-Origin"]
+
+
+def test_a_path_cannot_be_both_page_and_api(services):
+    app = Chalice(app_name="mixed")
+
+    @app.route("/both", methods=["GET"])
+    @web.page
+    def both_page():
+        return {}
+
+    @app.route("/both", methods=["POST"])
+    def both_api():
+        return {}
+
+    with pytest.raises(RuntimeError, match="page and JSON API at once"):
+        web.install(app)

@@ -59,7 +59,7 @@ def request_login_code(ctx: RequestContext, raw_email: str) -> None:
     to = Addressee(address, address)
     mailed_codes.spend_send(ctx, Purpose.LOGIN_CODE, to)  # counted for any address
     store = ctx.services.store
-    (credentials,) = store.table.read(ctx.services.accounts.credentials(address))
+    (credentials,) = store.table.read(ctx.services.users.credentials(address))
     if credentials is not None or settings.email_code_signup:
         user_id = None if credentials is None else credentials.user_id
         code, write = mailed_codes.new(ctx, Purpose.LOGIN_CODE, to)
@@ -104,7 +104,7 @@ def _log_in_with_code(ctx: RequestContext, address: str, raw_code: str) -> CodeS
     to = Addressee(address, address)
     stored, seen, credentials = store.table.read(
         *mailed_codes.reads(ctx, Purpose.LOGIN_CODE, to),
-        services.accounts.credentials(address),
+        services.users.credentials(address),
     )
     user_id = None if credentials is None else credentials.user_id
     taken = mailed_codes.take(ctx, Purpose.LOGIN_CODE, to, raw_code, stored, seen, user_id=user_id)
@@ -112,7 +112,7 @@ def _log_in_with_code(ctx: RequestContext, address: str, raw_code: str) -> CodeS
         chosen = taken.stored.password_hash  # a quiet sign-up's password
         if chosen is None and not services.settings.email_code_signup:
             raise InvalidCode()  # a code sent while sign-up was on
-        user, account = services.accounts.register_proven(address, password_hash=chosen)
+        user, account = services.users.register_proven(address, password_hash=chosen)
         ctx.start_session(user, [*account, *taken.writes], amr=EMAIL_CODE)
         ctx.audit(Event.SIGNUP, user.id, method="code" if chosen is None else "password")
         return CodeSignIn(user, created=True)

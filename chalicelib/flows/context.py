@@ -19,6 +19,7 @@ password or code does not count by itself (ASVS 7.5.1).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Sequence
 from enum import IntEnum
@@ -30,6 +31,7 @@ from chalicelib.errors import (
     EmailUnverified,
     InvalidCredentials,
     ReauthenticationRequired,
+    ServiceUnavailable,
     TooManyAttempts,
     TwoFactorRequired,
     Unauthenticated,
@@ -44,6 +46,8 @@ from chalicelib.users import LoginKey, User
 
 if TYPE_CHECKING:
     from chalicelib.runtime import Services
+
+logger = logging.getLogger(__name__)
 
 REAUTHENTICATION_SECONDS = 5 * 60
 DEVICE_SECONDS = 180 * 86_400  # how long a browser stays known after a right password
@@ -247,7 +251,7 @@ class RequestContext:
         device = _digest(self.presented.device)
         attempt = Attempt(login.key, self.ip_key, device)
         counters = throttle.reads(attempt)
-        own = [] if login.email is None else [services.accounts.credentials(login.email)]
+        own = [] if login.email is None else [services.users.credentials(login.email)]
         results = services.store.table.read(*counters, *own, *extra)
         seen, rest = results[: len(counters)], results[len(counters) :]
         credentials = rest.pop(0) if own else None
@@ -264,8 +268,8 @@ class RequestContext:
             raise
         try:
             if credentials is None:
-                services.accounts.refuse_unknown(password)
-            user, rehash = services.accounts.verify(credentials, password)
+                services.users.refuse_unknown(password)
+            user, rehash = services.users.verify(credentials, password)
         except InvalidCredentials:
             throttle.record_failure(attempt, seen, trusted=trusted)
             self.audit(Event.LOGIN_FAILURE, user_id, **details)
@@ -359,13 +363,25 @@ class RequestContext:
         self._joined = [handout for _, handout in joining]
         return [*writes, *(write for write, _ in joining)]
 
+    def settle(self) -> None:
+        """What a right password owes and no write of the flow took with it (the flow refused
+        after the check, say): written now, each on its own (the edge calls this after every
+        answer but a 5xx, whose failed writes must hand nothing out)."""
+        self._settle()
+
     def _settle(self) -> None:
         """After the flow's write: what was owed to an item it wrote too, each on its own and
         only if still right (a hash upgrade is conditional on the hash it upgrades, so it
         never overwrites a password set meanwhile)."""
         written = list(self._joined)
         owed, self._owed, self._joined = self._owed, [], []
-        written += [h for w, h in owed if self.services.store.table.try_commit(w)]
+        for write, handout in owed:
+            try:
+                if self.services.store.table.try_commit(write):
+                    written.append(handout)
+            except ServiceUnavailable:
+                # Best effort: what the flow did is done; the next right password owes it again.
+                logger.warning("a right password's follow-up write failed: %s", write.pk[:6])
         for handout in written:
             if handout is not None:
                 self.reply.device = handout

@@ -20,7 +20,7 @@ from chalicelib.errors import (
     AlreadyVerified,
     EmailTaken,
     InvalidCode,
-    InvalidToken,
+    InvalidResetToken,
     SecondFactorMissing,
     ServiceUnavailable,
     Unauthenticated,
@@ -96,7 +96,7 @@ def request_password_reset(ctx: RequestContext, raw_email: str) -> None:
     if ctx.ip_key:
         limits.spend(RESETS_PER_IP, ctx.ip_key)
     limits.spend(RESETS_PER_EMAIL, email)  # counted whether or not an account exists
-    (credentials,) = ctx.services.store.table.read(ctx.services.accounts.credentials(email))
+    (credentials,) = ctx.services.store.table.read(ctx.services.users.credentials(email))
     if credentials is not None:
         token = onetime.new_token(credentials.user_id)
         ctx.services.store.table.commit(
@@ -132,7 +132,7 @@ def reset_password(
     set up before it goes, and no second factor set up before it is asked for."""
     parsed = onetime.parse_token(raw_token)
     if parsed is None:
-        raise InvalidToken()
+        raise InvalidResetToken()
     check_password_policy(new_password)  # a weak password does not use up the link
     services = ctx.services
     store = services.store
@@ -157,17 +157,22 @@ def reset_password(
         )
         is not Check.RIGHT
     ):
-        raise InvalidToken()
-    new_hash = services.accounts.new_password_hash(new_password)
+        raise InvalidResetToken()
+    new_hash = services.users.new_password_hash(new_password)
     consume = store.secrets.consume(
-        Purpose.RESET_PASSWORD, account.user_id, stored.digest, now, InvalidToken
+        Purpose.RESET_PASSWORD, account.user_id, stored.digest, now, InvalidResetToken
     )
     # Earlier failed logins no longer lock them out.
     forget_failures = services.throttle.clear_account(account.email)
     if not account.email_verified:
         ctx.send_mail(Kind.PASSWORD_CHANGED, account.email)
         proof = Proof(
-            [consume, forget_failures], account, "reset", EMAIL_CODE, None, new_hash, InvalidToken
+            [consume, forget_failures],
+            account,
+            "reset",
+            amr=EMAIL_CODE,
+            password_hash=new_hash,
+            gone=InvalidResetToken,
         )
         user = prove(ctx, proof)
         ctx.audit(Event.PASSWORD_RESET, user.id)
@@ -176,10 +181,10 @@ def reset_password(
     # The account deleted or its email changed since the token was read: the link is as good
     # as used, not a reason to tell a signed-out visitor to sign in.
     claim = store.accounts.update_claim(user.id, user.email, password_hash=new_hash)._replace(
-        on_condition_failed=InvalidToken
+        on_condition_failed=InvalidResetToken
     )
     has_password = store.accounts.update_user(user.id, has_password=True)._replace(
-        on_condition_failed=InvalidToken
+        on_condition_failed=InvalidResetToken
     )
     if account.two_factor and credential is not None:
         used = passkeys.prove_for_reset(ctx, credential, user.id)
@@ -236,7 +241,7 @@ def request_email_change(ctx: RequestContext, raw_new_email: str, password: str 
     new_email = normalize_email(raw_new_email, deliverable=True)
     if new_email == user.email:
         raise EmailTaken("This is already your email address.")
-    check = ctx.reauthenticate(password, extra=[ctx.services.accounts.credentials(new_email)])
+    check = ctx.reauthenticate(password, extra=[ctx.services.users.credentials(new_email)])
     (taken,) = check.extra
     if taken is not None:
         raise EmailTaken()
@@ -253,7 +258,7 @@ def confirm_email_change(ctx: RequestContext, raw_code: str) -> User:
     services = ctx.services
     to = Addressee(user.id, user.email)
     credentials, stored, seen = services.store.table.read(
-        services.accounts.credentials(user.email),
+        services.users.credentials(user.email),
         *mailed_codes.reads(ctx, Purpose.CHANGE_EMAIL, to),
     )
     if credentials is None or credentials.user_id != user.id:

@@ -39,11 +39,11 @@ def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User | None:
     if ctx.ip_key:
         services.limits.spend(signups_per_ip(settings.signup_ip_max), ctx.ip_key)
     services.limits.spend(SIGNUPS_PER_EMAIL, address)
-    password_hash = services.accounts.new_password_hash(password)
+    password_hash = services.users.new_password_hash(password)
     if not settings.signup_reveals_accounts:
         _sign_up_quietly(ctx, address, password_hash)
         return None
-    user, account = services.accounts.register(address, password_hash)
+    user, account = services.users.register(address, password_hash)
     code, verification = email.verification_for_new_user(ctx, user)
     ctx.start_session(user, [*account, *verification], amr=PASSWORD)
     ctx.audit(Event.SIGNUP, user.id)
@@ -60,7 +60,7 @@ def _sign_up_quietly(ctx: RequestContext, address: str, password_hash: str) -> N
     (entering it makes the account, flows.codes); a taken one's owner is told of the attempt."""
     started = time.monotonic()
     services = ctx.services
-    (credentials,) = services.store.table.read(services.accounts.credentials(address))
+    (credentials,) = services.store.table.read(services.users.credentials(address))
     user_id = None if credentials is None else credentials.user_id
     try:
         if credentials is None:
@@ -101,7 +101,7 @@ def change_password(ctx: RequestContext, current_password: str | None, new_passw
     ctx.reauthenticate(current_password)
     user = current.user
     first = not user.has_password
-    new_hash = ctx.services.accounts.new_password_hash(new_password)
+    new_hash = ctx.services.users.new_password_hash(new_password)
     accounts = ctx.services.store.accounts
     ctx.send_mail(Kind.PASSWORD_SET if first else Kind.PASSWORD_CHANGED, user.email)
     ctx.rotate_sessions(
@@ -127,7 +127,7 @@ def delete_account(ctx: RequestContext, password: str | None) -> None:
     user = check.user
     (owner,) = check.extra
     writes = [
-        *ctx.services.accounts.delete(user),
+        *ctx.services.users.delete(user),
         *email.discard_all(ctx, user),
         # Nothing of the account stays behind: a sign-in identity left over would sign in to
         # nothing, and would keep its provider account from ever signing up again.

@@ -196,7 +196,7 @@ def _sign_in(
     address = _address(identity)
     reads = [store.identities.read(identity.issuer, identity.subject)]
     if address is not None:
-        reads.append(services.accounts.credentials(address))
+        reads.append(services.users.credentials(address))
     known, *rest = store.table.read(*reads)
     credentials = rest[0] if rest else None
     now = services.clock.now()
@@ -248,7 +248,7 @@ def _new_account(
     services = ctx.services
     verified = identity.email_verified and provider.settings.trust_email
     handle = identity_id(identity.issuer, identity.subject)
-    user, account = services.accounts.register_with_identity(address, handle, verified=verified)
+    user, account = services.users.register_with_identity(address, handle, verified=verified)
     record = _record(identity, provider, user.id, address, services.clock.now())
     writes = [*account, services.store.identities.put_new(record)]
     code = None

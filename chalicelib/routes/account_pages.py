@@ -60,11 +60,13 @@ def _verify_page(error: AppError | None = None) -> Response:
 
 
 @blueprint.route("/forgot-password", methods=["GET"])
+@web.page
 def forgot_password_page() -> Response:
     return pages.form_page(web.current_request(), "forgot_password.html", email="", sent_to=None)
 
 
 @blueprint.route("/forgot-password", methods=["POST"], content_types=[web.FORM])
+@web.page
 def forgot_password_form() -> Response:
     request = web.current_request()
     (address,) = web.form_fields(request, "email")
@@ -78,12 +80,14 @@ def forgot_password_form() -> Response:
 
 
 @blueprint.route("/reset-password", methods=["GET"])
+@web.page
 def reset_password_page() -> Response:
     query = web.current_request().query_params or {}
     return _reset_page(query.get("token", ""))
 
 
 @blueprint.route("/reset-password", methods=["POST"], content_types=[web.FORM])
+@web.page
 def reset_password_form() -> Response:
     token, new_password, code, credential = web.form_fields(
         web.current_request(), "token", "new_password", "code", "credential"
@@ -99,7 +103,12 @@ def reset_password_form() -> Response:
 
 
 # The answers that mean the account has two-factor on: the form then asks for the code.
-_SECOND_FACTOR = {"two_factor_required", "invalid_code", "invalid_credential", "too_many_attempts"}
+_SECOND_FACTOR = {
+    "second_factor_missing",
+    "invalid_code",
+    "invalid_credential",
+    "too_many_attempts",
+}
 
 
 def _reset_page(token: str, error: AppError | None = None, *, needs_code: bool = False) -> Response:
@@ -110,7 +119,7 @@ def _reset_page(token: str, error: AppError | None = None, *, needs_code: bool =
         field_of={
             "weak_password": "new_password",
             "invalid_password": "new_password",
-            "two_factor_required": "code",
+            "second_factor_missing": "code",
         },
         headers=pages.NO_REFERRER,
         token=token,

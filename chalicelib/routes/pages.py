@@ -13,11 +13,13 @@ blueprint = Blueprint(__name__)
 
 
 @blueprint.route("/", methods=["GET"])
+@web.page
 def home() -> Response:
     return pages.render(web.current_request(), "home.html")
 
 
 @blueprint.route("/static/{name}", methods=["GET"])
+@web.page
 def static_file(name: str) -> Response:
     """The pages' own stylesheet and scripts (and nothing else: the names are a fixed list)."""
     found = pages.static_file(name)
@@ -29,6 +31,7 @@ def static_file(name: str) -> Response:
 
 
 @blueprint.route("/favicon.ico", methods=["GET"])
+@web.page
 def favicon() -> Response:
     """Browsers ask every origin for one: a plain 404 they may cache for a day, instead of
     API Gateway's 403 for a route that does not exist."""
@@ -37,16 +40,19 @@ def favicon() -> Response:
 
 
 @blueprint.route("/signup", methods=["GET"])
+@web.page
 def signup_page() -> Response:
     return _credentials_page("signup.html")
 
 
 @blueprint.route("/login", methods=["GET"])
+@web.page
 def login_page() -> Response:
     return _credentials_page("login.html")
 
 
 @blueprint.route("/signup", methods=["POST"], content_types=[web.FORM])
+@web.page
 def signup_form() -> Response:
     request = web.current_request()
     email, password = web.form_fields(request, "email", "password")
@@ -60,6 +66,7 @@ def signup_form() -> Response:
 
 
 @blueprint.route("/login", methods=["POST"], content_types=[web.FORM])
+@web.page
 def login_form() -> Response:
     request = web.current_request()
     email, password = web.form_fields(request, "email", "password")
@@ -74,6 +81,7 @@ def login_form() -> Response:
 
 
 @blueprint.route("/login/code", methods=["GET"])
+@web.page
 def login_code_page() -> Response:
     """The form for an address; opened from the mailed link, the code filled in and one
     button that posts it. Opening it changes nothing: a mail scanner uses nothing up."""
@@ -87,6 +95,7 @@ def login_code_page() -> Response:
 
 
 @blueprint.route("/login/code", methods=["POST"], content_types=[web.FORM])
+@web.page
 def login_code_form() -> Response:
     _codes_on("email")
     request = web.current_request()
@@ -99,6 +108,7 @@ def login_code_form() -> Response:
 
 
 @blueprint.route("/login/code/verify", methods=["POST"], content_types=[web.FORM])
+@web.page
 def login_code_verify_form() -> Response:
     _codes_on("code")
     request = web.current_request()
@@ -135,6 +145,7 @@ def _login_code_page(
 
 
 @blueprint.route("/logout", methods=["POST"], content_types=[web.FORM])
+@web.page
 def logout_form() -> Response:
     signin.log_out(web.context())
     return pages.redirect(web.current_request(), "/login")

@@ -19,6 +19,7 @@ blueprint = Blueprint(__name__)
 
 
 @blueprint.route("/auth/oauth/{provider}", methods=["GET"])
+@web.page
 def start(provider: str) -> Response:
     query = web.current_request().query_params or {}
     intent = query.get("intent", social.SIGN_IN)
@@ -30,6 +31,7 @@ def start(provider: str) -> Response:
 
 
 @blueprint.route("/auth/oauth/{provider}/callback", methods=["GET"])
+@web.page
 def callback(provider: str) -> Response:
     request = web.current_request()
     try:

@@ -190,10 +190,10 @@ def test_under_a_total_outage_every_route_answers_503_never_500(
 
 
 def test_a_mail_that_cannot_be_sent_is_503_and_changes_nothing(client, live_server, monkeypatch):
-    from chalicelib.mail import OutboxTransport
+    from chalicelib.mail import OutboxSender
 
     token = sign_up(client)
-    monkeypatch.setattr(OutboxTransport, "deliver", _refuse)
+    monkeypatch.setattr(OutboxSender, "deliver", _refuse)
     before = snapshot(live_server)
     for method, path, body in [
         ("POST", "/auth/email/verify/resend", None),
