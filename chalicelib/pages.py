@@ -14,6 +14,7 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib.errors import AppError
+from chalicelib.user_agents import describe
 
 if TYPE_CHECKING:
     import jinja2
@@ -65,6 +66,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["when"] = _when
+    environment.filters["device"] = describe  # a session's User-Agent, as people name it
     return environment
 
 

@@ -101,7 +101,7 @@ def passwordless(client, mailbox) -> str:
     return session_token(response)
 
 
-def test_settings_of_an_account_without_a_password_ask_for_a_code_instead(client, mailbox):
+def test_settings_of_an_account_without_a_password_ask_for_a_code_instead(client, mailbox, clock):
     token = passwordless(client, mailbox)
     body = html(page(client, "/settings", token))
     assert "Current password" not in body
@@ -126,5 +126,9 @@ def test_settings_of_an_account_without_a_password_ask_for_a_code_instead(client
     assert set_password.headers["Location"] == "/settings?notice=password-set"
     token = parse_set_cookie(set_cookies(set_password.headers)[0])[1]
     body = html(page(client, "/settings", token))
-    assert "Current password" in body  # a password account now
-    assert "Email me a code" not in body
+    assert ">Change password</button>" in body  # a password account now
+    assert 'id="reauthenticated"' in body  # still confirmed: the proof went to the new session
+    clock.advance(minutes=6)
+    body = html(page(client, "/settings", token))
+    assert ">Current password</label>" in body  # now it may confirm with the password too
+    assert ">Email me a code</button>" in body

@@ -276,12 +276,40 @@ def test_settings_show_the_account_and_put_errors_by_their_form(client):
     assert '<strong id="account-email">ann@example.com</strong>' in body
     assert 'id="email-state">not verified' in body
     assert body.count('data-session-id="') == 1
-    wrong = submit(client, "/settings/delete-account", token, password="wrong password")
+    unconfirmed = submit(client, "/settings/delete-account", token)
+    assert unconfirmed.status_code == 401
+    body = html(unconfirmed)
+    assert 'id="delete-error" role="alert">Confirm it is you first' in body
+    wrong = submit(client, "/settings/reauthenticate", token, password="wrong password")
     assert wrong.status_code == 401
     body = html(wrong)
-    assert 'id="delete-password-error" role="alert">The email or password is incorrect.' in body
-    assert 'id="change-email-password-error"' not in body  # the other forms stay clean
+    assert 'id="confirm-password-error" role="alert">The email or password is incorrect.' in body
+    assert 'id="delete-error"' not in body  # the other forms stay clean
     assert page(client, "/training", token).status_code == 200
+
+
+def test_settings_ask_for_the_password_once_and_then_for_none(client):
+    """Once six "Current password" fields, one per sensitive form; now one confirmation at
+    the top, after which every form works for 5 minutes without one."""
+    token = signed_up(client)
+    body = html(page(client, "/settings", token))
+    assert body.count(">Current password</label>") == 1
+    assert body.count('type="password"') == 2  # that one, and the new password's
+    confirmed = submit(client, "/settings/reauthenticate", token, password=PASSWORD)
+    assert (confirmed.status_code, confirmed.headers["Location"]) == (
+        303,
+        "/settings?notice=reauthenticated",
+    )
+    body = html(page(client, "/settings", token))
+    assert ">Current password</label>" not in body
+    assert 'id="reauthenticated"' in body
+    changed = submit(client, "/settings/email", token, new_email="bob@example.com")
+    assert (changed.status_code, changed.headers["Location"]) == (
+        303,
+        "/settings?notice=change-code-sent",
+    )
+    deleted = submit(client, "/settings/delete-account", token)
+    assert (deleted.status_code, deleted.headers["Location"]) == (303, "/")
 
 
 def test_notices_come_only_from_our_own_list(client):
@@ -316,7 +344,8 @@ def enrol_in_settings(client, clock, token):
 
     import pyotp
 
-    shown = submit(client, "/settings/2fa/setup", token, password=PASSWORD)
+    assert submit(client, "/settings/reauthenticate", token, password=PASSWORD).status_code == 303
+    shown = submit(client, "/settings/2fa/setup", token)
     assert shown.status_code == 200
     body = html(shown)
     assert "<svg" in body
@@ -359,7 +388,8 @@ def test_a_wrong_first_code_keeps_the_set_up_on_the_page(client, clock):
     import re
 
     token = sign_up(client)
-    shown = html(submit(client, "/settings/2fa/setup", token, password=PASSWORD))
+    submit(client, "/settings/reauthenticate", token, password=PASSWORD)
+    shown = html(submit(client, "/settings/2fa/setup", token))
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]{32})</code>', shown).group(1)
     wrong = submit(client, "/settings/2fa/enable", token, code="000000")
     assert wrong.status_code == 400

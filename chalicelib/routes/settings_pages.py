@@ -1,7 +1,9 @@
 """The settings page: the account's email and its verification, password, two-factor
-sign-in, sessions, and deletion. Each form posts to its own route, which calls the same flow as
-the JSON API and answers with a redirect and a notice (success), or the page with the error
-next to its form."""
+sign-in, passkeys, sessions, and deletion. Each form posts to its own route, which calls the
+same flow as the JSON API and answers with a redirect and a notice (success), or the page with
+the error next to its form. The user confirms it is them once, at the top (the password, a
+code by email, or a passkey): for 5 minutes the changes below need no further proof, and no
+form of theirs asks for a password."""
 
 from __future__ import annotations
 
@@ -44,14 +46,15 @@ def reauthentication_code_form() -> Response:
 @web.account_page_required
 def reauthenticate_form() -> Response:
     """Confirm it is the user, with the mailed code or the password: for 5 minutes the other
-    forms need no further proof, and sign-ins can be connected."""
+    forms need no further proof, and sign-ins can be connected. (A passkey does it through
+    the JSON API: static/passkeys.js.)"""
     code, password = web.form_fields(web.current_request(), "code", "password")
     try:
         codes.reauthenticate(web.context(), password or None, code or None)
     except AppError as error:
         return settings_page(
             error,
-            form="reauthenticate",
+            form="reauthenticate-with-code" if code else "reauthenticate",
             field_of={"invalid_credentials": "password"},
             reauthentication_code_sent=bool(code),
         )
@@ -61,9 +64,9 @@ def reauthenticate_form() -> Response:
 @blueprint.route("/settings/email", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def change_email_form() -> Response:
-    new_email, password = web.form_fields(web.current_request(), "new_email", "password")
+    (new_email,) = web.form_fields(web.current_request(), "new_email")
     return settings_action(
-        lambda: email.request_email_change(web.context(), new_email, password),
+        lambda: email.request_email_change(web.context(), new_email, None),
         "/settings?notice=change-code-sent",
         form="change-email",
         new_email=new_email,
@@ -84,27 +87,21 @@ def confirm_email_form() -> Response:
 @blueprint.route("/settings/password", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def change_password_form() -> Response:
-    current, new = web.form_fields(web.current_request(), "current_password", "new_password")
-    # Without a password yet, the form has no current one: a code confirmed it is the user.
+    (new,) = web.form_fields(web.current_request(), "new_password")
     first = not web.current_user().has_password
     return settings_action(
-        lambda: signin.change_password(web.context(), current or None, new),
+        lambda: signin.change_password(web.context(), None, new),
         "/settings?notice=password-set" if first else "/settings?notice=password-changed",
         form="password",
-        field_of={
-            "invalid_credentials": "current_password",
-            "weak_password": "new_password",
-            "invalid_password": "new_password",
-        },
+        field_of={"weak_password": "new_password", "invalid_password": "new_password"},
     )
 
 
 @blueprint.route("/settings/2fa/setup", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def two_factor_setup_form() -> Response:
-    (password,) = web.form_fields(web.current_request(), "password")
     try:
-        setup = twofactor.begin_setup(web.context(), password)
+        setup = twofactor.begin_setup(web.context(), None)
     except AppError as error:
         return settings_page(error, form="setup-2fa")
     return settings_page(setup=setup)
@@ -126,9 +123,9 @@ def two_factor_enable_form() -> Response:
 @blueprint.route("/settings/2fa/recovery-codes", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def recovery_codes_form() -> Response:
-    password, code = web.form_fields(web.current_request(), "password", "code")
+    (code,) = web.form_fields(web.current_request(), "code")
     try:
-        codes = twofactor.replace_recovery_codes(web.context(), password, code)
+        codes = twofactor.replace_recovery_codes(web.context(), None, code)
     except AppError as error:
         return settings_page(error, form="recovery-codes")
     return settings_page(recovery_codes=codes)
@@ -137,9 +134,9 @@ def recovery_codes_form() -> Response:
 @blueprint.route("/settings/2fa/disable", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def two_factor_disable_form() -> Response:
-    password, code = web.form_fields(web.current_request(), "password", "code")
+    (code,) = web.form_fields(web.current_request(), "code")
     return settings_action(
-        lambda: twofactor.disable(web.context(), password, code),
+        lambda: twofactor.disable(web.context(), None, code),
         "/settings?notice=2fa-off",
         form="disable-2fa",
     )
@@ -148,11 +145,9 @@ def two_factor_disable_form() -> Response:
 @blueprint.route("/settings/passkeys/rename", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def rename_passkey_form() -> Response:
-    passkey_id, name, password = web.form_fields(
-        web.current_request(), "passkey_id", "name", "password"
-    )
+    passkey_id, name = web.form_fields(web.current_request(), "passkey_id", "name")
     return settings_action(
-        lambda: passkeys.rename(web.context(), passkey_id, name, password or None),
+        lambda: passkeys.rename(web.context(), passkey_id, name, None),
         "/settings?notice=passkey-renamed",
         form="passkeys",
         field_of=_PASSKEY_ERRORS_ON_THE_SECTION,
@@ -162,9 +157,9 @@ def rename_passkey_form() -> Response:
 @blueprint.route("/settings/passkeys/delete", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def delete_passkey_form() -> Response:
-    passkey_id, password = web.form_fields(web.current_request(), "passkey_id", "password")
+    (passkey_id,) = web.form_fields(web.current_request(), "passkey_id")
     return settings_action(
-        lambda: passkeys.delete(web.context(), passkey_id, password or None),
+        lambda: passkeys.delete(web.context(), passkey_id, None),
         "/settings?notice=passkey-removed",
         form="passkeys",
         field_of=_PASSKEY_ERRORS_ON_THE_SECTION,
@@ -199,10 +194,7 @@ def revoke_other_sessions_form() -> Response:
 @blueprint.route("/settings/delete-account", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def delete_account_form() -> Response:
-    (password,) = web.form_fields(web.current_request(), "password")
-    return settings_action(
-        lambda: signin.delete_account(web.context(), password), "/", form="delete"
-    )
+    return settings_action(lambda: signin.delete_account(web.context(), None), "/", form="delete")
 
 
 def settings_action(

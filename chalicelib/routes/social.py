@@ -53,9 +53,9 @@ def callback(provider: str) -> Response:
 @blueprint.route("/settings/identities/disconnect", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def disconnect_form() -> Response:
-    identity_id, password = web.form_fields(web.current_request(), "identity_id", "password")
+    (identity_id,) = web.form_fields(web.current_request(), "identity_id")
     return settings_action(
-        lambda: social.disconnect(web.context(), identity_id, password or None),
+        lambda: social.disconnect(web.context(), identity_id, None),
         "/settings?notice=identity-unlinked",
         form="identities",
         field_of={"invalid_credentials": "", "last_sign_in_method": ""},

@@ -147,17 +147,33 @@
     });
   }
 
+  // Settings: confirm it is you with one of your passkeys (it re-authenticates this session).
+  const confirmButton = document.getElementById("confirm-passkey");
+  if (confirmButton && window.PublicKeyCredential) {
+    confirmButton.hidden = false;
+    confirmButton.addEventListener("click", async () => {
+      say("confirm-passkey-error", "");
+      try {
+        const options = await post("/auth/2fa/passkey/options");
+        const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
+        await post("/auth/2fa/passkey", { credential: credentialJSON(credential) });
+        window.location.assign(base + "/settings?notice=reauthenticated");
+      } catch (error) {
+        say("confirm-passkey-error", `That did not work: ${error.message}`);
+      }
+    });
+  }
+
   const addForm = document.getElementById("passkey-add");
   if (addForm && window.PublicKeyCredential) {
     addForm.hidden = false;
     addForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       say("passkey-add-error", "");
-      // An account without a password has no such field: a code confirmed it is the user.
-      const password = addForm.elements.password ? addForm.elements.password.value : "";
+      // No password here: the user confirmed it is them at the top of the page.
       const name = addForm.elements.name.value;
       try {
-        const options = await post("/auth/passkeys/register/options", password ? { password } : {});
+        const options = await post("/auth/passkeys/register/options");
         const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
         await post("/auth/passkeys/register", { credential: credentialJSON(credential), name });
         window.location.assign(base + "/settings?notice=passkey-added");
