@@ -84,10 +84,17 @@ class VirtualAuthenticator:
         return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"]
 
 
-def add_passkey(page: Page, name: str = "This laptop") -> None:
+def confirm_it_is_you(page: Page, password: str = PASSWORD) -> None:
+    """Settings' one confirmation (the password here): the changes below it need no more."""
     page.goto("/settings")
+    page.locator("#confirm-password").fill(password)
+    page.get_by_role("button", name="Confirm", exact=True).click()
+    expect(page.locator("#reauthenticated")).to_be_visible()
+
+
+def add_passkey(page: Page, name: str = "This laptop") -> None:
+    confirm_it_is_you(page)
     page.locator("#passkey-name").fill(name)
-    page.locator("#passkey-password").fill(PASSWORD)
     page.get_by_role("button", name="Add a passkey").click()
     expect(page.locator("#notice")).to_have_text("Your passkey was added.", timeout=15_000)
 

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from tests.integration.axe import assert_accessible
 from tests.integration.browser import (
     PASSWORD,
+    confirm_it_is_you,
     fill_and_submit,
     sign_in_at_the_provider,
     sign_up_in_browser,
@@ -65,13 +66,13 @@ def test_the_signed_in_pages_through_two_factor(page: Page, live_server):
     verify_in_browser(page, live_server.outbox)
     page.goto("/settings")
     assert_accessible(page, "settings")
-    page.locator("#current_password").fill("wrong password")
-    page.locator("#new_password").fill("a brand new passphrase")
-    page.get_by_role("button", name="Change password").click()
-    expect(page.locator("#current_password-error")).to_be_visible()
+    page.locator("#confirm-password").fill("wrong password")
+    page.get_by_role("button", name="Confirm", exact=True).click()
+    expect(page.locator("#confirm-password-error")).to_be_visible()
     assert_accessible(page, "settings with an error")
 
-    page.locator("#setup-2fa-password").fill(PASSWORD)
+    confirm_it_is_you(page)
+    assert_accessible(page, "settings, confirmed")
     page.get_by_role("button", name="Set up an authenticator app").click()
     expect(page.locator(".qr svg")).to_be_visible()
     assert_accessible(page, "settings with the QR code")
@@ -114,11 +115,11 @@ def test_the_code_sign_in_pages_and_settings_without_a_password(page: Page, live
     expect(page.locator("#reauthentication-sent")).to_be_visible()
     assert_accessible(page, "settings asking for the confirmation code")
     page.locator("#reauthenticate-code").fill("ZZZZZZZZ")
-    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("button", name="Confirm with the code").click()
     expect(page.locator("#reauthenticate-code-error")).to_be_visible()
     assert_accessible(page, "settings with a wrong confirmation code")
     page.locator("#reauthenticate-code").fill(outbox.code("cody@example.com"))
-    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("button", name="Confirm with the code").click()
     expect(page.locator("#reauthenticated")).to_be_visible()
     assert_accessible(page, "settings, confirmed")
 
@@ -134,7 +135,7 @@ def test_social_sign_in_pages_and_connected_sign_ins_in_settings(page: Page, liv
     assert_accessible(page, "settings with a connected sign-in")
     page.get_by_role("button", name="Email me a code").click()
     page.locator("#reauthenticate-code").fill(live_server.outbox.code("sol@example.com"))
-    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("button", name="Confirm with the code").click()
     expect(page.get_by_role("link", name="Connect GitHub")).to_be_visible()
     assert_accessible(page, "settings offering to connect the other providers")
     page.get_by_role("button", name="Disconnect Local test provider").click()

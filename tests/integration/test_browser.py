@@ -16,6 +16,7 @@ from tests.integration.browser import (
     PASSWORD,
     VirtualAuthenticator,
     add_passkey,
+    confirm_it_is_you,
     fill_and_submit,
     session_cookies,
     sign_in_at_the_provider,
@@ -164,6 +165,9 @@ def test_settings_change_email_password_sessions_and_delete(
         page.goto("/settings")
         sessions = page.locator(".sessions li")
         expect(sessions).to_have_count(2)
+        # Each device as people know it (Chromium on this machine), never the raw header.
+        expect(sessions.locator("strong")).to_have_text(["Chrome on Linux", "Chrome on Linux"])
+        assert "Mozilla/5.0" not in page.content()
         # Sign the laptop out from here: its next page load lands on the login form.
         page.locator(".sessions li", has_not=page.get_by_text("this device")).get_by_role(
             "button", name=re.compile("Sign out")
@@ -175,8 +179,19 @@ def test_settings_change_email_password_sessions_and_delete(
     finally:
         other.close()
 
+    # One confirmation, asked once: a wrong password is refused by its field, the right one
+    # opens every form below for 5 minutes, none of which asks for a password.
+    expect(page.locator("label", has_text="Current password")).to_have_count(1)
+    page.locator("#confirm-password").fill("wrong password")
+    page.get_by_role("button", name="Confirm", exact=True).click()
+    expect(page.locator("#confirm-password-error")).to_have_text(
+        "The email or password is incorrect."
+    )
+    page.locator("#confirm-password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm", exact=True).click()
+    expect(page.locator("#notice")).to_contain_text("Confirmed.")
+    expect(page.locator("input[type=password]")).to_have_count(1)  # the new password's own
     page.get_by_label("New email").fill("ann@new.example")
-    page.locator("#change-email-password").fill(PASSWORD)
     page.get_by_role("button", name="Send a code to the new address").click()
     expect(page.locator("#pending-email")).to_have_text("ann@new.example")
     notice = live_server.outbox.last("ann@example.com")
@@ -188,23 +203,24 @@ def test_settings_change_email_password_sessions_and_delete(
     expect(page.locator("#email-state")).to_have_text("verified")
     assert live_server.outbox.last("ann@example.com").subject == "Your email address was changed"
 
-    page.locator("#current_password").fill("wrong password")
-    page.locator("#new_password").fill("a brand new passphrase")
-    page.get_by_role("button", name="Change password").click()
-    expect(page.locator("#current_password-error")).to_have_text(
-        "The email or password is incorrect."
-    )
-    page.locator("#current_password").fill(PASSWORD)
     page.locator("#new_password").fill("a brand new passphrase")
     page.get_by_role("button", name="Change password").click()
     expect(page.locator("#notice")).to_contain_text("Your password was changed.")
 
-    page.locator("#delete-password").fill("a brand new passphrase")
     page.get_by_role("button", name="Delete my account").click()
     expect(page).to_have_url(f"{live_server.url}/")
     page.goto("/login")
     fill_and_submit(page, "ann@new.example", "a brand new passphrase", "Log in")
     expect(page.get_by_role("alert")).to_have_text("The email or password is incorrect.")
+
+
+def test_the_provider_buttons_are_buttons_not_a_bulleted_list(page: Page, live_server):
+    for path in ("/login", "/signup"):
+        page.goto(path)
+        buttons = page.locator(".providers li")
+        expect(buttons).to_have_count(3)
+        styles = buttons.evaluate_all("items => items.map(i => getComputedStyle(i).listStyleType)")
+        assert styles == ["none", "none", "none"], path
 
 
 # -- two-factor sign-in ---------------------------------------------------------------------------
@@ -222,9 +238,8 @@ def test_two_factor_enrol_sign_in_replay_recovery_and_reset(
     )
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     sign_up_in_browser(page, verify_from=live_server.outbox)
-    page.goto("/settings")
+    confirm_it_is_you(page)
     expect(page.locator("#two-factor-state")).to_have_text("off")
-    page.locator("#setup-2fa-password").fill(PASSWORD)
     page.get_by_role("button", name="Set up an authenticator app").click()
     expect(page.locator(".qr svg")).to_be_visible()
     secret = page.locator("#totp-secret").inner_text()
@@ -327,10 +342,20 @@ def test_passkeys_register_sign_in_second_factor_and_delete(
     page.goto("/login")
     expect(page).to_have_url(f"{live_server.url}/training", timeout=15_000)
 
-    # Delete it (the password confirms): two-factor is off again.
+    # Five minutes later (the sessions' last re-authentication moved back that far), settings
+    # ask to confirm it is you: with the passkey itself. Then delete it: two-factor is off.
+    for session in live_server.items("SESSION#"):
+        live_server.client.update_item(
+            TableName=live_server.table,
+            Key={"pk": session["pk"]},
+            UpdateExpression="SET reauthenticated_at = :long_ago",
+            ExpressionAttributeValues={":long_ago": {"N": "0"}},
+        )
     page.goto("/settings")
+    expect(page.locator("#confirm-first")).to_be_visible()
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page.locator("#reauthenticated")).to_be_visible(timeout=15_000)
     page.get_by_text("Rename or delete").click()
-    page.locator("#delete-passkey-password-1").fill(PASSWORD)
     page.get_by_role("button", name="Delete this passkey").click()
     expect(page.locator("#notice")).to_have_text("Your passkey was deleted.")
     expect(page.locator(".passkey-name")).to_have_count(0)
@@ -343,9 +368,8 @@ def test_an_authenticator_without_user_verification_is_refused(
 ):
     authenticator = VirtualAuthenticator(context, page, user_verified=False)
     sign_up_in_browser(page, verify_from=live_server.outbox)
-    page.goto("/settings")
+    confirm_it_is_you(page)
     page.locator("#passkey-name").fill("No screen lock")
-    page.locator("#passkey-password").fill(PASSWORD)
     page.get_by_role("button", name="Add a passkey").click()
     expect(page.locator("#passkey-add-error")).to_contain_text(
         "The passkey was not added", timeout=15_000
@@ -409,7 +433,7 @@ def test_sign_up_and_in_with_codes_set_a_password_and_add_a_passkey_after_a_code
     expect(page.locator("#reauthentication-sent")).to_be_visible()
     assert outbox.last("cody@example.com").subject == "Your confirmation code"
     page.locator("#reauthenticate-code").fill(outbox.code("cody@example.com"))
-    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("button", name="Confirm with the code").click()
     expect(page.locator("#reauthenticated")).to_be_visible()
 
     # Within those 5 minutes: a passkey, with no password asked.
@@ -456,7 +480,7 @@ def test_social_sign_up_sign_in_connect_and_the_last_way_in_kept(
     expect(page.locator(".identity-name")).to_have_text("Local test provider")
     page.get_by_role("button", name="Email me a code").click()
     page.locator("#reauthenticate-code").fill(live_server.outbox.code("sol+unverified@example.com"))
-    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("button", name="Confirm with the code").click()
     page.get_by_role("button", name="Disconnect Local test provider").click()
     expect(page.locator("#identities-error")).to_contain_text("last way to sign in")
     expect(page.locator(".identity-name")).to_have_count(1)
@@ -467,8 +491,8 @@ def test_social_sign_up_sign_in_connect_and_the_last_way_in_kept(
         ann = other.new_page()
         sign_up_in_browser(ann, "ann@example.com", verify_from=live_server.outbox)
         ann.goto("/settings")
-        ann.locator("#connect-password").fill(PASSWORD)
-        ann.get_by_role("button", name="Confirm").click()
+        expect(ann.locator("#connect-after-confirming")).to_be_visible()
+        confirm_it_is_you(ann)
         ann.get_by_role("link", name="Connect Local test provider").click()
         sign_in_at_the_provider(ann, "ann.elsewhere@example.com")
         expect(ann).to_have_url(f"{live_server.url}/settings?notice=identity-linked")
