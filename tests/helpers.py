@@ -119,6 +119,15 @@ def log_in(
     return call(client, "POST", "/auth/login", body, headers=headers)
 
 
+def sign_up_with_code(client: Any, email: str = "new@example.com") -> str:
+    """A new account with no password, made by an emailed code (on moto); its session."""
+    assert call(client, "POST", "/auth/login/code", {"email": email}).status_code == 202
+    body = {"email": email, "code": SesMailbox().code(email)}
+    response = call(client, "POST", "/auth/login/code/verify", body)
+    assert response.status_code == 201, response.body
+    return session_token(response)
+
+
 class Browser(requests.Session):
     """A cookie-keeping HTTP client whose every request has a timeout, so nothing hangs CI."""
 

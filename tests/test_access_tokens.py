@@ -275,9 +275,9 @@ def test_a_stage_that_requires_a_verified_email_refuses_until_it_is(
 
 
 def test_an_emailed_code_and_a_passkey_say_so_in_amr(client, mailbox):
-    from tests import test_codes, test_passkeys
+    from tests import test_passkeys
 
-    by_code = test_codes.passwordless(client, mailbox, "new@example.com")
+    by_code = helpers.sign_up_with_code(client, "new@example.com")
     claims = verify(client, issued(client, by_code))
     assert claims["amr"] == ["mail"]
     assert claims["email_verified"] is True

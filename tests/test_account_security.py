@@ -7,25 +7,23 @@ import pytest
 
 from chalicelib.errors import CrossOriginRequest, WeakPassword
 from chalicelib.sessions import token_digest
+from tests import helpers
 from tests.conftest import table_items
-from tests.helpers import call, error_body, parse_set_cookie, session_token, set_cookies
+from tests.helpers import (
+    PASSWORD,
+    call,
+    error_body,
+    parse_set_cookie,
+    session_token,
+    set_cookies,
+    sign_up,
+)
 
-PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
 
 
-def sign_up(client, email="ann@example.com", password=PASSWORD, user_agent="Firefox"):
-    response = call(
-        client, "POST", "/auth/signup", {"email": email, "password": password},
-        headers={"User-Agent": user_agent},
-    )  # fmt: skip
-    assert response.status_code == 201, response.body
-    return session_token(response)
-
-
 def log_in(client, email="ann@example.com", password=PASSWORD, user_agent="Firefox"):
-    body = {"email": email, "password": password}
-    return call(client, "POST", "/auth/login", body, headers={"User-Agent": user_agent})
+    return helpers.log_in(client, email, password, headers={"User-Agent": user_agent})
 
 
 def status(client, token) -> int:
@@ -49,7 +47,7 @@ CROSS_SITE = [
 
 @pytest.mark.parametrize("headers", CROSS_SITE)
 def test_a_cross_site_logout_is_refused_and_the_session_stays_valid(client, headers):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     response = call(client, "POST", "/auth/logout", token=token, headers=headers)
     assert response.status_code == 403
     assert response.json_body == error_body(CrossOriginRequest)
@@ -59,7 +57,7 @@ def test_a_cross_site_logout_is_refused_and_the_session_stays_valid(client, head
 
 @pytest.mark.parametrize("headers", CROSS_SITE)
 def test_cross_site_state_changes_write_nothing(client, headers, dynamodb, settings):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     before = table_items(dynamodb, settings.table_name)
     for method, path, body in [
         ("POST", "/auth/signup", {"email": "bob@example.com", "password": PASSWORD}),
@@ -75,7 +73,7 @@ def test_cross_site_state_changes_write_nothing(client, headers, dynamodb, setti
 
 
 def test_same_origin_and_non_browser_requests_are_allowed(client):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     same_origin = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}
     old_browser = {"Host": "api.example.com:8000", "Origin": "http://api.example.com:8000"}
     for headers in (same_origin, old_browser, {}):
@@ -88,7 +86,7 @@ def test_same_origin_and_non_browser_requests_are_allowed(client):
 
 
 def test_get_requests_are_never_blocked(client):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     headers = {"Cookie": f"auth_session={token}", "Sec-Fetch-Site": "cross-site"}
     assert client.http.get("/trainings", headers=headers).status_code == 200
 
@@ -97,7 +95,7 @@ def test_get_requests_are_never_blocked(client):
 
 
 def test_after_five_failures_even_the_right_password_gets_429(client, clock):
-    sign_up(client)
+    sign_up(client, verified=False)
     for _ in range(5):
         assert log_in(client, password="wrong password").status_code == 401
     response = log_in(client)
@@ -110,7 +108,7 @@ def test_after_five_failures_even_the_right_password_gets_429(client, clock):
 
 
 def test_throttling_counts_the_normalised_email(client):
-    sign_up(client)
+    sign_up(client, verified=False)
     for email in ["ann@example.com", "ANN@example.com", " Ann@Example.com", "ann@EXAMPLE.COM"]:
         log_in(client, email=email, password="wrong password")
     log_in(client, email="ann@example.com ", password="wrong password")
@@ -124,7 +122,7 @@ def test_unknown_emails_are_throttled_too(client):
 
 
 def test_a_successful_login_clears_the_email_counter(client, dynamodb, settings):
-    sign_up(client)
+    sign_up(client, verified=False)
     for _ in range(4):
         log_in(client, password="wrong password")
     assert log_in(client).status_code == 200
@@ -136,7 +134,7 @@ def test_a_successful_login_clears_the_email_counter(client, dynamodb, settings)
 
 def test_signup_and_session_checks_never_touch_the_login_counters(client, calls):
     calls.clear()
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     status(client, token)
     assert "BatchGetItem" not in calls.operations
     for _, params in calls.calls:
@@ -148,7 +146,7 @@ def test_signup_and_session_checks_never_touch_the_login_counters(client, calls)
 
 
 def test_sessions_are_listed_newest_first_with_the_current_one_marked(client, clock):
-    sign_up(client, user_agent="Firefox on Linux")
+    sign_up(client, verified=False, headers={"User-Agent": "Firefox on Linux"})
     clock.advance(seconds=10)
     phone = session_token(log_in(client, user_agent="Safari on iPhone"))
     clock.advance(seconds=10)
@@ -176,13 +174,13 @@ def test_sessions_are_listed_newest_first_with_the_current_one_marked(client, cl
 
 
 def test_a_session_id_is_useless_as_a_cookie(client):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     (listed,) = call(client, "GET", "/auth/sessions", token=token).json_body["sessions"]
     assert status(client, listed["id"]) == 401
 
 
 def test_listing_uses_the_index_not_a_scan(client, calls):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     calls.clear()
     call(client, "GET", "/auth/sessions", token=token)
     # The index holds keys only: the live fields come from the base table, in one batch.
@@ -191,7 +189,7 @@ def test_listing_uses_the_index_not_a_scan(client, calls):
 
 
 def test_last_used_is_updated_at_most_hourly(client, clock):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     clock.advance(minutes=30)
     status(client, token)
     (listed,) = call(client, "GET", "/auth/sessions", token=token).json_body["sessions"]
@@ -203,7 +201,7 @@ def test_last_used_is_updated_at_most_hourly(client, clock):
 
 
 def test_revoking_a_session_kills_its_cookie_at_once(client):
-    sign_up(client)
+    sign_up(client, verified=False)
     laptop = session_token(log_in(client, user_agent="laptop"))
     phone = session_token(log_in(client, user_agent="phone"))
     listed = call(client, "GET", "/auth/sessions", token=laptop).json_body["sessions"]
@@ -216,7 +214,7 @@ def test_revoking_a_session_kills_its_cookie_at_once(client):
 
 
 def test_revoking_the_current_session_signs_out(client):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     (listed,) = call(client, "GET", "/auth/sessions", token=token).json_body["sessions"]
     response = call(client, "DELETE", f"/auth/sessions/{listed['id']}", token=token)
     assert response.status_code == 204
@@ -226,8 +224,8 @@ def test_revoking_the_current_session_signs_out(client):
 
 @pytest.mark.parametrize("session_id", ["someone-elses", "does-not-exist"])
 def test_revoking_another_users_or_an_unknown_session_is_404(client, session_id):
-    ann = sign_up(client)
-    bob = sign_up(client, "bob@example.com")
+    ann = sign_up(client, verified=False)
+    bob = sign_up(client, "bob@example.com", verified=False)
     if session_id == "someone-elses":
         session_id = call(client, "GET", "/auth/sessions", token=bob).json_body["sessions"][0]["id"]
     response = call(client, "DELETE", f"/auth/sessions/{session_id}", token=ann)
@@ -237,9 +235,9 @@ def test_revoking_another_users_or_an_unknown_session_is_404(client, session_id)
 
 
 def test_revoking_all_other_sessions_keeps_the_current_one(client):
-    current = sign_up(client)
+    current = sign_up(client, verified=False)
     others = [session_token(log_in(client)) for _ in range(3)]
-    bob = sign_up(client, "bob@example.com")
+    bob = sign_up(client, "bob@example.com", verified=False)
     assert call(client, "DELETE", "/auth/sessions", token=current).status_code == 204
     assert [status(client, t) for t in others] == [401, 401, 401]
     assert status(client, current) == 200
@@ -264,7 +262,7 @@ def change(client, token, current=PASSWORD, new=NEW_PASSWORD):
 
 
 def test_password_change_revokes_every_session_and_issues_a_new_one(client, dynamodb, settings):
-    current = sign_up(client)
+    current = sign_up(client, verified=False)
     other = session_token(log_in(client))
     response = change(client, current)
     assert response.status_code == 200
@@ -280,7 +278,7 @@ def test_password_change_revokes_every_session_and_issues_a_new_one(client, dyna
 
 
 def test_wrong_current_password_is_401_and_counts_towards_throttling(client):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     for _ in range(5):
         response = change(client, token, current="wrong password")
         assert response.status_code == 401
@@ -294,7 +292,7 @@ def test_wrong_current_password_is_401_and_counts_towards_throttling(client):
     ("new", "code"), [("short", "invalid_password"), ("password1", "weak_password")]
 )
 def test_a_bad_new_password_is_400_and_changes_nothing(client, new, code):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     response = change(client, token, new=new)
     assert response.status_code == 400
     assert response.json_body["error"]["code"] == code
@@ -310,9 +308,9 @@ def test_password_change_needs_a_session(client):
 
 
 def test_deleting_the_account_removes_everything_and_frees_the_email(client, dynamodb, settings):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     other = session_token(log_in(client))
-    bob = sign_up(client, "bob@example.com")
+    bob = sign_up(client, "bob@example.com", verified=False)
     response = call(client, "DELETE", "/auth/account", {"password": PASSWORD}, token=token)
     assert response.status_code == 204
     assert parse_set_cookie(set_cookies(response.headers)[0])[1] == ""
@@ -334,11 +332,11 @@ def test_deleting_the_account_removes_everything_and_frees_the_email(client, dyn
             assert bob_id in json.dumps(item) or item["pk"]["S"] == "EMAIL#bob@example.com"
     assert status(client, bob) == 200
     assert log_in(client).status_code == 401
-    sign_up(client)  # the email is free again
+    sign_up(client, verified=False)  # the email is free again
 
 
 def test_account_deletion_with_a_wrong_password_deletes_nothing(client, dynamodb, settings):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
 
     def all_but_login_counters():
         return [
@@ -373,7 +371,7 @@ def test_common_passwords_are_refused_at_signup(client, password, dynamodb, sett
 
 
 def test_every_auth_event_is_logged_once_without_secrets(client, audit, clock):
-    ann = sign_up(client)
+    ann = sign_up(client, verified=False)
     log_in(client, password="wrong password")
     other = session_token(log_in(client))
     call(client, "POST", "/auth/logout", token=other)
@@ -424,7 +422,7 @@ def test_every_auth_event_is_logged_once_without_secrets(client, audit, clock):
 def test_reauthentication_is_throttled_audited_and_cleared_like_a_login(
     client, audit, dynamodb, settings
 ):
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     for _ in range(4):
         assert change(client, token, current="wrong password").status_code == 401
     new = session_token(change(client, token))  # a success forgets the email's failures
@@ -444,7 +442,7 @@ def test_a_failed_final_sweep_still_reports_the_deletion(client, services, caplo
 
     from chalicelib.errors import ServiceUnavailable
 
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     with mock.patch.object(
         services.sessions, "invalidate_user_sessions", side_effect=ServiceUnavailable()
     ):
@@ -461,7 +459,7 @@ def test_an_unverified_user_can_delete_the_account_on_a_strict_stage(
     """REQUIRE_VERIFIED_EMAIL keeps resources closed until the address is verified; deleting
     the account is never behind it (the address may be the very thing that is wrong)."""
     stage(require_verified_email=True)
-    token = sign_up(client)
+    token = sign_up(client, verified=False)
     assert call(client, "GET", "/trainings", token=token).status_code == 403
     response = call(client, "DELETE", "/auth/account", {"password": PASSWORD}, token=token)
     assert response.status_code == 204, response.body

@@ -14,10 +14,16 @@ from chalicelib.errors import (
 from chalicelib.sessions import token_digest
 from chalicelib.trainings import TRAININGS
 from tests.conftest import START, table_items
-from tests.helpers import error_body, parse_set_cookie, session_token, set_cookies
+from tests.helpers import (
+    PASSWORD,
+    error_body,
+    parse_set_cookie,
+    session_token,
+    set_cookies,
+    sign_up,
+)
 
 DAY = 86400
-PASSWORD = "correct horse battery"
 JSON = {"Content-Type": "application/json"}
 
 
@@ -50,12 +56,6 @@ def sessions_in_table(dynamodb, settings):
     return [
         i for i in table_items(dynamodb, settings.table_name) if i["pk"]["S"].startswith("SESSION#")
     ]
-
-
-def sign_up(client, email="ann@example.com", password=PASSWORD, cookie=None):
-    response = post(client, "/auth/signup", {"email": email, "password": password}, cookie)
-    assert response.status_code == 201, response.body
-    return response
 
 
 # -- signup ---------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def test_signup_creates_the_user_and_signs_them_in(client, dynamodb, settings):
 
 @pytest.mark.parametrize("email", ["ann@example.com", "ANN@example.com", "  ann@EXAMPLE.com "])
 def test_signup_with_a_registered_email_is_409(client, email, dynamodb, settings):
-    sign_up(client)
+    sign_up(client, verified=False)
     before = table_items(dynamodb, settings.table_name)
     response = post(client, "/auth/signup", {"email": email, "password": "other password"})
     assert response.status_code == 409
@@ -168,7 +168,7 @@ def test_invalid_utf8_is_a_400(client):
 
 
 def test_any_unicode_password_works(client):
-    sign_up(client, password="пароль 🔑 密码")
+    sign_up(client, password="пароль 🔑 密码", verified=False)
     response = post(
         client, "/auth/login", {"email": "ann@example.com", "password": "пароль 🔑 密码"}
     )
@@ -176,8 +176,10 @@ def test_any_unicode_password_works(client):
 
 
 def test_signup_while_signed_in_ends_the_old_session(client, dynamodb, settings):
-    old = session_token(sign_up(client, "ann@example.com"))
-    new = session_token(sign_up(client, "bob@example.com", cookie=old))
+    old = sign_up(client, "ann@example.com", verified=False)
+    new = sign_up(
+        client, "bob@example.com", verified=False, headers={"Cookie": f"auth_session={old}"}
+    )
     assert get(client, "/auth/session", old).status_code == 401
     assert get(client, "/auth/session", new).json_body["user"]["email"] == "bob@example.com"
     assert len(sessions_in_table(dynamodb, settings)) == 1
@@ -187,7 +189,7 @@ def test_signup_while_signed_in_ends_the_old_session(client, dynamodb, settings)
 
 
 def test_login_creates_a_new_session_each_time(client, dynamodb, settings):
-    signup_token = session_token(sign_up(client))
+    signup_token = sign_up(client, verified=False)
     response = post(client, "/auth/login", {"email": "ANN@example.com", "password": PASSWORD})
     assert response.status_code == 200
     assert response.json_body["user"]["email"] == "ann@example.com"
@@ -200,7 +202,7 @@ def test_login_creates_a_new_session_each_time(client, dynamodb, settings):
 
 
 def test_login_while_signed_in_replaces_the_session(client, dynamodb, settings):
-    old = session_token(sign_up(client))
+    old = sign_up(client, verified=False)
     response = post(client, "/auth/login", {"email": "ann@example.com", "password": PASSWORD}, old)
     new = session_token(response)
     assert new != old
@@ -211,7 +213,7 @@ def test_login_while_signed_in_replaces_the_session(client, dynamodb, settings):
 
 
 def test_unknown_email_and_wrong_password_get_the_identical_401(client):
-    sign_up(client)
+    sign_up(client, verified=False)
     wrong = post(client, "/auth/login", {"email": "ann@example.com", "password": "wrong password"})
     unknown = post(client, "/auth/login", {"email": "bob@example.com", "password": PASSWORD})
     for response in (wrong, unknown):
@@ -222,7 +224,7 @@ def test_unknown_email_and_wrong_password_get_the_identical_401(client):
 
 
 def test_failed_login_keeps_the_current_session(client):
-    token = session_token(sign_up(client))
+    token = sign_up(client, verified=False)
     post(client, "/auth/login", {"email": "ann@example.com", "password": "wrong password"}, token)
     assert get(client, "/auth/session", token).status_code == 200
 
@@ -231,7 +233,7 @@ def test_failed_login_keeps_the_current_session(client):
 
 
 def test_session_reports_user_and_expiry(client):
-    token = session_token(sign_up(client))
+    token = sign_up(client, verified=False)
     response = get(client, "/auth/session", token)
     assert response.status_code == 200
     body = response.json_body
@@ -268,7 +270,7 @@ def test_an_unknown_cookie_is_401_and_cleared(client, path, token):
 def test_an_expired_cookie_is_401_cleared_and_its_item_deleted(
     client, path, clock, dynamodb, settings
 ):
-    token = session_token(sign_up(client))
+    token = sign_up(client, verified=False)
     clock.advance(days=30)
     response = get(client, path, token)
     assert response.status_code == 401
@@ -277,7 +279,7 @@ def test_an_expired_cookie_is_401_cleared_and_its_item_deleted(
 
 
 def test_trainings_are_served_to_a_signed_in_user(client, calls):
-    token = session_token(sign_up(client))
+    token = sign_up(client, verified=False)
     calls.clear()
     response = get(client, "/trainings", token)
     assert response.status_code == 200
@@ -288,7 +290,7 @@ def test_trainings_are_served_to_a_signed_in_user(client, calls):
 
 
 def test_past_half_life_the_response_resends_the_cookie(client, clock, calls):
-    token = session_token(sign_up(client))
+    token = sign_up(client, verified=False)
     clock.advance(days=20)
     calls.clear()
     response = get(client, "/auth/session", token)
@@ -308,7 +310,7 @@ def test_past_half_life_the_response_resends_the_cookie(client, clock, calls):
 
 
 def test_the_cookie_is_found_among_odd_cookies(client):
-    token = session_token(sign_up(client))
+    token = sign_up(client, verified=False)
     header = f'a="b; weird=[x]\\y; auth_session={token}; tracking=%7B%7D'
     assert get(client, "/trainings", raw_cookie=header).status_code == 200
 
@@ -317,7 +319,7 @@ def test_the_cookie_is_found_among_odd_cookies(client):
 
 
 def test_logout_deletes_the_session_at_once_and_clears_the_cookie(client, dynamodb, settings):
-    token = session_token(sign_up(client))
+    token = sign_up(client, verified=False)
     response = post(client, "/auth/logout", cookie=token)
     assert response.status_code == 204
     assert response.body == b""
@@ -335,7 +337,7 @@ def test_logout_without_a_valid_session_still_answers_204_with_the_blank_cookie(
 
 
 def test_logout_ends_only_this_session(client):
-    sign_up(client)
+    sign_up(client, verified=False)
     laptop = session_token(
         post(client, "/auth/login", {"email": "ann@example.com", "password": PASSWORD})
     )
@@ -362,7 +364,7 @@ def test_store_outage_is_503_and_keeps_the_cookie(client, dynamodb):
 
     from botocore.exceptions import EndpointConnectionError
 
-    token = session_token(sign_up(client))
+    token = sign_up(client, verified=False)
     outage = EndpointConnectionError(endpoint_url="http://dynamodb")
     with mock.patch.object(dynamodb, "get_item", side_effect=outage):
         response = get(client, "/trainings", token)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from chalicelib import runtime
 from tests.conftest import table_items
-from tests.helpers import call, parse_set_cookie, session_token, set_cookies
+from tests.helpers import parse_set_cookie, set_cookies, sign_up_with_code
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 NEW = "new@example.com"
@@ -92,17 +92,8 @@ def test_with_code_sign_in_off_the_pages_offer_none(client, services):
         assert off.json_body["error"]["code"] == "not_found"
 
 
-def passwordless(client, mailbox) -> str:
-    call(client, "POST", "/auth/login/code", {"email": NEW})
-    response = call(
-        client, "POST", "/auth/login/code/verify", {"email": NEW, "code": mailbox.code(NEW)}
-    )
-    assert response.status_code == 201
-    return session_token(response)
-
-
 def test_settings_of_an_account_without_a_password_ask_for_a_code_instead(client, mailbox, clock):
-    token = passwordless(client, mailbox)
+    token = sign_up_with_code(client, NEW)
     body = html(page(client, "/settings", token))
     assert "Current password" not in body
     assert ">Set a password</button>" in body

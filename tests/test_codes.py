@@ -21,6 +21,7 @@ from tests.helpers import (
     cookie_named,
     session_token,
     sign_up,
+    sign_up_with_code,
 )
 
 NEW = "new@example.com"
@@ -43,12 +44,6 @@ def verify(client, code, email=ANN, token=None):
 def code_for(client, mailbox, email=ANN):
     assert ask(client, email).status_code == 202
     return mailbox.code(email)
-
-
-def passwordless(client, mailbox, email=NEW):
-    response = verify(client, code_for(client, mailbox, email), email)
-    assert response.status_code == 201, response.body
-    return session_token(response)
 
 
 def user_of(client, token):
@@ -188,7 +183,7 @@ def test_a_code_account_has_no_password_and_a_verified_email(client, mailbox, dy
 def test_a_password_login_to_an_account_without_one_is_a_wrong_password(
     client, mailbox, dynamodb, settings
 ):
-    passwordless(client, mailbox)
+    sign_up_with_code(client, NEW)
     unknown = call(client, "POST", "/auth/login", {"email": "nobody@x.example", "password": "x"})
     response = call(client, "POST", "/auth/login", {"email": NEW, "password": PASSWORD})
     assert response.status_code == unknown.status_code == 401
@@ -318,7 +313,7 @@ def test_codes_are_audited_never_written_down(client, mailbox, audit):
 
 
 def test_a_re_authentication_code_counts_only_for_the_session_that_asked(client, mailbox):
-    first = passwordless(client, mailbox)
+    first = sign_up_with_code(client, NEW)
     second = session_token(verify(client, code_for(client, mailbox, NEW), NEW))
     assert call(client, "POST", "/auth/reauthenticate/code", None, first).status_code == 202
     code = {"code": mailbox.code(NEW)}
@@ -330,7 +325,7 @@ def test_a_re_authentication_code_counts_only_for_the_session_that_asked(client,
 
 
 def test_a_code_re_authenticates_an_account_without_a_password(client, mailbox, clock):
-    token = passwordless(client, mailbox)
+    token = sign_up_with_code(client, NEW)
     assert_error(
         call(client, "POST", "/auth/2fa/totp/setup", None, token), 401, "reauthentication_required"
     )
@@ -351,7 +346,7 @@ def test_a_code_re_authenticates_an_account_without_a_password(client, mailbox, 
 
 
 def test_re_authentication_codes_are_single_use_and_counted_like_sign_in_codes(client, mailbox):
-    token = passwordless(client, mailbox)
+    token = sign_up_with_code(client, NEW)
     call(client, "POST", "/auth/reauthenticate/code", None, token)
     code = mailbox.code(NEW)
     assert call(client, "POST", "/auth/reauthenticate", {"code": code}, token).status_code == 200
@@ -411,7 +406,7 @@ def test_a_sensitive_change_with_the_password_re_authenticates_for_five_minutes(
 def test_an_account_without_a_password_sets_its_first_after_re_authenticating(
     client, mailbox, dynamodb, settings
 ):
-    token = passwordless(client, mailbox)
+    token = sign_up_with_code(client, NEW)
     unproven = call(client, "POST", "/auth/password", {"new_password": PASSWORD}, token)
     assert_error(unproven, 401, "reauthentication_required")
     call(client, "POST", "/auth/reauthenticate/code", None, token)
@@ -432,7 +427,7 @@ def test_an_account_without_a_password_sets_its_first_after_re_authenticating(
 
 
 def test_a_password_reset_gives_an_account_without_one_its_password(client, mailbox):
-    passwordless(client, mailbox)
+    sign_up_with_code(client, NEW)
     assert call(client, "POST", "/auth/password-reset", {"email": NEW}).status_code == 202
     token = parse_qs(urlsplit(mailbox.link(NEW)).query)["token"][0]
     body = {"token": token, "new_password": PASSWORD}

@@ -69,10 +69,6 @@ def with_credentials(client, path, headers):
     return token_call(client, "POST", path, {"email": ANN, "password": PASSWORD}, headers=headers)
 
 
-def cookie_sign_up(client, email=ANN) -> str:
-    return sign_up(client, email)
-
-
 def assert_invalid_token(response):
     assert response.status_code == 401
     assert response.json_body["error"]["code"] == "unauthenticated"
@@ -122,7 +118,7 @@ def test_a_token_sign_in_ends_the_cookie_session_the_client_held(client):
     """docs/api.md: a sign-in ends the session the client held. A client that holds a cookie
     and signs in on the token transport held that cookie's session: it ends, and the cookie
     is blanked beside the token handed back."""
-    cookie = cookie_sign_up(client)
+    cookie = sign_up(client)
     response = call(
         client,
         "POST",
@@ -164,7 +160,7 @@ def test_a_bad_bearer_token_is_401_invalid_token_without_a_cookie(client, calls,
 
 def test_the_bearer_token_wins_over_another_users_cookie(client):
     ann = token_sign_up(client, ANN)
-    bob_cookie = cookie_sign_up(client, BOB)
+    bob_cookie = sign_up(client, BOB)
     response = call(
         client,
         "GET",
@@ -275,7 +271,7 @@ def test_the_second_factor_by_token(client, clock):
 
 
 def test_token_sessions_are_listed_and_revocable_from_a_cookie_session(client):
-    cookie = cookie_sign_up(client, ANN)
+    cookie = sign_up(client, ANN)
     phone = with_credentials(
         client,
         "/auth/login",
@@ -331,7 +327,7 @@ def test_an_explicit_cookie_transport_is_the_cookie(client):
     "authorization", ["Basic YW5uOnB3", "Digest username=ann", "Token abc", "Bearer"]
 )
 def test_other_schemes_are_ignored_and_the_cookie_counts(client, authorization):
-    cookie = cookie_sign_up(client, ANN)
+    cookie = sign_up(client, ANN)
     response = call(
         client, "GET", "/auth/session", token=cookie, headers={"Authorization": authorization}
     )
@@ -353,7 +349,7 @@ def test_pages_ignore_the_bearer_token_and_the_transport(client):
 
 def test_a_passkey_sign_in_binds_its_attempt_without_cookies(client):
     key = SoftKey()
-    cookie = cookie_sign_up(client, ANN)
+    cookie = sign_up(client, ANN)
     options = call(
         client, "POST", "/auth/passkeys/register/options", {"password": PASSWORD}, cookie
     )

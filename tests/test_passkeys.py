@@ -423,7 +423,7 @@ def test_a_passkey_gives_a_reset_its_second_factor(client, mailbox):
     token = mailbox.link(ANN).split("token=", 1)[1]
     body = {"token": token, "new_password": "a brand new passphrase"}
     assert_error(
-        request(client, "POST", "/auth/password-reset/confirm", body), 400, "two_factor_required"
+        request(client, "POST", "/auth/password-reset/confirm", body), 400, "second_factor_missing"
     )
     stranger = SoftKey()
     bob = sign_up(client, "bob@example.com")

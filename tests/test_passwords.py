@@ -12,6 +12,7 @@ from chalicelib.passwords import (
 )
 from devtools.common_passwords import render
 from tests.conftest import FAST_ARGON2
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture
@@ -47,16 +48,16 @@ def test_policy_rejects_shorter_than_8_or_longer_than_256(password):
 
 def test_hash_is_argon2id_with_the_configured_parameters():
     hasher = PasswordHasher(Settings())
-    encoded = hasher.hash("correct horse battery")
+    encoded = hasher.hash(PASSWORD)
     assert encoded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
-    assert "correct horse battery" not in encoded
+    assert PASSWORD not in encoded
 
 
 def test_verify_accepts_the_password_and_rejects_others(hasher):
-    encoded = hasher.hash("correct horse battery")
-    assert hasher.verify(encoded, "correct horse battery") == (True, None)
+    encoded = hasher.hash(PASSWORD)
+    assert hasher.verify(encoded, PASSWORD) == (True, None)
     assert hasher.verify(encoded, "correct horse batterY") == (False, None)
-    assert hasher.verify("not a hash", "correct horse battery") == (False, None)
+    assert hasher.verify("not a hash", PASSWORD) == (False, None)
 
 
 def test_passwords_are_never_truncated(hasher):
@@ -68,14 +69,14 @@ def test_passwords_are_never_truncated(hasher):
 
 def test_verify_returns_a_new_hash_when_parameters_changed(hasher):
     old = PasswordHasher(replace(Settings(), argon2_memory_kib=2048, argon2_time_cost=1))
-    encoded = old.hash("correct horse battery")
-    ok, new_hash = hasher.verify(encoded, "correct horse battery")
+    encoded = old.hash(PASSWORD)
+    ok, new_hash = hasher.verify(encoded, PASSWORD)
     assert ok is True
     assert new_hash is not None
     assert new_hash.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
-    assert hasher.verify(new_hash, "correct horse battery") == (True, None)
+    assert hasher.verify(new_hash, PASSWORD) == (True, None)
 
 
 def test_wrong_password_against_an_outdated_hash_gives_no_new_hash(hasher):
     old = PasswordHasher(replace(Settings(), argon2_memory_kib=2048))
-    assert hasher.verify(old.hash("correct horse battery"), "wrong") == (False, None)
+    assert hasher.verify(old.hash(PASSWORD), "wrong") == (False, None)

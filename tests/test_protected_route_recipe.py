@@ -8,7 +8,7 @@ from chalice.test import Client
 
 from chalicelib import web
 from devtools.dynamodb_local import ROOT
-from tests.helpers import call, session_token
+from tests.helpers import PASSWORD, call, session_token
 
 
 def recipe() -> str:
@@ -29,7 +29,7 @@ def recipe_client(services):
 
 
 def sign_up(client) -> str:
-    body = {"email": "ann@example.com", "password": "correct horse battery"}
+    body = {"email": "ann@example.com", "password": PASSWORD}
     # Sign-up lives in the real app; the recipe's app shares its services and table.
     from app import app as real_app
 
@@ -75,7 +75,7 @@ def test_the_recipe_works_with_the_token_transport(recipe_client):
             real,
             "POST",
             "/auth/signup",
-            {"email": "kim@example.com", "password": "correct horse battery"},
+            {"email": "kim@example.com", "password": PASSWORD},
             headers={"X-Session-Transport": "token"},
         )
     token = signed_up.json_body["session_token"]

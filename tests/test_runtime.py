@@ -1,10 +1,11 @@
+import json
 from dataclasses import replace
 
 import pytest
 
 from chalicelib import runtime
 from chalicelib.clock import SystemClock
-from tests.helpers import parse_set_cookie, set_cookies
+from tests.helpers import PASSWORD, parse_set_cookie, set_cookies
 
 
 def test_services_are_built_once_per_container(monkeypatch):
@@ -34,7 +35,7 @@ def test_a_deployed_stage_sends_a_secure_host_prefixed_cookie(dynamodb, settings
             response = client.http.post(
                 "/auth/signup",
                 headers={"Content-Type": "application/json"},
-                body='{"email": "ann@example.com", "password": "correct horse battery"}',
+                body=json.dumps({"email": "ann@example.com", "password": PASSWORD}),
             )
             (cookie,) = set_cookies(response.headers)
             name, token, attrs = parse_set_cookie(cookie)

@@ -8,7 +8,7 @@ from chalice.test import Client
 
 from chalicelib import web
 from chalicelib.flows import signin
-from tests.helpers import parse_set_cookie, set_cookies
+from tests.helpers import PASSWORD, parse_set_cookie, set_cookies
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def demo(services):
 
     @app.route("/start-with-own-cookie", methods=["POST"])
     def start_with_own_cookie():
-        signin.sign_up(web.context(), "ann@example.com", "correct horse battery")
+        signin.sign_up(web.context(), "ann@example.com", PASSWORD)
         return Response(body={}, headers={"Set-Cookie": ["theme=dark; Path=/", "lang=en; Path=/"]})
 
     @app.route("/boom")

@@ -6,9 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.helpers import Browser
-
-PASSWORD = "correct horse battery"
+from tests.helpers import PASSWORD, Browser
 
 
 def test_32_parallel_signups_with_one_email_make_exactly_one_account(live_server):

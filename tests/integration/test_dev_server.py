@@ -21,9 +21,9 @@ import requests
 
 from devtools.dynamodb_local import ROOT, free_port
 from devtools.outbox import Outbox
+from tests.helpers import PASSWORD
 
 EMAIL = "ann@example.com"
-PASSWORD = "correct horse battery"
 
 
 def descendants(pid: int) -> dict[int, list[str]]:

@@ -10,9 +10,9 @@ from chalice.test import Client
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.store import request_budget
 from devtools.faults import FaultInjector
-from tests.helpers import call, session_token, set_cookies
+from tests import helpers
+from tests.helpers import PASSWORD, call, session_token, set_cookies
 
-PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
 KINDS = ["throttling", "internal", "timeout"]
 
@@ -39,10 +39,9 @@ def client(live_server):
         yield test_client
 
 
-def sign_up(client, email="ann@example.com") -> str:
-    response = call(client, "POST", "/auth/signup", {"email": email, "password": PASSWORD})
-    assert response.status_code == 201
-    return session_token(response)
+def sign_up(client) -> str:
+    """On this suite's live services, whose mail goes to the outbox: unverified."""
+    return helpers.sign_up(client, verified=False)
 
 
 def log_in(client, password=PASSWORD, token=None):

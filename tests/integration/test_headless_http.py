@@ -17,8 +17,8 @@ import requests
 from chalicelib.openapi import DOCUMENT
 from chalicelib.totp import PERIOD
 from devtools.dynamodb_local import ROOT
+from tests.helpers import PASSWORD
 
-PASSWORD = "correct horse battery"
 ANN, BOB = "ann@example.com", "bob@example.com"
 APP = "https://app.example.com"
 TOKEN = {"X-Session-Transport": "token"}

@@ -9,9 +9,7 @@ import requests
 
 from chalicelib.sessions import token_digest
 from chalicelib.trainings import TRAININGS
-from tests.helpers import Browser, parse_set_cookie
-
-PASSWORD = "correct horse battery"
+from tests.helpers import PASSWORD, Browser, parse_set_cookie
 
 
 def raw_set_cookies(response: requests.Response) -> list[str]:

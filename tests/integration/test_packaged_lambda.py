@@ -36,10 +36,9 @@ from chalicelib.store import ADMIN_CLIENT_CONFIG, create_table
 from devtools.dynamodb_local import LOCAL_AWS_ENV, DynamoDBLocal, MotoServer
 from devtools.outbox import Mail, parse
 from devtools.packaged_lambda import HandlerFailed, PackagedHandler, link_runtime, unpack
-from tests.helpers import parse_set_cookie
+from tests.helpers import PASSWORD, parse_set_cookie
 from tests.softkey import SoftKey
 
-PASSWORD = "correct horse battery"
 # The execute-api host API Gateway puts in Host; the stage (`api`) prefixes every path.
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 SPA_ORIGIN = "https://app.example.com"  # the CorsOrigins parameter

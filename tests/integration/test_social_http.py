@@ -13,10 +13,9 @@ import pyotp
 import pytest
 
 from devtools.oidc_local import sign_in
-from tests.helpers import Browser
+from tests.helpers import PASSWORD, Browser, sign_up_over_http
 from tests.integration.oauth_stubs import GitHubUser
 
-PASSWORD = "correct horse battery"
 JSON = {"Accept": "application/json"}
 
 
@@ -49,19 +48,6 @@ def social_sign_in(live_server, email: str, browser: Browser | None = None, **kw
 
 def session_of(live_server, browser: Browser) -> dict:
     return browser.get(f"{live_server.url}/auth/session").json()
-
-
-def password_account(live_server, email: str, verify: bool = True) -> Browser:
-    browser = Browser()
-    response = browser.post(
-        f"{live_server.url}/auth/signup", json={"email": email, "password": PASSWORD}
-    )
-    assert response.status_code == 201, response.text
-    if verify:
-        code = live_server.outbox.code(email)
-        verified = browser.post(f"{live_server.url}/auth/email/verify", json={"code": code})
-        assert verified.status_code == 200, verified.text
-    return browser
 
 
 def with_query(url: str, **changes: str) -> str:
@@ -303,7 +289,7 @@ def test_a_provider_that_is_down_is_a_503_with_nothing_changed(live_server, oaut
 
 
 def test_a_verified_account_with_the_email_is_linked_and_told(live_server):
-    owner = password_account(live_server, "ann@example.com")
+    owner = sign_up_over_http(live_server, "ann@example.com")
     user_id = session_of(live_server, owner)["user"]["id"]
     browser, response = social_sign_in(live_server, "ann@example.com")
     assert response.status_code == 303
@@ -319,7 +305,7 @@ def test_a_verified_account_with_the_email_is_linked_and_told(live_server):
 
 def test_pre_account_takeover_is_refused_and_nothing_changes(live_server):
     """Someone signed up first with Ann's address and a password of theirs (unverified)."""
-    squatter = password_account(live_server, "ann@example.com", verify=False)
+    squatter = sign_up_over_http(live_server, "ann@example.com", verified=False)
 
     def stored() -> list[str]:
         # Everything but attempts, which each start writes and each callback uses up.
@@ -342,14 +328,14 @@ def test_pre_account_takeover_is_refused_and_nothing_changes(live_server):
 
 
 def test_an_untrusted_providers_verified_email_never_links(live_server, oauth_providers):
-    password_account(live_server, "stubby@example.com")
+    sign_up_over_http(live_server, "stubby@example.com")
     _, response = social_sign_in(live_server, "stubby@example.com", provider="stub")
     assert response.status_code == 409
     assert live_server.items("IDENTITY#") == []
 
 
 def test_a_two_factor_user_still_owes_the_second_factor(live_server):
-    owner = password_account(live_server, "ann@example.com")
+    owner = sign_up_over_http(live_server, "ann@example.com")
     setup = owner.post(f"{live_server.url}/auth/2fa/totp/setup", json={"password": PASSWORD})
     totp = pyotp.TOTP(setup.json()["secret"])
     assert (
@@ -367,7 +353,7 @@ def test_a_two_factor_user_still_owes_the_second_factor(live_server):
 
 
 def test_connecting_from_settings_needs_a_recent_re_authentication(live_server):
-    owner = password_account(live_server, "ann@example.com")
+    owner = sign_up_over_http(live_server, "ann@example.com")
     # Signing up does not re-authenticate: the connection is refused until the password comes.
     refused = owner.get(f"{live_server.url}/auth/oauth/local?intent=link", headers=JSON)
     assert refused.status_code == 401
@@ -390,7 +376,7 @@ def test_connecting_from_settings_needs_a_recent_re_authentication(live_server):
 
 def test_an_identity_of_another_account_cannot_be_connected(live_server):
     social_sign_in(live_server, "zed@example.com")  # Zed's account has this identity
-    owner = password_account(live_server, "ann@example.com")
+    owner = sign_up_over_http(live_server, "ann@example.com")
     owner.post(f"{live_server.url}/auth/reauthenticate", json={"password": PASSWORD})
     url = callback_url(live_server, owner, "zed@example.com", intent="link")
     response = finish(owner, url, **JSON)
@@ -417,7 +403,7 @@ def test_disconnecting_the_last_way_in_is_refused(live_server):
 
 
 def test_disconnecting_with_another_way_in_works_and_is_told(live_server):
-    owner = password_account(live_server, "ann@example.com")
+    owner = sign_up_over_http(live_server, "ann@example.com")
     social_sign_in(live_server, "ann@example.com")  # linked by email
     (identity,) = owner.get(f"{live_server.url}/auth/identities").json()["identities"]
     url = f"{live_server.url}/auth/identities/{identity['id']}"

@@ -15,10 +15,10 @@ import requests
 
 from chalicelib import runtime
 from chalicelib.config import Settings
+from tests.helpers import PASSWORD
 from tests.integration.test_email_http import signed_up
 from tests.integration.test_social_http import social_sign_in
 
-PASSWORD = "correct horse battery"
 ANN = "ann@example.com"
 TIMEOUT = 60
 REQUIRED = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"]
