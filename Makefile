@@ -10,13 +10,18 @@ STAGE ?= prod
 ARCH ?= x86_64
 API ?= rest
 
-.PHONY: dev test lint chromium format package bench clean
+.PHONY: dev test check lint chromium format package bench clean
 
 dev: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 	PORT=$(PORT) $(BIN)/python -m devtools.dev
 
 test: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed lint chromium
 	$(BIN)/python -m pytest
+
+# The fast loop while working: lint, and the tests on moto (no DynamoDB Local, no Chromium, no
+# package build), on every core. `make test` is the whole suite, and what CI runs.
+check: $(VENV)/.installed-$(PYTHON_VERSION) lint
+	$(BIN)/python -m pytest -m "not integration and not slow" -n auto -q
 
 # The browser tests' Chromium: Debian's package, installed here when missing (as root).
 chromium:

@@ -21,6 +21,22 @@ from chalicelib.store import CLIENT_CONFIG, Store, create_table, open_store
 from devtools.calls import CallRecorder
 from tests.helpers import SesMailbox
 
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/integration declares the integration tier (`make check` leaves
+    that tier out, and must never start DynamoDB Local or Chromium)."""
+    for item in items:
+        undeclared = INTEGRATION in Path(item.path).parents and not item.get_closest_marker(
+            "integration"
+        )
+        if undeclared:
+            raise pytest.UsageError(
+                f"{item.nodeid}: declare `pytestmark = pytest.mark.integration`"
+            )
+
+
 START = 1_800_000_000  # 2027-01-15T08:00:00Z
 
 # Real Argon2id, at a cost that keeps the unit suite fast; the HTTP suite uses the defaults.

@@ -13,6 +13,8 @@ from chalicelib.store import IAM_INDEX_ACTIONS, IAM_TABLE_ACTIONS, TABLE_DEFINIT
 from chalicelib.store.table import SINGLE_WRITE_CALLS
 from devtools.dynamodb_local import ROOT
 
+pytestmark = pytest.mark.slow  # builds the deployment packages: make test
+
 # What each client call of the store needs from IAM.
 IAM_FOR_CALL = {
     "batch_get_item": {"dynamodb:BatchGetItem"},

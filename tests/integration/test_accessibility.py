@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pyotp
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.integration.axe import assert_accessible
@@ -20,6 +21,8 @@ from tests.integration.browser import (
     sign_up_in_browser,
     verify_in_browser,
 )
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def test_the_signed_out_pages_and_their_errors(page: Page, live_server):

@@ -4,7 +4,11 @@ only counts, capacity units and the shape of every section."""
 import json
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from bench.run import main
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.integration.browser import (
@@ -22,6 +23,8 @@ from tests.integration.browser import (
     sign_in_at_the_provider,
     sign_up_in_browser,
 )
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def test_sign_up_browse_reload_log_out_and_back(page: Page, context: BrowserContext, live_server):

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.helpers import ANN, Browser, sign_up_over_http
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def ask(live_server, email: str = ANN) -> str:

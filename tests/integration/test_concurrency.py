@@ -6,7 +6,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.helpers import PASSWORD, Browser
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def test_32_parallel_signups_with_one_email_make_exactly_one_account(live_server):

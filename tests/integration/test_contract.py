@@ -39,6 +39,8 @@ from devtools.oidc_local import sign_in
 from tests.helpers import PASSWORD, Browser, sign_up_over_http
 from tests.softkey import SoftKey
 
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
+
 EXAMPLES_PER_OPERATION = 30
 CHECKS = [
     not_a_server_error,

@@ -23,6 +23,8 @@ from devtools.dynamodb_local import ROOT, free_port
 from devtools.outbox import Outbox
 from tests.helpers import PASSWORD
 
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
+
 EMAIL = "ann@example.com"
 
 

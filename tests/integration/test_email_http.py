@@ -9,7 +9,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
 
+import pytest
+
 from tests.helpers import ANN, BOB, NEW_PASSWORD, PASSWORD, Browser, sign_up_over_http
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def signed_up(live_server, email=ANN) -> Browser:

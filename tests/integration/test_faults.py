@@ -13,6 +13,8 @@ from devtools.faults import FaultInjector
 from tests import helpers
 from tests.helpers import PASSWORD, call, session_token, set_cookies
 
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
+
 NEW_PASSWORD = "a brand new passphrase"
 KINDS = ["throttling", "internal", "timeout"]
 

@@ -19,6 +19,8 @@ from chalicelib.totp import PERIOD
 from devtools.dynamodb_local import ROOT
 from tests.helpers import PASSWORD
 
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
+
 ANN, BOB = "ann@example.com", "bob@example.com"
 APP = "https://app.example.com"
 TOKEN = {"X-Session-Transport": "token"}

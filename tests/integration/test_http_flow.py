@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import socket
 
+import pytest
 import requests
 
 from chalicelib.sessions import token_digest
 from chalicelib.trainings import TRAININGS
 from tests.helpers import PASSWORD, Browser, parse_set_cookie
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def raw_set_cookies(response: requests.Response) -> list[str]:

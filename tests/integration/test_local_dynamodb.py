@@ -1,9 +1,12 @@
 """The local DynamoDB that `make dev` runs: persistence across restarts and the moto fallback."""
 
 import boto3
+import pytest
 
 from chalicelib.store import ADMIN_CLIENT_CONFIG, TABLE_DEFINITION, create_table
 from devtools.dynamodb_local import DynamoDBLocal, MotoServer
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def _client(endpoint):

@@ -39,6 +39,8 @@ from devtools.packaged_lambda import HandlerFailed, PackagedHandler, link_runtim
 from tests.helpers import PASSWORD, parse_set_cookie
 from tests.softkey import SoftKey
 
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
+
 # The execute-api host API Gateway puts in Host; the stage (`api`) prefixes every path.
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 SPA_ORIGIN = "https://app.example.com"  # the CorsOrigins parameter

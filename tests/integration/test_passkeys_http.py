@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.helpers import PASSWORD, Browser, sign_up_over_http
 from tests.softkey import SoftKey
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def test_one_assertion_sent_six_times_at_once_signs_in_once(live_server):

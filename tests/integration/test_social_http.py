@@ -16,6 +16,8 @@ from devtools.oidc_local import sign_in
 from tests.helpers import PASSWORD, Browser, sign_up_over_http
 from tests.integration.oauth_stubs import GitHubUser
 
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
+
 JSON = {"Accept": "application/json"}
 
 

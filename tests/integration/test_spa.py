@@ -18,6 +18,8 @@ from devtools.dynamodb_local import ROOT
 from tests.integration.axe import assert_accessible
 from tests.integration.browser import PASSWORD
 
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
+
 SPA = ROOT / "examples" / "spa"
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import pytest
 
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.store import CLIENT_CONFIG, open_store
@@ -23,6 +24,8 @@ from tests.integration.test_social_http import (
     session_of,
     social_sign_in,
 )
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 MALLORY = "mallory@evil.example"
 

@@ -19,6 +19,8 @@ from tests.helpers import PASSWORD
 from tests.integration.test_email_http import signed_up
 from tests.integration.test_social_http import social_sign_in
 
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
+
 ANN = "ann@example.com"
 TIMEOUT = 60
 REQUIRED = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"]

@@ -7,8 +7,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
+import pytest
 
 from tests.helpers import ANN, PASSWORD, Browser, sign_up_over_http
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium: make test
 
 
 def enrolled(live_server) -> tuple[pyotp.TOTP, list[str]]:
