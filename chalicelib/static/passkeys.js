@@ -112,21 +112,26 @@
     }
   }
 
-  const secondFactor = document.getElementById("passkey-2fa");
-  if (secondFactor && window.PublicKeyCredential) {
-    secondFactor.hidden = false;
-    secondFactor.addEventListener("click", async () => {
-      say("passkey-error", "");
+  // One of the signed-in user's own passkeys, asked for by this session: the second step after
+  // a password, or settings' "Confirm it is you" (either way it re-authenticates the session).
+  const ownPasskey = (buttonId, errorId, next) => {
+    const button = document.getElementById(buttonId);
+    if (!button || !window.PublicKeyCredential) return;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      say(errorId, "");
       try {
         const options = await post("/auth/2fa/passkey/options");
         const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
         await post("/auth/2fa/passkey", { credential: credentialJSON(credential) });
-        window.location.assign(base + "/training");
+        window.location.assign(base + next);
       } catch (error) {
-        say("passkey-error", `That did not work: ${error.message}`);
+        say(errorId, `That did not work: ${error.message}`);
       }
     });
-  }
+  };
+  ownPasskey("passkey-2fa", "passkey-error", "/training");
+  ownPasskey("confirm-passkey", "confirm-passkey-error", "/settings?notice=reauthenticated");
 
   // A password reset's second factor: the assertion goes into the form, which then submits.
   const resetButton = document.getElementById("passkey-reset");
@@ -143,23 +148,6 @@
         form.submit();
       } catch (error) {
         say("passkey-error", `That did not work: ${error.message}`);
-      }
-    });
-  }
-
-  // Settings: confirm it is you with one of your passkeys (it re-authenticates this session).
-  const confirmButton = document.getElementById("confirm-passkey");
-  if (confirmButton && window.PublicKeyCredential) {
-    confirmButton.hidden = false;
-    confirmButton.addEventListener("click", async () => {
-      say("confirm-passkey-error", "");
-      try {
-        const options = await post("/auth/2fa/passkey/options");
-        const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
-        await post("/auth/2fa/passkey", { credential: credentialJSON(credential) });
-        window.location.assign(base + "/settings?notice=reauthenticated");
-      } catch (error) {
-        say("confirm-passkey-error", `That did not work: ${error.message}`);
       }
     });
   }
