@@ -14,7 +14,6 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib.errors import AppError
-from chalicelib.user_agents import describe
 
 if TYPE_CHECKING:
     import jinja2
@@ -65,6 +64,8 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from chalicelib.user_agents import describe  # its table compiles with the first page
+
     environment.filters["when"] = _when
     environment.filters["device"] = describe  # a session's User-Agent, as people name it
     return environment

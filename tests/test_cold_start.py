@@ -27,6 +27,7 @@ NOT_ON_THE_PROTECTED_PATH = {
     "segno": "two-factor set-up only",
     "boto3": "botocore alone makes our clients",
     "s3transfer": "boto3's S3 helpers",
+    "chalicelib.user_agents": "the settings page's device names only",
 }
 
 
