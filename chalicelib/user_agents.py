@@ -9,15 +9,16 @@ import re
 
 UNKNOWN = "Unknown device"
 
-# (name, pattern): the first that matches names the browser.
-_BROWSERS = (
-    ("Edge", re.compile(r"\bEdg(e|A|iOS)?/")),
-    ("Opera", re.compile(r"\b(OPR|Opera)/")),
-    ("Samsung Internet", re.compile(r"\bSamsungBrowser/")),
-    ("Firefox", re.compile(r"\b(Firefox|FxiOS)/")),
-    ("Chrome", re.compile(r"\b(HeadlessChrome|Chrome|CriOS|Chromium)/")),
-    ("Safari", re.compile(r"\bVersion/[\d.]+.*\bSafari/")),
-)
+# In order: the first that matches names the browser ...
+_BROWSERS = {
+    "Edge": re.compile(r"\bEdg(e|A|iOS)?/"),
+    "Opera": re.compile(r"\b(OPR|Opera)/"),
+    "Samsung Internet": re.compile(r"\bSamsungBrowser/"),
+    "Firefox": re.compile(r"\b(Firefox|FxiOS)/"),
+    "Chrome": re.compile(r"\b(HeadlessChrome|Chrome|CriOS|Chromium)/"),
+    "Safari": re.compile(r"\bVersion/[\d.]+.*\bSafari/"),
+}
+# ... and the system (a word of the header, or one of its own).
 _SYSTEMS = (
     ("iPhone", re.compile(r"\biPhone\b")),
     ("iPad", re.compile(r"\biPad\b")),
@@ -34,8 +35,8 @@ _PROGRAM = re.compile(r"([A-Za-z][A-Za-z0-9._-]{0,40})/\S")
 def describe(user_agent: str) -> str:
     """`Browser on System`, the browser or the system alone, a program's name, or "Unknown
     device"."""
-    browser = next((name for name, pattern in _BROWSERS if pattern.search(user_agent)), None)
-    system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), None)
+    browser = next((name for name, found in _BROWSERS.items() if found.search(user_agent)), None)
+    system = next((name for name, found in _SYSTEMS if found.search(user_agent)), None)
     if browser and system:
         return f"{browser} on {system}"
     if browser or system:

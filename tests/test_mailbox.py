@@ -17,18 +17,9 @@ from chalicelib.onetime import Purpose
 from chalicelib.store.identities import IdentityRecord, identity_id
 from chalicelib.store.passkeys import PasskeyRecord
 from chalicelib.store.secrets import StoredSecret
+from tests import helpers
 from tests.conftest import table_items
-from tests.helpers import (
-    ANN,
-    NEW_PASSWORD,
-    PASSWORD,
-    SesMailbox,
-    assert_error,
-    call,
-    log_in,
-    session_token,
-    sign_up,
-)
+from tests.helpers import ANN, NEW_PASSWORD, PASSWORD, assert_error, call, log_in, sign_up
 from tests.softkey import SoftKey
 
 CHALICELIB = Path(__file__).resolve().parent.parent / "chalicelib"
@@ -120,7 +111,7 @@ def squatter(client, services, clock):
     in, and stayed signed in."""
     token = sign_up(client, verified=False)
     plant(services, clock, user_id_of(client, token))
-    SesMailbox().messages()  # the squatter's verification code went to Ann; she ignored it
+    helpers.SesMailbox().messages()  # the squatter's verification code went to Ann; she ignored it
     return token
 
 
@@ -141,7 +132,7 @@ def test_a_code_sign_in_first_proving_the_address_removes_everything_set_up_befo
     assert_nothing_of_the_squatter_is_left(client, dynamodb, settings, squatter, audit)
     (claim,) = items(dynamodb, settings, "EMAIL#")
     assert "password_hash" not in claim
-    token = session_token(response)
+    token = helpers.session_token(response)
     assert call(client, "GET", "/trainings", token=token).status_code == 200
 
 
@@ -193,7 +184,7 @@ def test_a_way_in_added_between_the_proofs_read_and_its_write_fails_the_proof(
     user_id = user_id_of(client, squatter)
     store = services.store
     assert call(client, "POST", "/auth/login/code", {"email": ANN}).status_code == 202
-    body = {"email": ANN, "code": SesMailbox().code(ANN)}
+    body = {"email": ANN, "code": helpers.SesMailbox().code(ANN)}
     real_read = store.table.read
     identity = IdentityRecord(
         identity_id(SQUATTER_ISSUER, "late"), user_id, "untrusted", SQUATTER_ISSUER, "late",

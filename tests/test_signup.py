@@ -5,18 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests import helpers
 from tests.conftest import table_items
-from tests.helpers import (
-    ANN,
-    PASSWORD,
-    SesMailbox,
-    assert_error,
-    call,
-    log_in,
-    session_token,
-    set_cookies,
-    sign_up,
-)
+from tests.helpers import ANN, PASSWORD, assert_error, call, log_in, sign_up
 
 
 def post_signup(client, email=ANN, password=PASSWORD):
@@ -82,7 +73,7 @@ def test_a_quiet_sign_up_answers_the_same_for_any_address(
     for response in (taken, new):
         assert response.status_code == 202
         assert response.json_body == {"status": "accepted"}
-        assert set_cookies(response.headers) == []  # nobody is signed in
+        assert helpers.set_cookies(response.headers) == []  # nobody is signed in
     assert len(pauses) == 2  # each answered no sooner than the same minimum time
     assert all(0 < pause <= 0.75 for pause in pauses)
     notice, code_mail = mailbox.messages()[before:]
@@ -104,7 +95,9 @@ def test_the_quiet_sign_ups_code_makes_the_account_with_the_chosen_password(clie
     assert response.status_code == 201, response.body
     user = response.json_body["user"]
     assert (user["email_verified"], user["has_password"]) == (True, True)
-    assert call(client, "GET", "/trainings", token=session_token(response)).status_code == 200
+    assert (
+        call(client, "GET", "/trainings", token=helpers.session_token(response)).status_code == 200
+    )
     assert log_in(client, "bob@example.com", "bobs passphrase here").status_code == 200
     again = call(client, "POST", "/auth/login/code/verify", body)
     assert_error(again, 400, "invalid_code")  # used up
@@ -122,7 +115,7 @@ def test_the_quiet_sign_up_page_says_the_same_for_any_address(client, stage):
     ]
     for page in pages:
         assert page.status_code == 200
-        assert set_cookies(page.headers) == []
+        assert helpers.set_cookies(page.headers) == []
         assert "Finish signing up" in page.body.decode()
     texts = [
         p.body.decode().replace("ann@example.com", "X").replace("bob@example.com", "X")
@@ -146,5 +139,5 @@ def test_a_unicode_domain_signs_up_and_its_mail_goes_as_punycode(client, mailbox
     response = post_signup(client, "ann@bücher.example")
     assert response.status_code == 201, response.body
     assert response.json_body["user"]["email"] == "ann@bücher.example"
-    (mail,) = SesMailbox().messages()
+    (mail,) = helpers.SesMailbox().messages()
     assert mail.to == "ann@xn--bcher-kva.example"
