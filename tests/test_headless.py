@@ -119,14 +119,8 @@ def test_a_token_sign_in_ends_the_cookie_session_the_client_held(client):
     and signs in on the token transport held that cookie's session: it ends, and the cookie
     is blanked beside the token handed back."""
     cookie = sign_up(client)
-    response = call(
-        client,
-        "POST",
-        "/auth/login",
-        {"email": ANN, "password": PASSWORD},
-        token=cookie,
-        headers=TOKEN_SIGN_IN,
-    )
+    credentials = {"email": ANN, "password": PASSWORD}
+    response = call(client, "POST", "/auth/login", credentials, token=cookie, headers=TOKEN_SIGN_IN)
     assert response.status_code == 200, response.body
     token = response.json_body["session_token"]
     (blank,) = set_cookies(response.headers)

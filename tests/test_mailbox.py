@@ -46,7 +46,7 @@ def plant(services, clock, user_id):
     sealed = services.keys.keyring.encrypt(secret, f"totp:{user_id}")
     until = clock.now() + 600
     store.table.commit(store.twofactor.begin(user_id, sealed, until, TwoFactorAlreadyOn))
-    (state,) = store.table.read(store.twofactor.read(user_id))
+    (state,) = store.table.read(store.accounts.user(user_id))
     codes = ["AAAA-BBBB-CCCC"]
     digests = [onetime.digest(onetime.RECOVERY_CODE, user_id, "AAAABBBBCCCC")]
     step = totp.step_of(clock.now())

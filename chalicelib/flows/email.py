@@ -136,10 +136,9 @@ def reset_password(
     check_password_policy(new_password)  # a weak password does not use up the link
     services = ctx.services
     store = services.store
-    stored, account, state, attempts = store.table.read(
+    stored, account, attempts = store.table.read(
         store.secrets.read(Purpose.RESET_PASSWORD, parsed.user_id),
         store.accounts.user(parsed.user_id),
-        store.twofactor.read(parsed.user_id),
         twofactor.attempts_read(ctx, parsed.user_id),
     )
     now = services.clock.now()
@@ -193,7 +192,7 @@ def reset_password(
     elif account.two_factor:
         if not code:
             raise SecondFactorMissing()  # the link stays usable
-        second_factor = twofactor.prove_for_reset(ctx, state, attempts, code)
+        second_factor = twofactor.prove_for_reset(ctx, account, attempts, code)
         second = ONE_TIME_CODE
     else:
         second_factor = [has_password]

@@ -21,9 +21,10 @@ from chalicelib.flows.context import Access, RequestContext
 from chalicelib.limits import TWO_FACTOR_ATTEMPTS
 from chalicelib.mail import Kind
 from chalicelib.sessions import ONE_TIME_CODE, methods
+from chalicelib.store.accounts import UserItem
 from chalicelib.store.counters import Counter
 from chalicelib.store.table import Write
-from chalicelib.store.twofactor import Proof, TwoFactorState
+from chalicelib.store.twofactor import Proof
 from chalicelib.users import User
 
 PENDING_SECONDS = 10 * 60
@@ -64,7 +65,7 @@ def status(ctx: RequestContext) -> Status:
 def begin_setup(ctx: RequestContext, password: str | None) -> Setup:
     """A new secret, pending for 10 minutes until a code from it comes back."""
     user = ctx.require(Access.ACCOUNT, verified=True).user
-    check = ctx.reauthenticate(password, extra=[ctx.services.store.twofactor.read(user.id)])
+    check = ctx.reauthenticate(password, extra=[ctx.services.store.accounts.user(user.id)])
     (state,) = check.extra
     if state.totp_secret is not None:
         raise TwoFactorAlreadyOn()
@@ -160,7 +161,7 @@ def disable(ctx: RequestContext, password: str | None, code: str) -> None:
     user = current.user
     seen, state = _reauthenticate_with_state(ctx, password)
     proof, guard = _prove(ctx, state, seen, code, during="disable")
-    still_on = state.passkeys > 0  # passkeys are a second factor of their own
+    still_on = bool(state.passkeys)  # passkeys are a second factor of their own
     ctx.send_mail(Kind.TWO_FACTOR_DISABLED, user.email)
     store = ctx.services.store
     ctx.rotate_sessions(
@@ -176,7 +177,7 @@ def disable(ctx: RequestContext, password: str | None, code: str) -> None:
 
 
 def prove_for_reset(
-    ctx: RequestContext, state: TwoFactorState, seen: Counter | None, code: str
+    ctx: RequestContext, state: UserItem, seen: Counter | None, code: str
 ) -> list[Write]:
     """A password reset of a verified two-factor account: its second factor, checked and
     counted like a sign-in's; the writes that spend it and record that the account has a
@@ -193,7 +194,7 @@ def attempts_read(ctx: RequestContext, user_id: str) -> Any:
 
 
 def _prove(
-    ctx: RequestContext, state: TwoFactorState, seen: Counter | None, code: str, *, during: str
+    ctx: RequestContext, state: UserItem, seen: Counter | None, code: str, *, during: str
 ) -> tuple[Proof, Write]:
     """The proof `code` gives, and the write that clears the count of wrong codes with it
     (unless parallel wrong ones reached the lock: then 429). A wrong code is counted, then
@@ -228,27 +229,27 @@ def _prove(
     return proof, limits.clear_unless_reached(TWO_FACTOR_ATTEMPTS, state.user_id, seen)
 
 
-def _state(ctx: RequestContext) -> TwoFactorState:
+def _state(ctx: RequestContext) -> UserItem:
     user = ctx.require(Access.ACCOUNT).user
     store = ctx.services.store
-    (state,) = store.table.read(store.twofactor.read(user.id))
+    (state,) = store.table.read(store.accounts.user(user.id))
     return state
 
 
 def _read_with_attempts(ctx: RequestContext, user_id: str) -> tuple[Counter | None, Any]:
     store = ctx.services.store
-    seen, state = store.table.read(attempts_read(ctx, user_id), store.twofactor.read(user_id))
+    seen, state = store.table.read(attempts_read(ctx, user_id), store.accounts.user(user_id))
     return seen, state
 
 
 def _reauthenticate_with_state(
     ctx: RequestContext, password: str | None
-) -> tuple[Counter | None, TwoFactorState]:
+) -> tuple[Counter | None, UserItem]:
     """Re-authentication (the password checked like a login, or one given on this session
     lately), in the same round trip as the two-factor state and its lock."""
     user = ctx.require(Access.ACCOUNT).user
     check = ctx.reauthenticate(
-        password, extra=[attempts_read(ctx, user.id), ctx.services.store.twofactor.read(user.id)]
+        password, extra=[attempts_read(ctx, user.id), ctx.services.store.accounts.user(user.id)]
     )
     seen, state = check.extra
     return seen, state

@@ -48,17 +48,28 @@ class UserRecord(NamedTuple):
 
 
 class UserItem(NamedTuple):
-    """The user item as read: the account, and the ways into it that it lists."""
+    """The user item as read: the account, the ways into it that it lists, and its
+    authenticator app (store.twofactor writes those attributes)."""
 
     user_id: str
     email: str
     email_verified: bool
     two_factor: bool
-    totp: bool  # an authenticator app is on
     webauthn_handle: str | None
     passkeys: frozenset[str]  # credential ids
     has_password: bool = True
     identities: frozenset[str] = frozenset()  # ids of the linked sign-in identities
+    totp_secret: str | None = None  # encrypted; None: no authenticator app
+    totp_pending: str | None = None  # a set-up not yet confirmed
+    totp_pending_until: int = 0
+    totp_last_step: int = 0
+    recovery_codes: frozenset[str] = frozenset()  # digests
+    used_recovery_codes: frozenset[str] = frozenset()
+
+    @property
+    def totp(self) -> bool:
+        """An authenticator app is on."""
+        return self.totp_secret is not None
 
 
 def user_pk(user_id: str) -> str:
@@ -77,11 +88,16 @@ class AccountItems:
                 email=item["email"]["S"],
                 email_verified=item.get("email_verified", {}).get("BOOL", False),
                 two_factor=item.get("two_factor", {}).get("BOOL", False),
-                totp="totp_secret" in item,
                 webauthn_handle=item.get("webauthn_handle", {}).get("S"),
-                passkeys=frozenset(item.get("passkeys", {}).get("SS", [])),
+                passkeys=_strings(item, "passkeys"),
                 has_password=item.get("has_password", {}).get("BOOL", True),
-                identities=frozenset(item.get("identities", {}).get("SS", [])),
+                identities=_strings(item, "identities"),
+                totp_secret=item.get("totp_secret", {}).get("S"),
+                totp_pending=item.get("totp_pending", {}).get("S"),
+                totp_pending_until=int(item.get("totp_pending_until", {}).get("N", "0")),
+                totp_last_step=int(item.get("totp_last_step", {}).get("N", "0")),
+                recovery_codes=_strings(item, "recovery_codes"),
+                used_recovery_codes=_strings(item, "recovery_codes_used"),
             )
 
         return Read(user_pk(user_id), parse)
@@ -334,3 +350,7 @@ def _password(password_hash: str | None) -> Item:
 
 def _flags(email_verified: bool, two_factor: bool) -> Item:
     return {"email_verified": {"BOOL": email_verified}, "two_factor": {"BOOL": two_factor}}
+
+
+def _strings(item: Item, attribute: str) -> frozenset[str]:
+    return frozenset(item.get(attribute, {}).get("SS", []))

@@ -1,7 +1,7 @@
-"""Two-factor state, kept on the user item (`USER#<user id>`) beside what store.accounts keeps
-there: totp_secret (the active secret, encrypted), totp_pending and totp_pending_until (a set-up
-not yet confirmed), totp_last_step (the last 30-second step accepted: no code is accepted
-twice), recovery_codes (a string set of digests, each removed when used) and
+"""Two-factor state, kept on the user item (`USER#<user id>`, read whole by store.accounts as a
+`UserItem`): totp_secret (the active secret, encrypted), totp_pending and totp_pending_until (a
+set-up not yet confirmed), totp_last_step (the last 30-second step accepted: no code is
+accepted twice), recovery_codes (a string set of digests, each removed when used) and
 recovery_codes_used (the digests used, so a late copy of a used code is told from a guess).
 
 Every write here is the one update of the user item in its transaction (DynamoDB refuses two
@@ -15,21 +15,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from chalicelib.errors import AppError, InvalidCode
-from chalicelib.store.accounts import user_pk
-from chalicelib.store.table import Item, Read, Write, update
-
-
-class TwoFactorState(NamedTuple):
-    user_id: str
-    email: str
-    two_factor: bool
-    totp_secret: str | None
-    totp_pending: str | None
-    totp_pending_until: int
-    totp_last_step: int
-    recovery_codes: frozenset[str]
-    passkeys: int  # how many: with any, the user keeps two factors when TOTP goes
-    used_recovery_codes: frozenset[str] = frozenset()
+from chalicelib.store.accounts import UserItem, user_pk
+from chalicelib.store.table import Item, Write, update
 
 
 class Proof(NamedTuple):
@@ -46,23 +33,6 @@ class Proof(NamedTuple):
 
 
 class TwoFactorItems:
-    def read(self, user_id: str) -> Read:
-        def parse(item: Item) -> TwoFactorState:
-            return TwoFactorState(
-                user_id=user_id,
-                email=item["email"]["S"],
-                two_factor=item.get("two_factor", {}).get("BOOL", False),
-                totp_secret=item.get("totp_secret", {}).get("S"),
-                totp_pending=item.get("totp_pending", {}).get("S"),
-                totp_pending_until=int(item.get("totp_pending_until", {}).get("N", "0")),
-                totp_last_step=int(item.get("totp_last_step", {}).get("N", "0")),
-                recovery_codes=frozenset(item.get("recovery_codes", {}).get("SS", [])),
-                passkeys=len(item.get("passkeys", {}).get("SS", [])),
-                used_recovery_codes=frozenset(item.get("recovery_codes_used", {}).get("SS", [])),
-            )
-
-        return Read(user_pk(user_id), parse)
-
     def begin(self, user_id: str, pending: str, pending_until: int, error: type[AppError]) -> Write:
         """A secret waiting for its first code; `error` if TOTP is on already."""
         return update(
@@ -73,7 +43,7 @@ class TwoFactorItems:
             on_condition_failed=error,
         )
 
-    def enable(self, state: TwoFactorState, step: int, recovery_digests: list[str]) -> Write:
+    def enable(self, state: UserItem, step: int, recovery_digests: list[str]) -> Write:
         """The pending secret becomes the active one (only that pending secret: a set-up
         begun again meanwhile wins), with its first step used and fresh recovery codes."""
         return update(
@@ -127,13 +97,13 @@ class TwoFactorItems:
             on_condition_failed=InvalidCode,
         )
 
-    def disable(self, state: TwoFactorState, proof: Proof) -> Write:
+    def disable(self, state: UserItem, proof: Proof) -> Write:
         """TOTP off, its recovery codes gone; the user keeps two-factor if passkeys stay (as
         many as were read: a passkey added or removed meanwhile fails the write)."""
         condition, values = proof.condition()
         if state.passkeys:
             passkeys = "size(passkeys) = :passkeys"
-            values[":passkeys"] = {"N": str(state.passkeys)}
+            values[":passkeys"] = {"N": str(len(state.passkeys))}
         else:
             passkeys = "attribute_not_exists(passkeys)"
         return update(
@@ -141,6 +111,6 @@ class TwoFactorItems:
             "SET two_factor = :after REMOVE totp_secret, totp_last_step, recovery_codes,"
             " recovery_codes_used, totp_pending, totp_pending_until",
             f"attribute_exists(totp_secret) AND {condition} AND {passkeys}",
-            values={**values, ":after": {"BOOL": state.passkeys > 0}},
+            values={**values, ":after": {"BOOL": bool(state.passkeys)}},
             on_condition_failed=InvalidCode,
         )
