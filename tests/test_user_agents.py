@@ -13,57 +13,34 @@ LINUX_CHROME = (
 )
 
 
-@pytest.mark.parametrize(
-    ("user_agent", "seen"),
-    [
-        (LINUX_CHROME, "Chrome on Linux"),
-        (LINUX_CHROME.replace("Chrome/", "HeadlessChrome/"), "Chrome on Linux"),
-        (
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-            "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
-            "Edge on Windows",
-        ),
-        (
-            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-            "Version/17.5 Safari/605.1.15",
-            "Safari on macOS",
-        ),
-        (
-            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
-            "Safari on iPhone",
-        ),
-        (
-            "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-            "(KHTML, like Gecko) CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1",
-            "Chrome on iPad",
-        ),
-        (
-            "Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0",
-            "Firefox on Android",
-        ),
-        (
-            "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
-            "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36",
-            "Samsung Internet on Android",
-        ),
-        (
-            "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
-            "Chrome/126.0.0.0 Safari/537.36",
-            "Chrome on ChromeOS",
-        ),
-        (
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-            "Chrome/126.0.0.0 Safari/537.36 OPR/111.0.0.0",
-            "Opera on Windows",
-        ),
-        ("curl/8.5.0", "curl"),
-        ("python-requests/2.32.3", "python-requests"),
-        ("okhttp/4.12.0", "okhttp"),
-        ("", "Unknown device"),
-        ("<script>alert(1)</script>", "Unknown device"),
-    ],
-)
+# What each header is called: a browser and its system, a program by its name, or nothing.
+NAMED = {
+    LINUX_CHROME: "Chrome on Linux",
+    LINUX_CHROME.replace("Chrome/", "HeadlessChrome/"): "Chrome on Linux",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0": "Edge on Windows",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15": "Safari on macOS",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1": "Safari on iPhone",
+    "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1": "Chrome on iPad",
+    "Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0": "Firefox on Android",
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36": "Samsung Internet on Android",
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36": "Chrome on ChromeOS",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36 OPR/111.0.0.0": "Opera on Windows",
+    "curl/8.5.0": "curl",
+    "python-requests/2.32.3": "python-requests",
+    "okhttp/4.12.0": "okhttp",
+    "": "Unknown device",
+    "<script>alert(1)</script>": "Unknown device",
+}
+
+
+@pytest.mark.parametrize(("user_agent", "seen"), NAMED.items())
 def test_a_user_agent_is_named_as_people_know_it(user_agent, seen):
     assert describe(user_agent) == seen
 
