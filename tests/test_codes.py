@@ -4,6 +4,7 @@ the routes on moto (DynamoDB and SES) with the fake clock."""
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -23,6 +24,8 @@ from tests.helpers import (
     sign_up,
     sign_up_with_code,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NEW = "new@example.com"
 
@@ -436,3 +439,22 @@ def test_a_password_reset_gives_an_account_without_one_its_password(client, mail
     assert response.json_body["user"]["has_password"] is True
     login = call(client, "POST", "/auth/login", {"email": NEW, "password": PASSWORD})
     assert login.status_code == 200
+
+
+def test_docs_table_of_emailed_codes_is_the_one_the_code_follows():
+    """docs/accounts.md's table is read by people writing clients: each row's lifetime, sends
+    and wrong codes are RULES' own numbers."""
+    from chalicelib.flows.mailed_codes import RULES
+
+    table = (ROOT / "docs" / "accounts.md").read_text()
+    for purpose, rule in RULES.items():
+        (row,) = [line for line in table.splitlines() if line.startswith(f"| `{purpose}` |")]
+        _, _, lives, sends, wrong, _ = [cell.strip() for cell in row.strip("|").split("|")]
+        assert lives == f"{rule.minutes} minutes"
+        assert sends.startswith(f"{rule.sends.max} per ")
+        assert f"per {rule.sends.window // 60} minutes" in sends
+        if not wrong.startswith("("):  # a shared count is described on the row it is shared with
+            assert wrong.startswith(f"{rule.failures.max} per ")
+            assert f"per {rule.failures.window // 60} minutes" in wrong
+        if rule.sends_per_ip is not None:
+            assert str(rule.sends_per_ip.max) in sends
