@@ -111,6 +111,7 @@ class SessionManager:
         user: User,
         *,
         presented: str | None,
+        acting: bool = False,
         user_agent: str = "",
         ip: str = "",
         two_factor_verified: bool = False,
@@ -123,30 +124,44 @@ class SessionManager:
         every session of the user (and the presented one, should the index lag) and start one
         new session, with `writes`, atomically. A re-authentication the client gave carries
         over to its new session, as do how and when it signed in (`amr`, `auth_time`: now
-        unless given)."""
+        unless given). A change made from the presented session (`acting`) lands only while
+        that session lives: one ended meanwhile (signed out, a password changed elsewhere, a
+        first proof of the address) fails it, 401."""
         token, record = self._new_record(user, user_agent, ip, two_factor_verified)
         record = record._replace(
             reauthenticated_at=reauthenticated_at,
             amr=amr,
             auth_time=record.created_at if auth_time is None else auth_time,
         )
-        self._store.table.commit_with_deletes(
-            [*writes, self._items.put(record)], self._every_session(user.id, presented)
-        )
+        own, others = self._every_session(user.id, presented, acting)
+        self._store.table.commit_with_deletes([*writes, *own, self._items.put(record)], others)
         return token, _session(record, fresh=True)
 
     def end_all_sessions(
-        self, user_id: str, *, presented: str | None, writes: Sequence[Write] = ()
+        self,
+        user_id: str,
+        *,
+        presented: str | None,
+        acting: bool = False,
+        writes: Sequence[Write] = (),
     ) -> None:
-        """End every session of the user with `writes`, atomically (deleting the account)."""
-        self._store.table.commit_with_deletes(writes, self._every_session(user_id, presented))
+        """End every session of the user with `writes`, atomically (deleting the account); as
+        `replace_all_sessions`, only while an `acting` presented session lives."""
+        own, others = self._every_session(user_id, presented, acting)
+        self._store.table.commit_with_deletes([*writes, *own], others)
 
-    def _every_session(self, user_id: str, presented: str | None) -> list[Write]:
-        digests = [handle.digest for handle in self._items.handles_of_user(user_id)]
+    def _every_session(
+        self, user_id: str, presented: str | None, acting: bool
+    ) -> tuple[list[Write], list[Write]]:
+        """The presented session's delete (conditional on it living, when it acts), and the
+        others' (unconditional: any of them may have ended already)."""
         presented_digest = _digest_if_token(presented)
+        digests = {handle.digest for handle in self._items.handles_of_user(user_id)}
+        own = []
         if presented_digest is not None:
-            digests.append(presented_digest)
-        return [self._items.delete(digest) for digest in digests]
+            digests.discard(presented_digest)
+            own = [self._items.delete(presented_digest, living=acting)]
+        return own, [self._items.delete(digest) for digest in sorted(digests)]
 
     def _new_record(
         self, user: User, user_agent: str, ip: str, two_factor_verified: bool

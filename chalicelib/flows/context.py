@@ -21,9 +21,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from chalicelib import client_ip
 from chalicelib.audit import Event
@@ -61,6 +61,18 @@ class Access(IntEnum):
     RESOURCE = 3  # and the email verified, where the stage requires it: everything else
 
 
+T = TypeVar("T")
+
+
+class _Owed(NamedTuple):
+    """A write a right password owes, and what the response hands out once it is written (a
+    device cookie: never for a write that failed)."""
+
+    write: Write
+    handout: Handout | None = None
+    joins: bool = True  # False: always on its own after the flow's write (see `_write`)
+
+
 class PasswordCheck(NamedTuple):
     """A right password (or a recent re-authentication). What its success owes (earlier
     failures cleared, the hash upgraded to today's parameters, the browser known) is not
@@ -92,10 +104,9 @@ class RequestContext:
         self._session: Session | None = None
         self._reauthenticated_now = 0  # when this request re-authenticated the session (0: not)
         self._reauthentication_saved = False
-        # What a right password owes, written with the next write; and what each, once
-        # written, lets the response hand out (a device cookie: never for a failed write).
-        self._owed: list[tuple[Write, Handout | None]] = []
-        self._joined: list[Handout | None] = []
+        # What a right password owes, and the conditions it puts on the flow's next write.
+        self._owed: list[_Owed] = []
+        self._guards: list[Write] = []
 
     # -- the current session ---------------------------------------------------------------
 
@@ -157,18 +168,20 @@ class RequestContext:
         says how (chalicelib.sessions' method names). A sign-in that is itself a
         re-authentication (a passkey's assertion) says so."""
         held = self.presented.held_cookie
-        token, session = self.services.sessions.create_session(
-            user,
-            user_agent=self.user_agent,
-            ip=self.ip,
-            two_factor_verified=two_factor_verified,
-            reauthenticated_at=self.services.clock.now() if reauthenticated else 0,
-            amr=amr,
-            # A token client's cookie session ends too: a sign-in ends what the client held.
-            replacing=(self._token, held),
-            writes=self._together(writes),
+        token, session = self._write(
+            writes,
+            lambda together: self.services.sessions.create_session(
+                user,
+                user_agent=self.user_agent,
+                ip=self.ip,
+                two_factor_verified=two_factor_verified,
+                reauthenticated_at=self.services.clock.now() if reauthenticated else 0,
+                amr=amr,
+                # A token client's cookie session ends too: a sign-in ends what the client held.
+                replacing=(self._token, held),
+                writes=together,
+            ),
         )
-        self._settle()
         self.reply.held_cookie_ended = held is not None
         return self._adopt(token, session)
 
@@ -192,26 +205,35 @@ class RequestContext:
             }
         else:
             signed_in = {"amr": amr or ()}
-        token, session = self.services.sessions.replace_all_sessions(
-            user,
-            presented=self._token,
-            user_agent=self.user_agent,
-            ip=self.ip,
-            two_factor_verified=two_factor_verified,
-            # The client's proof goes with it to its new session.
-            reauthenticated_at=max(earlier, self._reauthenticated_now),
-            writes=self._together(writes),
-            **signed_in,
+        token, session = self._write(
+            writes,
+            lambda together: self.services.sessions.replace_all_sessions(
+                user,
+                presented=self._token,
+                acting=current is not None and current.user.id == user.id,
+                user_agent=self.user_agent,
+                ip=self.ip,
+                two_factor_verified=two_factor_verified,
+                # The client's proof goes with it to its new session.
+                reauthenticated_at=max(earlier, self._reauthenticated_now),
+                writes=together,
+                **signed_in,
+            ),
         )
-        self._settle()
         return self._adopt(token, session)
 
     def end_every_session(self, user_id: str, writes: Sequence[Write] = ()) -> None:
         """End every session of the user, this one included, atomically with `writes`."""
-        self.services.sessions.end_all_sessions(
-            user_id, presented=self._token, writes=self._together(writes)
+        current = self._session if self._validated else None
+        self._write(
+            writes,
+            lambda together: self.services.sessions.end_all_sessions(
+                user_id,
+                presented=self._token,
+                acting=current is not None and current.user.id == user_id,
+                writes=together,
+            ),
         )
-        self._settle()
         self._token = None  # its session is gone: nothing left to delete
         self.sign_out()
 
@@ -275,9 +297,15 @@ class RequestContext:
             self.audit(Event.LOGIN_FAILURE, user_id, **details)
             raise
         if had_failures:
-            self._owed.append((throttle.clear(attempt, trusted=trusted), None))
+            self._owed.append(_Owed(throttle.clear(attempt, trusted=trusted)))
         if rehash is not None:
-            self._owed.append((rehash, None))
+            # On its own: a parallel check that upgraded first (a double click) fails its
+            # condition, which must not fail this flow.
+            self._owed.append(_Owed(rehash, joins=False))
+        if credentials is not None and not credentials.email_verified:
+            # The password of an unverified account is gone or replaced once the address is
+            # first proven (flows.mailbox): a flow that checked it before then fails.
+            self._guards.append(services.store.accounts.still_unproven(credentials))
         if not trusted and credentials is not None and self.presented.transport is Transport.COOKIE:
             self._know_this_browser(credentials, now)
         return PasswordCheck(user, rest)
@@ -288,7 +316,7 @@ class RequestContext:
         until = now + DEVICE_SECONDS
         accounts = self.services.store.accounts
         known = accounts.know_device(credentials, str(_digest(token)), until, now)
-        self._owed.append((known, Handout(token, until)))
+        self._owed.append(_Owed(known, Handout(token, until)))
 
     def reauthenticate(self, password: str | None, *, extra: Sequence[Read] = ()) -> PasswordCheck:
         """Re-authentication before a sensitive change: the signed-in user's password, checked
@@ -345,46 +373,53 @@ class RequestContext:
             pending.append(
                 self.services.store.sessions.reauthenticated(digest, self._reauthenticated_now)
             )
-        pending = self._together(pending)
-        if pending:
-            self.services.store.table.commit(*pending)
-        self._settle()
+        if pending or self._guards or self._owed:
+            self._write(pending, lambda together: self.services.store.table.commit(*together))
         self._reauthentication_saved = True
 
-    def _together(self, writes: Sequence[Write]) -> list[Write]:
-        """`writes` and what is owed that can join them: a transaction writes each item once,
-        so an owed write to an item the flow writes too waits for `_settle`."""
-        written = {write.pk for write in writes}
+    def _write(self, writes: Sequence[Write], run: Callable[[list[Write]], T]) -> T:
+        """Run the flow's transaction (`run`) over `writes`, the guards a password check put on
+        it, and what is owed that can join it; then write the rest of what is owed. A
+        transaction writes each item once: a guard on an item the flow writes itself gives way
+        to the flow's own condition, and an owed write to such an item waits. Should `run`
+        fail, nothing counts as written: what is owed stays owed (`settle`)."""
+        items = {write.pk for write in writes}
+        guards = [guard for guard in self._guards if guard.pk not in items]
+        items |= {guard.pk for guard in guards}
         joining, waiting = [], []
-        for write, handout in self._owed:
-            (waiting if write.pk in written else joining).append((write, handout))
-            written.add(write.pk)
-        self._owed = waiting
-        self._joined = [handout for _, handout in joining]
-        return [*writes, *(write for write, _ in joining)]
+        for owed in self._owed:
+            if owed.joins and owed.write.pk not in items:
+                joining.append(owed)
+                items.add(owed.write.pk)
+            else:
+                waiting.append(owed)
+        result = run([*writes, *guards, *(owed.write for owed in joining)])
+        self._guards, self._owed = [], waiting
+        self._hand_out(joining)
+        self.settle()
+        return result
 
     def settle(self) -> None:
-        """What a right password owes and no write of the flow took with it (the flow refused
-        after the check, say): written now, each on its own (the edge calls this after every
-        answer but a 5xx, whose failed writes must hand nothing out)."""
-        self._settle()
-
-    def _settle(self) -> None:
-        """After the flow's write: what was owed to an item it wrote too, each on its own and
-        only if still right (a hash upgrade is conditional on the hash it upgrades, so it
-        never overwrites a password set meanwhile)."""
-        written = list(self._joined)
-        owed, self._owed, self._joined = self._owed, [], []
-        for write, handout in owed:
+        """What a right password owes and no write of the flow took with it (an item the flow
+        wrote too, or a flow that refused after the check): written now, each on its own and
+        only if still right (a hash upgrade is conditional on the hash it upgrades, so it never
+        overwrites a password set meanwhile). The edge calls this after every answer but a
+        5xx, whose failed writes must hand nothing out; guards are never written alone."""
+        owed, self._owed, self._guards = self._owed, [], []
+        written = []
+        for entry in owed:
             try:
-                if self.services.store.table.try_commit(write):
-                    written.append(handout)
+                if self.services.store.table.try_commit(entry.write):
+                    written.append(entry)
             except ServiceUnavailable:
                 # Best effort: what the flow did is done; the next right password owes it again.
-                logger.warning("a right password's follow-up write failed: %s", write.pk[:6])
-        for handout in written:
-            if handout is not None:
-                self.reply.device = handout
+                logger.warning("a right password's follow-up write failed: %s", entry.write.pk[:6])
+        self._hand_out(written)
+
+    def _hand_out(self, written: Sequence[_Owed]) -> None:
+        for entry in written:
+            if entry.handout is not None:
+                self.reply.device = entry.handout
 
     def link(self, path: str) -> str:
         """An absolute link to one of our pages, for mail: the public origin (never the

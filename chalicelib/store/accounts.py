@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from chalicelib.errors import EmailTaken, InvalidCredentials, Unauthenticated
-from chalicelib.store.table import Conflict, Item, Read, Write, delete, put, update
+from chalicelib.store.table import Conflict, Item, Read, Write, check, delete, put, update
 
 MAX_DEVICES = 10  # known browsers per account; the ones that expire soonest make way
 
@@ -195,16 +195,34 @@ class AccountItems:
 
     def know_device(self, credentials: Credentials, digest: str, until: int, now: int) -> Write:
         """A browser that gave the right password is known to this account until `until`: the
-        claim's live devices as read, this one added, at most MAX_DEVICES."""
+        claim's live devices as read, this one added, at most MAX_DEVICES. Only while the
+        address is as proven as it was read: the first proof of an unverified address forgets
+        every browser (`first_proof`), and one that checked the squatter's password just
+        before it must not come back."""
         live = {d: t for d, t in credentials.devices.items() if t > now and d != digest}
         kept = sorted(live.items(), key=lambda entry: entry[1])[-(MAX_DEVICES - 1) :]
         devices = {d: {"N": str(t)} for d, t in [*kept, (digest, until)]}
         return update(
             claim_pk(credentials.email),
             "SET devices = :devices",
-            "user_id = :u",
-            values={":devices": {"M": devices}, ":u": {"S": credentials.user_id}},
-            on_condition_failed=Unauthenticated,
+            "user_id = :u AND email_verified = :v",
+            values={
+                ":devices": {"M": devices},
+                ":u": {"S": credentials.user_id},
+                ":v": {"BOOL": credentials.email_verified},
+            },
+            on_condition_failed=InvalidCredentials,  # that password signs in there no more
+        )
+
+    def still_unproven(self, credentials: Credentials) -> Write:
+        """A condition, for the transaction of a flow that checked an unverified account's
+        password, that its address is still unproven: once first proven (`first_proof`) that
+        password is gone or replaced, and what it allowed must fail (InvalidCredentials)."""
+        return check(
+            user_pk(credentials.user_id),
+            "email_verified = :f",
+            values={":f": {"BOOL": False}},
+            on_condition_failed=InvalidCredentials,
         )
 
     def verified(self, user_id: str, email: str) -> list[Write]:

@@ -72,7 +72,13 @@ class SessionItems:
     def put(self, session: SessionRecord) -> Write:
         return put(_item(session), "attribute_not_exists(pk)")
 
-    def delete(self, digest: str) -> Write:
+    def delete(self, digest: str, *, living: bool = False) -> Write:
+        """The session's delete; with `living`, only of a session that still exists (else
+        Unauthenticated): a change made from it must not outlive it."""
+        if living:
+            return delete(
+                session_pk(digest), "attribute_exists(pk)", on_condition_failed=Unauthenticated
+            )
         return delete(session_pk(digest))
 
     def touch(self, digest: str, *, expires_at: int, last_used_at: int) -> bool:

@@ -161,3 +161,44 @@ def test_an_identity_linked_in_parallel_with_the_proof_never_survives_it(live_se
         assert account_item["email_verified"] == {"BOOL": True}
         assert "identities" not in account_item
         assert [i for i in live_server.items("IDENTITY#") if i["user_id"]["S"] == user_id] == []
+
+
+def test_a_squatters_logins_racing_the_owners_first_proof_keep_no_session(live_server):
+    """Mallory signs in with her password again and again while Ann signs in by code, the
+    first proof of the address: a login that checked the password before the proof and wrote
+    its session after it is refused (flows.context's guard), one that wrote before it ends
+    with the proof, and the next is refused. None of her sessions lives on. (Over HTTP the
+    interleaving is left to chance; tests/test_interleavings.py forces it on moto.)"""
+    url = live_server.url
+    sign_up_over_http(live_server, ANN, verified=False)
+    assert Browser().post(f"{url}/auth/login/code", json={"email": ANN}).status_code == 202
+    body = {"email": ANN, "code": live_server.outbox.code(ANN)}
+    signed_in_once, proven = threading.Event(), threading.Event()
+    credentials = {"email": ANN, "password": PASSWORD}
+
+    def squat() -> list[Browser]:
+        signed_in = []
+        while True:
+            after = proven.is_set()  # this login starts after Ann's answer: it must fail
+            browser = Browser()
+            response = browser.post(f"{url}/auth/login", json=credentials)
+            assert response.status_code in (200, 401), response.text
+            if response.status_code == 200:
+                assert not after
+                signed_in.append(browser)
+                signed_in_once.set()
+            if after:
+                return signed_in
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        logins = pool.submit(squat)
+        assert signed_in_once.wait(timeout=60)  # her logins are under way
+        proof = Browser().post(f"{url}/auth/login/code/verify", json=body)
+        proven.set()
+        browsers = logins.result()
+    assert proof.status_code == 200, proof.text
+    assert browsers
+    for browser in browsers:
+        assert session_of(live_server, browser).get("user") is None
+    (account,) = live_server.items(f"EMAIL#{ANN}")
+    assert "password_hash" not in account
