@@ -1,7 +1,8 @@
 """Our cookies: building Set-Cookie values and reading a value from a Cookie header, each cookie
 one `SessionCookies` (chalicelib.transports holds them all): the session cookie; the short-lived
 ones that bind a passkey sign-in (`passkey_attempt`) or a social sign-in (`oauth_attempt`) to
-the browser that began it; and `device`, a browser known to an account (chalicelib.throttle).
+the browser that began it, or a quiet sign-up's chosen password (`signup_attempt`) to the
+client that chose it; and `device`, a browser known to an account (chalicelib.throttle).
 Every one is HttpOnly, Path=/, SameSite, and Secure with the `__Host-` prefix where cookies
 are Secure."""
 

@@ -12,10 +12,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from chalicelib.config import Settings
-from chalicelib.transports import PASSKEY_ATTEMPT_HEADER, SESSION_TOKEN_HEADER, TRANSPORT_HEADER
+from chalicelib.transports import (
+    PASSKEY_ATTEMPT_HEADER,
+    SESSION_TOKEN_HEADER,
+    SIGNUP_ATTEMPT_HEADER,
+    TRANSPORT_HEADER,
+)
 
 EXPOSED = f"Retry-After, {SESSION_TOKEN_HEADER}"
-ALLOWED_HEADERS = f"Content-Type, Authorization, {TRANSPORT_HEADER}, {PASSKEY_ATTEMPT_HEADER}"
+ALLOWED_HEADERS = ", ".join(
+    [
+        "Content-Type",
+        "Authorization",
+        TRANSPORT_HEADER,
+        PASSKEY_ATTEMPT_HEADER,
+        SIGNUP_ATTEMPT_HEADER,
+    ]
+)
 MAX_AGE_SECONDS = 600
 
 

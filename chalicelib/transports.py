@@ -2,14 +2,16 @@
 from a request and writes them into a response.
 
 - The cookie transport (browsers, and every page): the HttpOnly session cookie, plus the
-  short-lived cookies that bind a passkey or social sign-in to the browser that began it, and
-  the device cookie of a browser that gave an account's right password (chalicelib.throttle).
+  short-lived cookies that bind a passkey or social sign-in, or a quiet sign-up's chosen
+  password, to the browser that began it, and the device cookie of a browser that gave an
+  account's right password (chalicelib.throttle).
 - The token transport (native apps, and single-page apps that prefer it): a request carrying
   `Authorization: Bearer <token>`, or a sign-in sent with `X-Session-Transport: token`. The
   cookie is then ignored and none is ever set; a session started or rotated comes back as
   `session_token` in the JSON body and in the `X-Session-Token` header, and a passkey
   sign-in's attempt binding as `passkey_attempt` in the options body, returned in the
-  `X-Passkey-Attempt` header. A sign-in on the token transport from a client that also holds
+  `X-Passkey-Attempt` header (a quiet sign-up's likewise: `signup_attempt`, returned in
+  `X-Signup-Attempt`). A sign-in on the token transport from a client that also holds
   a session cookie ends that cookie's session too, and blanks the cookie.
 
 Both are the same server-side session (one GetItem to validate, sliding expiry, the absolute
@@ -35,8 +37,10 @@ TRANSPORT_HEADER = "X-Session-Transport"
 # Names, not secrets:
 SESSION_TOKEN_HEADER = "X-Session-Token"  # noqa: S105
 PASSKEY_ATTEMPT_HEADER = "X-Passkey-Attempt"
+SIGNUP_ATTEMPT_HEADER = "X-Signup-Attempt"
 SESSION_TOKEN_FIELD = "session_token"  # noqa: S105
 PASSKEY_ATTEMPT_FIELD = "passkey_attempt"
+SIGNUP_ATTEMPT_FIELD = "signup_attempt"
 
 
 class Transport(Enum):
@@ -62,6 +66,7 @@ class Reply:
     new_session: bool = False  # started or rotated: a token client must learn the new token
     passkey_attempt: Handout | None = None
     oauth_attempt: Handout | None = None
+    signup_attempt: Handout | None = None
     device: Handout | None = None
     rejected: bool = False  # the client presented a session that is not (or no longer) valid
     held_cookie_ended: bool = False  # a token sign-in ended the cookie session it also held
@@ -77,17 +82,20 @@ class Presented(NamedTuple):
     bearer: bool  # in `Authorization`: no ambient credential, so no cross-origin check
     held_cookie: str | None = None  # a token client's session cookie, which a sign-in ends
     device: str | None = None  # the device cookie (the cookie transport only)
+    signup_attempt: str | None = None  # the quiet sign-up this client began
 
 
 class Transports:
     """The two transports, and the cookies the cookie transport carries, all built from the
     stage's settings: the session cookie, the short-lived cookies that bind a passkey or social
-    sign-in to the browser that began it, and a known browser's device cookie."""
+    sign-in or a quiet sign-up to the browser that began it, and a known browser's device
+    cookie."""
 
     def __init__(self, settings: Settings) -> None:
         self.session = SessionCookies(settings)
         self.passkey_attempt = SessionCookies(settings, "passkey_attempt")
         self.oauth_attempt = SessionCookies(settings, "oauth_attempt")
+        self.signup_attempt = SessionCookies(settings, "signup_attempt")
         self.device = SessionCookies(settings, "device")
 
     def read(self, headers: Mapping[str, str], *, page: bool) -> Presented:
@@ -105,7 +113,15 @@ class Transports:
             if bearer is not None or asked == Transport.TOKEN.value:
                 attempt = headers.get(PASSKEY_ATTEMPT_HEADER) or None
                 held = self.session.read(cookie)
-                return Presented(Transport.TOKEN, bearer, attempt, None, bearer is not None, held)
+                return Presented(
+                    Transport.TOKEN,
+                    bearer,
+                    attempt,
+                    None,
+                    bearer is not None,
+                    held,
+                    signup_attempt=headers.get(SIGNUP_ATTEMPT_HEADER) or None,
+                )
         return Presented(
             Transport.COOKIE,
             self.session.read(cookie),
@@ -113,6 +129,7 @@ class Transports:
             self.oauth_attempt.read(cookie),
             False,
             device=self.device.read(cookie),
+            signup_attempt=self.signup_attempt.read(cookie),
         )
 
     def render(
@@ -139,6 +156,7 @@ class Transports:
             (reply.session, self.session),
             (reply.passkey_attempt, self.passkey_attempt),
             (reply.oauth_attempt, self.oauth_attempt),
+            (reply.signup_attempt, self.signup_attempt),
             (reply.device, self.device),
         ):
             if handout is None:
@@ -177,6 +195,8 @@ def _hand_tokens(reply: Reply, response: Response) -> None:
         response.headers[SESSION_TOKEN_HEADER] = reply.session.value
     if reply.passkey_attempt is not None and reply.passkey_attempt.value:
         fields[PASSKEY_ATTEMPT_FIELD] = reply.passkey_attempt.value
+    if reply.signup_attempt is not None and reply.signup_attempt.value:
+        fields[SIGNUP_ATTEMPT_FIELD] = reply.signup_attempt.value
     if not fields:
         return
     if isinstance(response.body, dict):

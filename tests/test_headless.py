@@ -477,7 +477,7 @@ def test_preflights_answer_with_the_routes_methods(cors_client):
     assert_cors(response)
     assert response.headers["Access-Control-Allow-Methods"] == "DELETE, GET"
     assert response.headers["Access-Control-Allow-Headers"] == (
-        "Content-Type, Authorization, X-Session-Transport, X-Passkey-Attempt"
+        "Content-Type, Authorization, X-Session-Transport, X-Passkey-Attempt, X-Signup-Attempt"
     )
     assert response.headers["Access-Control-Max-Age"] == "600"
     one = cors_client.http.request("OPTIONS", "/auth/login", headers=asked)

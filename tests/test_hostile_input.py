@@ -307,6 +307,7 @@ HOSTILE_HEADERS = {
     "a 10 KB transport": {"X-Session-Transport": "t" * 10_240},
     "a transport and odd scheme": {"X-Session-Transport": "token", "Authorization": "Negotiate x"},
     "a 10 KB passkey attempt": {"X-Session-Transport": "token", "X-Passkey-Attempt": "a" * 10_240},
+    "a 10 KB sign-up attempt": {"X-Session-Transport": "token", "X-Signup-Attempt": "a" * 10_240},
 }
 HEADER_TARGETS = [
     ("GET", "/trainings"),
@@ -314,6 +315,7 @@ HEADER_TARGETS = [
     ("POST", "/auth/login"),
     ("POST", "/auth/logout"),
     ("POST", "/auth/passkeys/login"),
+    ("POST", "/auth/login/code/verify"),
     ("OPTIONS", "/auth/login"),
     ("POST", "/auth/token"),
     ("GET", "/whoami"),

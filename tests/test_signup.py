@@ -73,9 +73,13 @@ def test_a_quiet_sign_up_answers_the_same_for_any_address(
     for response in (taken, new):
         assert response.status_code == 202
         assert response.json_body == {"status": "accepted"}
-        assert helpers.set_cookies(response.headers) == []  # nobody is signed in
+        # Nobody is signed in; each client gets a binding for the password it chose, alike.
+        assert [cookie.split("=")[0] for cookie in helpers.set_cookies(response.headers)] == [
+            "signup_attempt"
+        ]
+    assert attributes_of(taken) == attributes_of(new)
     assert len(pauses) == 2  # each answered no sooner than the same minimum time
-    assert all(0 < pause <= 0.75 for pause in pauses)
+    assert all(pause <= 0.75 for pause in pauses)
     notice, code_mail = mailbox.messages()[before:]
     assert (notice.to, notice.subject) == (ANN, "Someone tried to sign up with your address")
     assert "forgot-password" in notice.text
@@ -86,23 +90,75 @@ def test_a_quiet_sign_up_answers_the_same_for_any_address(
     assert log_in(client).status_code == 200
 
 
+def attributes_of(response) -> dict[str, str]:
+    _, attributes = helpers.cookie_named(response, "signup_attempt")
+    return attributes
+
+
+def signup_attempt(response) -> dict[str, str]:
+    value, attributes = helpers.cookie_named(response, "signup_attempt")
+    assert (attributes["max-age"], attributes["path"]) == ("600", "/")  # the code's lifetime
+    assert "httponly" in attributes
+    return {"Cookie": f"signup_attempt={value}"}
+
+
 def test_the_quiet_sign_ups_code_makes_the_account_with_the_chosen_password(client, stage, mailbox):
     stage(signup_reveals_accounts=False, email_code_login=False)  # codes otherwise off
-    assert post_signup(client, "bob@example.com", "bobs passphrase here").status_code == 202
-    code = mailbox.code("bob@example.com")
-    body = {"email": "bob@example.com", "code": code}
-    response = call(client, "POST", "/auth/login/code/verify", body)
+    begun = post_signup(client, "bob@example.com", "bobs passphrase here")
+    assert begun.status_code == 202
+    body = {"email": "bob@example.com", "code": mailbox.code("bob@example.com")}
+    response = call(client, "POST", "/auth/login/code/verify", body, headers=signup_attempt(begun))
     assert response.status_code == 201, response.body
     user = response.json_body["user"]
     assert (user["email_verified"], user["has_password"]) == (True, True)
-    assert (
-        call(client, "GET", "/trainings", token=helpers.session_token(response)).status_code == 200
-    )
+    assert helpers.cookie_named(response, "signup_attempt")[0] == ""  # used up
+    token = helpers.session_token(response)
+    assert call(client, "GET", "/trainings", token=token).status_code == 200
     assert log_in(client, "bob@example.com", "bobs passphrase here").status_code == 200
     again = call(client, "POST", "/auth/login/code/verify", body)
     assert_error(again, 400, "invalid_code")  # used up
     # Asking for a code is still off on this stage.
     assert call(client, "POST", "/auth/login/code", {"email": "bob@example.com"}).status_code == 404
+
+
+@pytest.mark.parametrize("replaced", [False, True], ids=["unasked", "replacing-hers"])
+def test_a_quiet_sign_ups_password_never_reaches_whoever_else_enters_the_code(
+    client, stage, mailbox, replaced
+):
+    """Mallory signs up quietly with Bob's address and a password of hers (after Bob's own
+    quiet sign-up, whose code hers replaces, or out of the blue). Bob enters the newest code
+    in his mailbox: the account is his, without her password (nor his, which the code no
+    longer carries); he can set one."""
+    stage(signup_reveals_accounts=False, email_code_login=False)
+    if replaced:
+        bobs = post_signup(client, "bob@example.com", "bobs passphrase here")
+        assert bobs.status_code == 202
+    assert post_signup(client, "bob@example.com", "mallorys passphrase").status_code == 202
+    body = {"email": "bob@example.com", "code": mailbox.code("bob@example.com")}
+    headers = signup_attempt(bobs) if replaced else {}
+    response = call(client, "POST", "/auth/login/code/verify", body, headers=headers)
+    assert response.status_code == 201, response.body
+    user = response.json_body["user"]
+    assert (user["email_verified"], user["has_password"]) == (True, False)
+    for password in ("mallorys passphrase", "bobs passphrase here"):
+        assert_error(log_in(client, "bob@example.com", password), 401, "invalid_credentials")
+
+
+def test_a_token_client_carries_its_quiet_sign_up_in_a_header(client, stage, mailbox):
+    stage(signup_reveals_accounts=False)
+    token_client = {"X-Session-Transport": "token"}
+    body = {"email": "bob@example.com", "password": "bobs passphrase here"}
+    begun = call(client, "POST", "/auth/signup", body, headers=token_client)
+    assert begun.status_code == 202
+    attempt = begun.json_body["signup_attempt"]
+    assert begun.json_body == {"status": "accepted", "signup_attempt": attempt}
+    assert "Set-Cookie" not in begun.headers
+    code = {"email": "bob@example.com", "code": mailbox.code("bob@example.com")}
+    headers = {**token_client, "X-Signup-Attempt": attempt}
+    response = call(client, "POST", "/auth/login/code/verify", code, headers=headers)
+    assert response.status_code == 201, response.body
+    assert response.json_body["user"]["has_password"] is True
+    assert "session_token" in response.json_body
 
 
 def test_the_quiet_sign_up_page_says_the_same_for_any_address(client, stage):
@@ -115,8 +171,9 @@ def test_the_quiet_sign_up_page_says_the_same_for_any_address(client, stage):
     ]
     for page in pages:
         assert page.status_code == 200
-        assert helpers.set_cookies(page.headers) == []
+        assert [c.split("=")[0] for c in helpers.set_cookies(page.headers)] == ["signup_attempt"]
         assert "Finish signing up" in page.body.decode()
+    assert attributes_of(pages[0]) == attributes_of(pages[1])
     texts = [
         p.body.decode().replace("ann@example.com", "X").replace("bob@example.com", "X")
         for p in pages

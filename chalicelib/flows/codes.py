@@ -18,7 +18,9 @@ A re-authentication code is bound to the session that asked for it: it proves no
 another session of the same user.
 
 With SIGNUP_REVEALS_ACCOUNTS=false, a sign-up (flows.signin) stores its password's hash with
-an address's sign-in code: entering that code makes the account with that password.
+an address's sign-in code, bound to the client that chose it: that client entering the code
+makes the account with that password; anyone else entering it (the mailbox's owner, who never
+chose it) makes the account without one.
 """
 
 from __future__ import annotations
@@ -109,9 +111,12 @@ def _log_in_with_code(ctx: RequestContext, address: str, raw_code: str) -> CodeS
     user_id = None if credentials is None else credentials.user_id
     taken = mailed_codes.take(ctx, Purpose.LOGIN_CODE, to, raw_code, stored, seen, user_id=user_id)
     if credentials is None:
-        chosen = taken.stored.password_hash  # a quiet sign-up's password
-        if chosen is None and not services.settings.email_code_signup:
+        quiet = taken.stored.password_hash is not None  # a quiet sign-up's code
+        if not quiet and not services.settings.email_code_signup:
             raise InvalidCode()  # a code sent while sign-up was on
+        # The chosen password only for the client that chose it: anyone else proves the
+        # mailbox, and gets the account without a password they never chose.
+        chosen = taken.stored.password_hash if ctx.began_signup(taken.stored.binding) else None
         user, account = services.users.register_proven(address, password_hash=chosen)
         ctx.start_session(user, [*account, *taken.writes], amr=EMAIL_CODE)
         ctx.audit(Event.SIGNUP, user.id, method="code" if chosen is None else "password")

@@ -19,6 +19,7 @@ password or code does not count by itself (ASVS 7.5.1).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -145,6 +146,21 @@ class RequestContext:
 
     def release_passkey_attempt(self) -> None:
         self.reply.passkey_attempt = CLEARED
+
+    def begin_signup_attempt(self, expires_at: int) -> str:
+        """A quiet sign-up begun by this client: the digest to store beside its chosen
+        password, whose binding the response hands out (a cookie, or `signup_attempt`)."""
+        attempt = secrets.token_urlsafe(32)
+        self.reply.signup_attempt = Handout(attempt, expires_at)
+        return str(_digest(attempt))
+
+    def began_signup(self, binding: str | None) -> bool:
+        """Whether this client began the quiet sign-up stored with `binding`; its binding
+        is used up either way."""
+        presented = _digest(self.presented.signup_attempt)
+        if self.presented.signup_attempt is not None:
+            self.reply.signup_attempt = CLEARED
+        return bool(binding and presented) and hmac.compare_digest(str(binding), str(presented))
 
     def bind_oauth_attempt(self, attempt: str, expires_at: int) -> None:
         self.reply.oauth_attempt = Handout(attempt, expires_at)

@@ -57,15 +57,22 @@ def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User | None:
 def _sign_up_quietly(ctx: RequestContext, address: str, password_hash: str) -> None:
     """The same answer, in the same time, whether or not the address has an account, and
     nobody signed in: a new address is mailed a sign-in code that carries the chosen password
-    (entering it makes the account, flows.codes); a taken one's owner is told of the attempt."""
+    (entering it makes the account, flows.codes); a taken one's owner is told of the attempt.
+    Either way the client gets a binding (`signup_attempt`): the password goes to the account
+    only when the code comes back from the client that chose it, never to whoever else enters
+    it (the address's owner, sent a code she never asked for, or one that replaced hers)."""
     started = time.monotonic()
     services = ctx.services
     (credentials,) = services.store.table.read(services.users.credentials(address))
     user_id = None if credentials is None else credentials.user_id
+    minutes = mailed_codes.RULES[Purpose.LOGIN_CODE].minutes
+    binding = ctx.begin_signup_attempt(services.clock.now() + minutes * 60)
     try:
         if credentials is None:
             to = mailed_codes.Addressee(address, address)
-            code, write = mailed_codes.new(ctx, Purpose.LOGIN_CODE, to, password_hash=password_hash)
+            code, write = mailed_codes.new(
+                ctx, Purpose.LOGIN_CODE, to, password_hash=password_hash, binding=binding
+            )
             services.store.table.commit(write)
             codes.send_login_code(ctx, address, code, new_account=True)
         else:

@@ -457,6 +457,42 @@ def test_sign_up_and_in_with_codes_set_a_password_and_add_a_passkey_after_a_code
     expect(page).to_have_url(f"{live_server.url}/2fa")  # the passkey is a second factor now
 
 
+def test_a_quiet_sign_up_finishes_in_the_browser_that_chose_the_password(
+    page: Page, context: BrowserContext, chromium: Browser, configure, live_server
+):
+    """SIGNUP_REVEALS_ACCOUNTS=false: the sign-up page asks for the mailed code, and the code
+    entered in this browser makes the account with the password chosen here; opened in
+    another browser, it makes the account without one (that password was never theirs)."""
+    configure(SIGNUP_REVEALS_ACCOUNTS="false")
+    outbox = live_server.outbox
+    page.goto("/signup")
+    fill_and_submit(page, "quinn@example.com", PASSWORD, "Sign up")
+    expect(page.get_by_role("heading", name="Finish signing up")).to_be_visible()
+    expect(page.locator("#code-sent")).to_contain_text("quinn@example.com")
+    assert session_cookies(context) == []
+    (binding,) = [c for c in context.cookies() if c["name"] == "signup_attempt"]
+    assert (binding["httpOnly"], binding["sameSite"], binding["path"]) == (True, "Lax", "/")
+    page.get_by_label("Code").fill(outbox.code("quinn@example.com"))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/training")
+    session = page.request.get(f"{live_server.url}/auth/session").json()
+    assert session["user"]["has_password"] is True
+    assert [c for c in context.cookies() if c["name"] == "signup_attempt"] == []
+
+    # Someone else signs up with Rae's address; Rae opens the mailed link in her own browser.
+    page.get_by_role("button", name="Log out").click()
+    page.goto("/signup")
+    fill_and_submit(page, "rae@example.com", "not raes passphrase", "Sign up")
+    expect(page.get_by_role("heading", name="Finish signing up")).to_be_visible()
+    rae = chromium.new_context(base_url=live_server.url).new_page()
+    rae.goto(outbox.link("rae@example.com"))
+    rae.get_by_role("button", name="Sign in").click()
+    expect(rae).to_have_url(f"{live_server.url}/training")
+    session = rae.request.get(f"{live_server.url}/auth/session").json()
+    assert session["user"]["has_password"] is False
+    rae.context.close()
+
+
 # -- social sign-in, with the local OpenID Provider ------------------------------------------------
 
 

@@ -186,7 +186,7 @@ def test_every_json_route_answers_its_preflight(live_server, allow_cors):
         assert headers["Access-Control-Allow-Credentials"] == "true"
         assert headers["Access-Control-Allow-Methods"] == ", ".join(methods), path
         assert headers["Access-Control-Allow-Headers"] == (
-            "Content-Type, Authorization, X-Session-Transport, X-Passkey-Attempt"
+            "Content-Type, Authorization, X-Session-Transport, X-Passkey-Attempt, X-Signup-Attempt"
         )
         assert headers["Access-Control-Max-Age"] == "600"
         assert headers["Access-Control-Expose-Headers"] == "Retry-After, X-Session-Token"
