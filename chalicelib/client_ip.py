@@ -17,11 +17,17 @@ from collections.abc import Mapping
 _IPV6_PREFIX = 64
 
 
+# Headers whose value always ends in the client's port: an unbracketed IPv6 address with its
+# port (2001:db8::5:443) can read as an address of its own, so the port is cut, never guessed.
+_WITH_PORT = frozenset({"cloudfront-viewer-address"})
+
+
 def source_address(peer: str, headers: Mapping[str, str], header: str | None) -> str:
     if header:
         value = headers.get(header.lower())
         if value:
-            parsed = _address(value.split(",")[-1].strip())
+            last = value.split(",")[-1].strip()
+            parsed = _address(last, with_port=header.lower() in _WITH_PORT)
             if parsed is not None:
                 return parsed
     return peer
@@ -39,17 +45,19 @@ def limit_key(address: str) -> str:
     return str(ip)
 
 
-def _address(text: str) -> str | None:
-    """An address alone, or one with a port (`192.0.2.1:443`, `[2001:db8::1]:443`, or
-    CloudFront's `2001:db8::1:443`)."""
-    candidates = [text]
+def _address(text: str, *, with_port: bool) -> str | None:
+    """An address alone (`192.0.2.1`, `2001:db8::1`), or, `with_port`, one with its port
+    (`192.0.2.1:443`, CloudFront's `2001:db8::1:443`); bracketed (`[2001:db8::1]:443`) either
+    way. None for anything else."""
     if text.startswith("[") and "]" in text:
-        candidates = [text[1 : text.index("]")]]
-    elif ":" in text:
-        candidates.append(text.rpartition(":")[0])
-    for candidate in candidates:
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            continue
-    return None
+        text = text[1 : text.index("]")]
+    elif with_port:
+        text, _, port = text.rpartition(":")
+        if not port.isdigit():
+            return None
+    elif text.count(":") == 1:  # an IPv4 address with a port
+        text = text.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None

@@ -32,20 +32,26 @@ def test_ipv6_clients_are_keyed_by_their_64(address, key):
     assert limit_key(address) == key
 
 
-@pytest.mark.parametrize(
-    ("value", "seen"),
-    [
-        ("198.51.100.4:46532", "198.51.100.4"),  # CloudFront-Viewer-Address: address:port
-        ("[2001:db8::4]:443", "2001:db8::4"),
-        ("2001:db8:1:2:3:4:5:6:46532", "2001:db8:1:2:3:4:5:6"),  # CloudFront's IPv6 form
-        ("198.51.100.9", "198.51.100.9"),  # CF-Connecting-IP, True-Client-IP: the address
-        ("10.0.0.1, 198.51.100.4", "198.51.100.4"),  # a list: the nearest proxy's entry
-        ("not an address", "192.0.2.1"),  # malformed: the address API Gateway saw
-        ("", "192.0.2.1"),
-    ],
-)
-def test_the_configured_header_names_the_client(value, seen):
-    assert source_address("192.0.2.1", {HEADER.lower(): value}, HEADER) == seen
+# (header, its value, the client's address): CloudFront's header always ends in the port;
+# the others hold the address alone.
+SEEN = [
+    (HEADER, "198.51.100.4:46532", "198.51.100.4"),
+    (HEADER, "2001:db8:1:2:3:4:5:6:46532", "2001:db8:1:2:3:4:5:6"),
+    (HEADER, "2001:db8::5:6:7:8:443", "2001:db8::5:6:7:8"),  # compressed: the port still cut
+    (HEADER, "[2001:db8::4]:443", "2001:db8::4"),
+    (HEADER, "198.51.100.9", "192.0.2.1"),  # no port: malformed, the address API Gateway saw
+    ("CF-Connecting-IP", "198.51.100.9", "198.51.100.9"),
+    ("CF-Connecting-IP", "2001:db8::5:6:7:8", "2001:db8::5:6:7:8"),
+    ("X-Forwarded-For", "10.0.0.1, 198.51.100.4", "198.51.100.4"),  # the nearest proxy's
+    ("X-Forwarded-For", "198.51.100.4:46532", "198.51.100.4"),
+    ("X-Forwarded-For", "not an address", "192.0.2.1"),
+    ("X-Forwarded-For", "", "192.0.2.1"),
+]
+
+
+@pytest.mark.parametrize(("header", "value", "seen"), SEEN)
+def test_the_configured_header_names_the_client(header, value, seen):
+    assert source_address("192.0.2.1", {header.lower(): value}, header) == seen
 
 
 def test_without_the_setting_the_header_is_never_read():

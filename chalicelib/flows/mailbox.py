@@ -1,7 +1,8 @@
-"""Proof of an account's mailbox: every path that marks an existing account's address as
-verified goes through `prove`, and nothing else writes that flag (store.accounts' `verified`
-and `first_proof` are called from here alone; tests/test_mailbox.py lists every route that
-reaches them).
+"""Proof of an account's mailbox: every path that marks an existing account's current address
+as verified goes through `prove` (store.accounts' `verified` and `first_proof` are called from
+here alone; tests/test_mailbox.py lists every route that reaches them). An account made with
+a proven address (a code sign-up, a trusted provider) is verified from its first write, and
+an email change moves the account to the address its code proved (flows.email).
 
 The proof is a secret mailed to the address and shown back. Who shows it decides what it means:
 

@@ -135,7 +135,7 @@ class PasskeyItems:
 
     def forget(self, owner: UserItem) -> list[Write]:
         """The owner's passkey items gone (their set on the user item goes with the caller's
-        update of it: store.accounts.forget_unproven)."""
+        update of it: store.accounts.first_proof)."""
         return [
             delete(passkey_pk(c), "user_id = :u", values={":u": {"S": owner.user_id}})
             for c in sorted(owner.passkeys)
