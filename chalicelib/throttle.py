@@ -11,10 +11,11 @@ whichever ends later.
 
 A lockout per account is also a lever against its owner: about one wrong password per lockout
 period, from anywhere, would keep them out. So, after OWASP's device cookies, a browser that
-gave this account's right password before holds a device cookie (its digest kept in the
-email claim's `devices`, store.accounts), and its attempts are counted per device instead of per account: an attacker's failures lock neither it
-nor the account's other ways in (codes, passkeys, providers have counts of their own). Its
-failures still lock the device itself, after as many as an account's, and count per IP.
+gave this account's right password before holds a device cookie (its digest kept in the email
+claim's `devices`, store.accounts), and its attempts are counted per device instead of per
+account: an attacker's failures lock neither it nor the account's other ways in (codes,
+passkeys, providers have counts of their own). Its failures still lock the device itself, after
+as many as an account's, and count per IP.
 
 A password check reads the counters in the same round trip as the credentials and the device
 (`reads`), and a failure records its counters in one call, conditional on what was read; only
