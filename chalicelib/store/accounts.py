@@ -181,16 +181,11 @@ class AccountItems:
     def rehash(self, credentials: Credentials, new_hash: str) -> Write:
         """The same password under today's Argon2 parameters: only over the hash that was
         verified, so it never overwrites a password set meanwhile."""
-        return update(
-            claim_pk(credentials.email),
+        return _after_check(
+            credentials,
             "SET password_hash = :new",
-            "user_id = :u AND password_hash = :old",
-            values={
-                ":new": {"S": new_hash},
-                ":u": {"S": credentials.user_id},
-                ":old": {"S": str(credentials.password_hash)},
-            },
-            on_condition_failed=InvalidCredentials,
+            "password_hash = :old",
+            {":new": {"S": new_hash}, ":old": {"S": str(credentials.password_hash)}},
         )
 
     def know_device(self, credentials: Credentials, digest: str, until: int, now: int) -> Write:
@@ -202,16 +197,11 @@ class AccountItems:
         live = {d: t for d, t in credentials.devices.items() if t > now and d != digest}
         kept = sorted(live.items(), key=lambda entry: entry[1])[-(MAX_DEVICES - 1) :]
         devices = {d: {"N": str(t)} for d, t in [*kept, (digest, until)]}
-        return update(
-            claim_pk(credentials.email),
+        return _after_check(
+            credentials,
             "SET devices = :devices",
-            "user_id = :u AND email_verified = :v",
-            values={
-                ":devices": {"M": devices},
-                ":u": {"S": credentials.user_id},
-                ":v": {"BOOL": credentials.email_verified},
-            },
-            on_condition_failed=InvalidCredentials,  # that password signs in there no more
+            "email_verified = :v",
+            {":devices": {"M": devices}, ":v": {"BOOL": credentials.email_verified}},
         )
 
     def still_unproven(self, credentials: Credentials) -> Write:
@@ -328,6 +318,19 @@ class AccountItems:
                 on_condition_failed=Unauthenticated,
             ),
         ]
+
+
+def _after_check(credentials: Credentials, expression: str, condition: str, values: Item) -> Write:
+    """An update of the email claim a right password was checked against, only while it is
+    still that account's and `condition` holds (else InvalidCredentials: that password signs
+    in there no more)."""
+    return update(
+        claim_pk(credentials.email),
+        expression,
+        f"user_id = :u AND {condition}",
+        values={":u": {"S": credentials.user_id}, **values},
+        on_condition_failed=InvalidCredentials,
+    )
 
 
 def _set(pk: str, condition: str, condition_values: Item, **attributes: str | bool | None) -> Write:
