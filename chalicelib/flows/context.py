@@ -389,8 +389,10 @@ class RequestContext:
             pending.append(
                 self.services.store.sessions.reauthenticated(digest, self._reauthenticated_now)
             )
-        if pending or self._guards or self._owed:
+        if pending:
             self._write(pending, lambda together: self.services.store.table.commit(*together))
+        else:
+            self.settle()  # nothing of the flow's to guard or to join
         self._reauthentication_saved = True
 
     def _write(self, writes: Sequence[Write], run: Callable[[list[Write]], T]) -> T:
