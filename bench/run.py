@@ -243,9 +243,17 @@ class Bench:
             headers["cookie"] = "; ".join(cookies)
         return api_event(method, path, headers, body, ip=ip, resource=resource, query=query)
 
-    def sign_up(self, email: str) -> str:
+    def sign_up(self, email: str, *, verified: bool = True) -> str:
+        """A new account's session; its address verified with the mailed code (as most are)
+        unless `verified=False`."""
         response = self.request("POST", "/auth/signup", body={"email": email, "password": PASSWORD})
         _expect(response, 201)
+        token = _token(response)
+        if not verified:
+            return token
+        code = Outbox(self.scratch / "outbox").code(email)
+        response = self.request("POST", "/auth/email/verify", token, body={"code": code})
+        _expect(response, 200)
         return _token(response)
 
     def social_callback(self, email: str) -> dict[str, Any]:
@@ -321,7 +329,9 @@ class Bench:
                     )
                 return result
 
-            measure("signup", lambda: self.sign_up(email))
+            token = measure("signup", lambda: self.sign_up(email, verified=False))
+            code = Outbox(self.scratch / "outbox").code(email)  # verified, as most accounts are
+            _expect(self.request("POST", "/auth/email/verify", token, body={"code": code}), 200)
             # A browser's first right password makes it known to the account: the claim
             # records it, in the session's transaction. Later logins from it write nothing else.
             self.device = None
