@@ -234,7 +234,16 @@ class AccessTokens:
             raise InvalidRequest("The audience is not one this service issues tokens for.")
         return asked
 
-    def issue(self, session: Session, audience: str, issuer: str, now: int) -> Issued:
+    def issue(
+        self,
+        session: Session,
+        audience: str,
+        issuer: str,
+        now: int,
+        permissions: frozenset[str] = frozenset(),
+    ) -> Issued:
+        """A token for the session's user, carrying their roles and the `permissions` those
+        give (RFC 9068 2.2.3.1), and for an impersonation the admin as RFC 8693's `act`."""
         import jwt
 
         key = self.keyring.signing_key(now, self._activation)
@@ -254,9 +263,13 @@ class AccessTokens:
             "email": user.email,
             "email_verified": user.email_verified,
             "scope": " ".join(self._settings.access_token_scopes),
+            "roles": list(user.roles),
+            "permissions": sorted(permissions),
         }
         if session.amr:
             claims["amr"] = list(session.amr)
+        if session.impersonator is not None:
+            claims["act"] = {"sub": session.impersonator.id}
         headers = {"kid": key.kid, "typ": TOKEN_TYPE}
         token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers=headers)
         return Issued(token, jti, audience, self.lifetime)
@@ -277,7 +290,8 @@ class AccessTokens:
             "scopes_supported": list(self._settings.access_token_scopes),
             "claims_supported": [
                 "iss", "sub", "aud", "client_id", "iat", "nbf", "exp", "jti", "sid",
-                "auth_time", "amr", "email", "email_verified", "scope",
+                "auth_time", "amr", "email", "email_verified", "scope", "roles",
+                "permissions", "act",
             ],
         }  # fmt: skip
 

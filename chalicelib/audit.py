@@ -61,6 +61,19 @@ class Event(StrEnum):
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
     ACCESS_TOKEN_ISSUED = "access_token_issued"  # noqa: S105 (an event name)
+    LOGIN_REFUSED_BANNED = "login_refused_banned"
+    # The admin API's: each names the actor (`actor_id`), the subject (`user_id`) and a reason
+    # where one is given.
+    ADMIN_USERS_SEARCHED = "admin_users_searched"
+    ADMIN_USER_VIEWED = "admin_user_viewed"
+    ADMIN_USER_BANNED = "admin_user_banned"
+    ADMIN_USER_UNBANNED = "admin_user_unbanned"
+    ADMIN_USER_SIGNED_OUT = "admin_user_signed_out"
+    ADMIN_ROLES_CHANGED = "admin_roles_changed"
+    ADMIN_USER_DELETED = "admin_user_deleted"
+    ADMIN_IMPERSONATION_STARTED = "admin_impersonation_started"
+    ADMIN_IMPERSONATION_ENDED = "admin_impersonation_ended"
+    ADMIN_ROLES_GRANTED_BY_OPERATOR = "admin_roles_granted_by_operator"
 
 
 _MAX_FIELD = 256

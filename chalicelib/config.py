@@ -74,6 +74,11 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   `.secrets/access-token-keys.json`).
 - ACCESS_TOKEN_KEY_ACTIVATION (2h): how long a new key is published before it signs (API
   Gateway caches a JWKS for up to two hours); at most 24h.
+- ROLES (empty): the stage's own roles beside the built-in `admin` and `support`, a JSON
+  object of role -> `resource:action` permissions: `{"editor":["notes:write"]}`
+  (chalicelib.roles; docs/admin.md).
+- ADMIN_MFA_REQUIRED (true): the admin API and pages need a session that gave a second factor
+  or a passkey when it signed in (403 admin_mfa_required).
 """
 
 from __future__ import annotations
@@ -84,6 +89,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
+
+from chalicelib.roles import RoleError, parse_roles
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -166,6 +173,9 @@ class Settings:
     access_token_keys_parameter: str | None = None
     access_token_keys_file: str | None = None
     access_token_key_activation: timedelta = timedelta(hours=2)
+    # role -> permissions, the stage's own (ROLES); the built-in ones are chalicelib.roles'
+    roles: tuple[tuple[str, frozenset[str]], ...] = ()
+    admin_mfa_required: bool = True
 
     @property
     def emailed_codes_sign_in(self) -> bool:
@@ -312,7 +322,19 @@ class Settings:
             access_token_key_activation=_duration(
                 env, "ACCESS_TOKEN_KEY_ACTIVATION", defaults.access_token_key_activation
             ),
+            roles=_roles(env),
+            admin_mfa_required=_flag(env, "ADMIN_MFA_REQUIRED", defaults.admin_mfa_required),
         )
+
+
+def _roles(env: Mapping[str, str]) -> tuple[tuple[str, frozenset[str]], ...]:
+    text = env.get("ROLES", "").strip()
+    if not text:
+        return ()
+    try:
+        return tuple(sorted(parse_roles(text).items()))
+    except RoleError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -129,6 +129,47 @@ class EmailUnverified(AppError):
     message = "Verify your email address to continue."
 
 
+class AccountDisabled(AppError):
+    """A banned account: every way in is refused until the ban ends or is lifted."""
+
+    status = 403
+    code = "account_disabled"
+    message = "This account is disabled. Contact support if you think this is a mistake."
+
+
+class InsufficientPermissions(AppError):
+    status = 403
+    code = "insufficient_permissions"
+    message = "You do not have permission to do this."
+
+
+class AdminMfaRequired(AppError):
+    status = 403
+    code = "admin_mfa_required"
+    message = (
+        "Administration needs two-factor sign-in: sign in with a passkey, or with your"
+        " authenticator app's code, first."
+    )
+
+
+class ImpersonationForbidden(AppError):
+    status = 403
+    code = "impersonation_forbidden"
+    message = "Not while impersonating: only the account's owner can do this."
+
+
+class UnknownRole(AppError):
+    status = 400
+    code = "unknown_role"
+    message = "That role does not exist on this service."
+
+
+class LastAdmin(AppError):
+    status = 409
+    code = "last_admin"
+    message = "This is the last administrator who can grant roles. Make another one first."
+
+
 class NotFound(AppError):
     status = 404
     code = "not_found"

@@ -58,6 +58,7 @@ class Kind(Enum):
     IDENTITY_LINKED = ("{provider} sign-in was connected", "identity_linked")
     IDENTITY_UNLINKED = ("{provider} sign-in was disconnected", "identity_unlinked")
     SIGNUP_ATTEMPTED = ("Someone tried to sign up with your address", "signup_attempted")
+    ACCOUNT_DELETED = ("Your account was deleted", "account_deleted")
 
     @property
     def subject(self) -> str:

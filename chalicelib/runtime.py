@@ -26,6 +26,7 @@ from chalicelib.mail import Mail, Sender, sender_for
 from chalicelib.oauth_providers import Providers
 from chalicelib.origins import CrossOriginProtection
 from chalicelib.passwords import PasswordHasher
+from chalicelib.roles import Roles
 from chalicelib.sessions import SessionManager
 from chalicelib.store import Store, make_client, open_store
 from chalicelib.throttle import LoginThrottle
@@ -99,6 +100,11 @@ class Services:
     @cached_property
     def oauth(self) -> Providers:
         return Providers(self.settings, self.clock.now, self.provider_http)
+
+    @cached_property
+    def roles(self) -> Roles:
+        """The built-in roles and the stage's own (ROLES)."""
+        return Roles(dict(self.settings.roles))
 
     @cached_property
     def tokens(self) -> AccessTokens:

@@ -37,6 +37,13 @@ def methods(*groups: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for group in groups for name in group))
 
 
+class Impersonator(NamedTuple):
+    """The admin behind an impersonation session."""
+
+    id: str
+    email: str
+
+
 class Session(NamedTuple):
     id: str  # public handle for listing and revocation; useless as a cookie
     user: User
@@ -47,6 +54,7 @@ class Session(NamedTuple):
     reauthenticated_at: int = 0  # the last re-authentication on this session (0: never)
     amr: tuple[str, ...] = ()  # how the user signed in (RFC 8176 names)
     auth_time: int = 0  # when
+    impersonator: Impersonator | None = None  # an admin acting as the user
 
     @property
     def second_factor_owed(self) -> bool:
@@ -63,6 +71,7 @@ class SessionSummary(NamedTuple):
     expires_at: int
     user_agent: str
     ip: str
+    impersonator: Impersonator | None = None  # an admin's impersonation: the admin
 
 
 def token_digest(token: str) -> str:
@@ -89,17 +98,30 @@ class SessionManager:
         amr: tuple[str, ...] = (),
         replacing: Sequence[str | None] = (),
         writes: Sequence[Write] = (),
+        impersonator: Impersonator | None = None,
+        absolute_lifetime: int | None = None,
     ) -> tuple[str, Session]:
         """A new session for `user`; returns the token (for the cookie only) and the session.
 
         In the same write, the sessions of the tokens `replacing` end (a sign-in rotates the
         client's session) and `writes` happen (creating the account, clearing failures): all
-        or nothing.
+        or nothing. An admin's impersonation names the admin, and lives `absolute_lifetime`
+        at most.
         """
         token, record = self._new_record(user, user_agent, ip, two_factor_verified)
         record = record._replace(
             reauthenticated_at=reauthenticated_at, amr=amr, auth_time=record.created_at
         )
+        if impersonator is not None:
+            record = record._replace(
+                impersonator_id=impersonator.id, impersonator_email=impersonator.email
+            )
+        if absolute_lifetime is not None:
+            cap = record.created_at + absolute_lifetime
+            record = record._replace(
+                expires_at=min(record.expires_at, cap),
+                absolute_expires_at=min(record.absolute_expires_at, cap),
+            )
         together = [self._items.put(record), *writes]
         ended = {d for token in replacing if (d := _digest_if_token(token)) is not None}
         together += [self._items.delete(digest) for digest in sorted(ended)]
@@ -177,6 +199,7 @@ class SessionManager:
             email_verified=user.email_verified,
             two_factor_enabled=user.two_factor_enabled,
             has_password=user.has_password,
+            roles=user.roles,
             two_factor_verified=two_factor_verified,
             created_at=now,
             expires_at=min(now + self._lifetime, absolute_expires_at),
@@ -239,10 +262,19 @@ class SessionManager:
                 expires_at=r.expires_at,
                 user_agent=r.user_agent,
                 ip=r.ip,
+                impersonator=_impersonator(r),
             )
             for r in self._items.of_user(user_id)
             if now < r.expires_at
         ]
+
+    def set_roles(self, user_id: str, roles: tuple[str, ...]) -> int:
+        """The user's roles changed: every session of theirs carries the new ones from its next
+        request on (a protected request reads the session alone). Returns how many."""
+        return sum(
+            self._items.set_roles(handle.digest, roles)
+            for handle in self._items.handles_of_user(user_id)
+        )
 
     def revoke_session(self, user_id: str, session_id: str) -> bool:
         """Delete one of the user's sessions by its public id; False if the user has none such."""
@@ -276,6 +308,7 @@ def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = Non
             email_verified=record.email_verified,
             two_factor_enabled=record.two_factor_enabled,
             has_password=record.has_password,
+            roles=record.roles,
         ),
         created_at=record.created_at,
         expires_at=record.expires_at if expires_at is None else expires_at,
@@ -284,4 +317,11 @@ def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = Non
         reauthenticated_at=record.reauthenticated_at,
         amr=record.amr,
         auth_time=record.auth_time,
+        impersonator=_impersonator(record),
     )
+
+
+def _impersonator(record: SessionRecord) -> Impersonator | None:
+    if not record.impersonator_id:
+        return None
+    return Impersonator(record.impersonator_id, record.impersonator_email)

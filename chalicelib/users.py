@@ -22,6 +22,11 @@ class User(NamedTuple):
     email_verified: bool = False
     two_factor_enabled: bool = False
     has_password: bool = True  # False for accounts made by an emailed code (or a provider)
+    roles: tuple[str, ...] = ()  # chalicelib.roles; only the admin API changes them
+    banned_until: int = 0  # 0: not banned (store.accounts.BANNED_FOREVER: until unbanned)
+
+    def banned(self, now: int) -> bool:
+        return now < self.banned_until
 
 
 UNDELIVERABLE = (
@@ -80,12 +85,22 @@ def user_of(credentials: Credentials) -> User:
         email_verified=credentials.email_verified,
         two_factor_enabled=credentials.two_factor,
         has_password=credentials.password_hash is not None,
+        roles=credentials.roles,
+        banned_until=credentials.banned_until,
     )
 
 
 def user_of_item(item: UserItem) -> User:
     """The user as their own item has it (their address may no longer be a claim's)."""
-    return User(item.user_id, item.email, item.email_verified, item.two_factor, item.has_password)
+    return User(
+        item.user_id,
+        item.email,
+        item.email_verified,
+        item.two_factor,
+        item.has_password,
+        roles=item.roles,
+        banned_until=0 if item.ban is None else item.ban.until,
+    )
 
 
 class Users:

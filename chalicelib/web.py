@@ -38,6 +38,7 @@ from chalicelib.client_ip import source_address
 from chalicelib.errors import (
     AppError,
     EmailUnverified,
+    InsufficientPermissions,
     InvalidRequest,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -120,6 +121,34 @@ login_required = _protect(Access.RESOURCE)
 account_required = _protect(Access.ACCOUNT)
 # Any live session, a second factor still owed included: the routes that give it.
 session_required = _protect(Access.SESSION)
+
+
+def permission_required(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For a team's own routes: `@login_required`, and the user's roles must give `permission`
+    (403 insufficient_permissions). Roles travel on the session, so this reads nothing more."""
+    return _require_roles(lambda roles: runtime.get().roles.grants(roles, permission))
+
+
+def role_required(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For a team's own routes: `@login_required`, and the user must hold `role` (403
+    insufficient_permissions). Prefer `permission_required`: roles change, permissions stay."""
+    return _require_roles(lambda roles: role in roles)
+
+
+def _require_roles(
+    allowed: Callable[[tuple[str, ...]], bool],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def protected(*args: Any, **kwargs: Any) -> Any:
+            session = context().require(Access.RESOURCE)
+            if not allowed(session.user.roles):
+                raise InsufficientPermissions()
+            return view(*args, **kwargs)
+
+        return protected
+
+    return decorator
 
 
 def access_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -209,6 +238,18 @@ def json_object_field(name: str) -> dict[str, Any]:
     value = _body().get(name)
     if not isinstance(value, dict):
         raise InvalidRequest(f"The field '{name}' is required and must be a JSON object.")
+    return value
+
+
+def json_string_list(name: str) -> list[str]:
+    """A field whose value must be a JSON array of strings (at most 100 of them)."""
+    value = _body().get(name)
+    if (
+        not isinstance(value, list)
+        or len(value) > 100
+        or not all(isinstance(v, str) for v in value)
+    ):
+        raise InvalidRequest(f"The field '{name}' is required and must be a list of strings.")
     return value
 
 

@@ -36,7 +36,7 @@ from devtools.dynamodb_local import (
     stop_process,
 )
 from devtools.oidc_local import PROVIDER_ID, LocalOpenIDProvider
-from devtools.stage import local_dev_environment, stage_environment
+from devtools.stage import ENDPOINT_FILE, local_dev_environment, stage_environment
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EXAMPLE_SPA_ORIGIN = "http://localhost:5173"  # examples/spa, served as its README says
@@ -114,6 +114,9 @@ def main() -> int:
                 )
                 database = MotoServer().start()
             env["AWS_ENDPOINT_URL_DYNAMODB"] = database.endpoint
+            # For `python -m devtools.admin ... --stage local`, which finds it here.
+            ENDPOINT_FILE.parent.mkdir(parents=True, exist_ok=True)
+            ENDPOINT_FILE.write_text(database.endpoint + "\n", encoding="utf-8")
         client = boto3.client(
             "dynamodb",
             endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],

@@ -61,6 +61,7 @@ from chalicelib.store import (
     IAM_TABLE_ACTIONS,
     SESSIONS_BY_USER,
     TABLE_DEFINITION,
+    USER_SEARCH,
 )
 from chalicelib.web import HSTS
 from devtools.dynamodb_local import ROOT
@@ -191,10 +192,13 @@ def merge_template() -> dict[str, Any]:
                 "Resource": {"Fn::GetAtt": [TABLE, "Arn"]},
             },
             {
-                "Sid": "SessionsByUserIndex",
+                "Sid": "TableIndexes",
                 "Effect": "Allow",
                 "Action": list(IAM_INDEX_ACTIONS),
-                "Resource": {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{SESSIONS_BY_USER}"},
+                "Resource": [
+                    {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{SESSIONS_BY_USER}"},
+                    {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{USER_SEARCH}"},
+                ],
             },
         ],
     }

@@ -8,6 +8,9 @@ from chalice.cli.factory import CLIFactory
 
 from devtools.dynamodb_local import ROOT
 
+# Where `make dev` notes the endpoint of the DynamoDB it started (a free port each time).
+ENDPOINT_FILE = ROOT / ".dynamodb" / "endpoint"
+
 
 def stage_environment(stage: str) -> dict[str, str]:
     config = CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name=stage)

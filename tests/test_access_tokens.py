@@ -41,7 +41,7 @@ from tests.helpers import ANN, PASSWORD, call, session_token
 
 CLAIMS = {
     "iss", "sub", "aud", "client_id", "iat", "nbf", "exp", "jti", "sid", "auth_time", "amr",
-    "email", "email_verified", "scope",
+    "email", "email_verified", "scope", "roles", "permissions",
 }  # fmt: skip
 
 

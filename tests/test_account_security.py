@@ -165,8 +165,10 @@ def test_sessions_are_listed_newest_first_with_the_current_one_marked(client, cl
     assert sessions[0]["expires_at"] == "2027-02-14T08:00:20Z"
     assert all(s["ip"] == "127.0.0.1" for s in sessions)
     assert set(sessions[0]) == {
-        "id", "created_at", "last_used_at", "expires_at", "user_agent", "ip", "current"
+        "id", "created_at", "last_used_at", "expires_at", "user_agent", "ip", "current",
+        "impersonator",
     }  # fmt: skip
+    assert all(s["impersonator"] is None for s in sessions)
     listing = json.dumps(sessions)
     for token in (phone, laptop):
         assert token not in listing

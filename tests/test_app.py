@@ -71,6 +71,7 @@ def test_signup_creates_the_user_and_signs_them_in(client, dynamodb, settings):
         "email_verified": False,
         "two_factor_enabled": False,
         "has_password": True,
+        "roles": [],
     }
     assert response.headers["Cache-Control"] == "no-store"
     (cookie,) = set_cookies(response.headers)
@@ -242,6 +243,7 @@ def test_session_reports_user_and_expiry(client):
         "expires_at": "2027-02-14T08:00:00Z",
         "fresh": False,
         "two_factor_verified": False,
+        "impersonator": None,
     }
     assert set_cookies(response.headers) == []
     assert response.headers["Cache-Control"] == "no-store"
@@ -299,6 +301,7 @@ def test_past_half_life_the_response_resends_the_cookie(client, clock, calls):
         "expires_at": "2027-03-06T08:00:00Z",
         "fresh": True,
         "two_factor_verified": False,
+        "impersonator": None,
     }
     (cookie,) = set_cookies(response.headers)
     name, value, attrs = parse_set_cookie(cookie)

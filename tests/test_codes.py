@@ -171,6 +171,7 @@ def test_a_code_account_has_no_password_and_a_verified_email(client, mailbox, dy
         "email_verified": True,
         "two_factor_enabled": False,
         "has_password": False,
+        "roles": [],
     }
     assert user_of(client, session_token(response)) == user
     (claim,) = items(dynamodb, settings, "EMAIL#")

@@ -95,10 +95,13 @@ def test_the_role_allows_only_the_dynamodb_actions_the_store_calls_on_this_table
             "Resource": {"Fn::GetAtt": ["SessionsTable", "Arn"]},
         },
         {
-            "Sid": "SessionsByUserIndex",
+            "Sid": "TableIndexes",
             "Effect": "Allow",
             "Action": ["dynamodb:Query"],
-            "Resource": {"Fn::Sub": "${SessionsTable.Arn}/index/user_session_keys"},
+            "Resource": [
+                {"Fn::Sub": "${SessionsTable.Arn}/index/user_session_keys"},
+                {"Fn::Sub": "${SessionsTable.Arn}/index/user_search"},
+            ],
         },
     ]
     assert all("*" not in json.dumps(s["Action"]) for s in statements)

@@ -111,3 +111,22 @@ def test_a_page_the_recipe_declares_is_a_page_and_its_api_route_is_api(recipe_cl
     assert notes.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     preflight = recipe_client.http.request("OPTIONS", "/notes", headers=origin)
     assert preflight.status_code == 204
+
+
+def test_the_recipe_checks_roles_and_permissions(recipe_client, stage):
+    services = stage(roles=(("editor", frozenset({"notes:write"})),))
+    token = sign_up(recipe_client)
+    for method, path in (("POST", "/notes"), ("GET", "/notes/review")):
+        refused = call(recipe_client, method, path, token=token)
+        assert refused.status_code == 403, (method, path)
+        assert refused.json_body["error"]["code"] == "insufficient_permissions"
+    from devtools.admin import change_roles
+
+    change_roles(
+        services.store, services.settings, "ann@example.com", add=("editor",), remove_all=False
+    )
+    # The same session, its next request: the role is there.
+    assert call(recipe_client, "POST", "/notes", token=token).status_code == 201
+    assert call(recipe_client, "GET", "/notes/review", token=token).json_body == {"notes": []}
+    change_roles(services.store, services.settings, "ann@example.com", add=(), remove_all=True)
+    assert call(recipe_client, "POST", "/notes", token=token).status_code == 403

@@ -62,7 +62,8 @@ def request_login_code(ctx: RequestContext, raw_email: str) -> None:
     mailed_codes.spend_send(ctx, Purpose.LOGIN_CODE, to)  # counted for any address
     store = ctx.services.store
     (credentials,) = store.table.read(ctx.services.users.credentials(address))
-    if credentials is not None or settings.email_code_signup:
+    banned = credentials is not None and user_of(credentials).banned(ctx.services.clock.now())
+    if not banned and (credentials is not None or settings.email_code_signup):
         user_id = None if credentials is None else credentials.user_id
         code, write = mailed_codes.new(ctx, Purpose.LOGIN_CODE, to)
         store.table.commit(write)
@@ -139,7 +140,7 @@ def _log_in_with_code(ctx: RequestContext, address: str, raw_code: str) -> CodeS
 def request_reauthentication_code(ctx: RequestContext) -> None:
     """A code to the signed-in user's address that re-authenticates this session, and no
     other."""
-    session = ctx.require(Access.ACCOUNT)
+    session = ctx.require_owner()
     user = session.user
     to = Addressee(user.id, user.email)
     mailed_codes.issue(ctx, Purpose.REAUTHENTICATE, to, user.id, binding=session.id)

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from chalicelib import client_ip
 from chalicelib.audit import Event
 from chalicelib.errors import (
+    AccountDisabled,
     EmailUnverified,
+    ImpersonationForbidden,
     InvalidCredentials,
     ReauthenticationRequired,
     ServiceUnavailable,
@@ -38,9 +40,9 @@ from chalicelib.errors import (
     Unauthenticated,
 )
 from chalicelib.mail import Kind
-from chalicelib.sessions import Session
+from chalicelib.sessions import Impersonator, Session
 from chalicelib.store.accounts import Credentials
-from chalicelib.store.table import Read, Write
+from chalicelib.store.table import Read, Write, both
 from chalicelib.throttle import Attempt
 from chalicelib.transports import CLEARED, Handout, Presented, Reply, Transport
 from chalicelib.users import LoginKey, User
@@ -139,6 +141,14 @@ class RequestContext:
             raise EmailUnverified()
         return session
 
+    def require_owner(self) -> Session:
+        """The session, managing the account, of the account's owner: an admin impersonating
+        them may look, but never change how the account signs in, nor delete it (403)."""
+        session = self.require(Access.ACCOUNT)
+        if session.impersonator is not None:
+            raise ImpersonationForbidden()
+        return session
+
     # -- what binds a sign-in attempt to the client that began it ---------------------------
 
     def bind_passkey_attempt(self, attempt: str, expires_at: int) -> None:
@@ -178,11 +188,15 @@ class RequestContext:
         amr: tuple[str, ...],
         two_factor_verified: bool = False,
         reauthenticated: bool = False,
+        impersonator: Impersonator | None = None,
+        absolute_lifetime: int | None = None,
     ) -> Session:
         """Sign `user` in with a new session, ending the one this client held (no fixation) in
         the same write as `writes`: a failure leaves the client signed in as before. `amr`
         says how (chalicelib.sessions' method names). A sign-in that is itself a
-        re-authentication (a passkey's assertion) says so."""
+        re-authentication (a passkey's assertion) says so. Never for a banned account, nor
+        with roles the account no longer holds (`_in_standing`)."""
+        self._in_standing(user)
         held = self.presented.held_cookie
         token, session = self._write(
             writes,
@@ -196,6 +210,8 @@ class RequestContext:
                 # A token client's cookie session ends too: a sign-in ends what the client held.
                 replacing=(self._token, held),
                 writes=together,
+                impersonator=impersonator,
+                absolute_lifetime=absolute_lifetime,
             ),
         )
         self.reply.held_cookie_ended = held is not None
@@ -212,6 +228,7 @@ class RequestContext:
         """After a change to the account: end every session of `user` and give this client a
         new one that knows the account as it now is, atomically with `writes`. How and when
         the client signed in carries over, unless the change is itself a sign-in (`amr`)."""
+        self._in_standing(user)
         current = self._session if self._validated else None
         earlier = 0 if current is None else current.reauthenticated_at
         if amr is None and current is not None:
@@ -237,6 +254,18 @@ class RequestContext:
             ),
         )
         return self._adopt(token, session)
+
+    def _in_standing(self, user: User) -> None:
+        """A session is never made for a banned account (403 account_disabled), and the
+        transaction that makes one holds only while the account is still unbanned and holds
+        exactly the roles the session will carry: a ban or a change of roles that commits
+        between this request's read and its write fails it, instead of leaving a session the
+        ban's sweep (or the role change's) never saw."""
+        now = self.services.clock.now()
+        if user.banned(now):
+            self.audit(Event.LOGIN_REFUSED_BANNED, user.id)
+            raise AccountDisabled()
+        self._guards.append(self.services.store.accounts.standing(user.id, user.roles, now))
 
     def end_every_session(self, user_id: str, writes: Sequence[Write] = ()) -> None:
         """End every session of the user, this one included, atomically with `writes`."""
@@ -340,7 +369,7 @@ class RequestContext:
         REAUTHENTICATION_SECONDS; or, with no password, a re-authentication on this session
         within that time (else 401 reauthentication_required). `extra` is read either way, in
         the same round trip."""
-        session = self.require(Access.ACCOUNT)
+        session = self.require_owner()  # an impersonating admin proves nothing of the owner's
         if not password:
             if not self.recently_reauthenticated():
                 raise ReauthenticationRequired()
@@ -377,6 +406,7 @@ class RequestContext:
     def mark_reauthenticated(self) -> None:
         """This request re-authenticated the session: saved by the next `commit`, or carried to
         the new session if this request rotates it."""
+        self.require_owner()
         self._reauthenticated_now = self.services.clock.now()
         self._reauthentication_saved = False
 
@@ -397,13 +427,19 @@ class RequestContext:
 
     def _write(self, writes: Sequence[Write], run: Callable[[list[Write]], T]) -> T:
         """Run the flow's transaction (`run`) over `writes`, the guards a password check put on
-        it, and what is owed that can join it; then write the rest of what is owed. A
-        transaction writes each item once: a guard on an item the flow writes itself gives way
-        to the flow's own condition, and an owed write to such an item waits. Should `run`
+        it (a password check's, a new session's standing), and what is owed that can join it;
+        then write the rest of what is owed. A transaction writes each item once: a guard on an
+        item the flow writes itself gives way to the flow's own condition, two guards on one
+        item become one, and an owed write to such an item waits. Should `run`
         fail, nothing counts as written: what is owed stays owed (`settle`)."""
         items = {write.pk for write in writes}
-        guards = [guard for guard in self._guards if guard.pk not in items]
-        items |= {guard.pk for guard in guards}
+        by_item: dict[str, Write] = {}
+        for guard in self._guards:
+            if guard.pk not in items:
+                held = by_item.get(guard.pk)
+                by_item[guard.pk] = guard if held is None else both(held, guard)
+        guards = list(by_item.values())
+        items |= set(by_item)
         joining, waiting = [], []
         for owed in self._owed:
             if owed.joins and owed.write.pk not in items:

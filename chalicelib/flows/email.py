@@ -35,7 +35,7 @@ from chalicelib.onetime import Check, Purpose
 from chalicelib.passwords import check_password_policy
 from chalicelib.sessions import EMAIL_CODE, ONE_TIME_CODE, PASSKEY, methods
 from chalicelib.store.table import Write
-from chalicelib.users import User, normalize_email, user_of_item
+from chalicelib.users import User, normalize_email, user_of, user_of_item
 
 RESET_MINUTES = 30
 # A reset request answers no sooner than this, account or not: sending the mail takes time,
@@ -97,6 +97,8 @@ def request_password_reset(ctx: RequestContext, raw_email: str) -> None:
         limits.spend(RESETS_PER_IP, ctx.ip_key)
     limits.spend(RESETS_PER_EMAIL, email)  # counted whether or not an account exists
     (credentials,) = ctx.services.store.table.read(ctx.services.users.credentials(email))
+    if credentials is not None and user_of(credentials).banned(ctx.services.clock.now()):
+        credentials = None  # a banned account gets nothing: the same answer as no account
     if credentials is not None:
         token = onetime.new_token(credentials.user_id)
         ctx.services.store.table.commit(

@@ -18,7 +18,10 @@ from chalicelib.limits import SIGNUPS_PER_EMAIL, signups_per_ip
 from chalicelib.mail import Kind
 from chalicelib.onetime import Purpose
 from chalicelib.passwords import check_password_policy
+from chalicelib.roles import ROLES_GRANT
 from chalicelib.sessions import PASSWORD, SessionSummary
+from chalicelib.store.accounts import UserItem
+from chalicelib.store.table import Write
 from chalicelib.users import User, login_key, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -126,30 +129,47 @@ def change_password(ctx: RequestContext, current_password: str | None, new_passw
 
 def delete_account(ctx: RequestContext, password: str | None) -> None:
     """Delete the user, the email claim, their one-time secrets and every session; the email
-    is free again."""
+    is free again. The last administrator able to grant roles cannot (409 last_admin)."""
     store = ctx.services.store
     # Never behind a verified address: deleting is always the owner's right (Access.ACCOUNT).
-    current = ctx.require(Access.ACCOUNT)
+    current = ctx.require_owner()
     check = ctx.reauthenticate(password, extra=[store.accounts.user(current.user.id)])
     user = check.user
     (owner,) = check.extra
-    writes = [
+    ctx.end_every_session(user.id, removal(ctx, user, owner))
+    ctx.audit(Event.ACCOUNT_DELETED, user.id)
+    sweep_sessions(ctx, user.id)
+
+
+def removal(ctx: RequestContext, user: User, owner: UserItem | None) -> list[Write]:
+    """Every write that deletes an account (`owner`: its item as read): the user item and its
+    email claim, one-time secrets, passkeys and sign-in identities, and its place among those
+    who grant roles (never the last: LastAdmin)."""
+    store = ctx.services.store
+    roles = user.roles if owner is None else owner.roles
+    return [
         *ctx.services.users.delete(user),
         *email.discard_all(ctx, user),
         # Nothing of the account stays behind: a sign-in identity left over would sign in to
         # nothing, and would keep its provider account from ever signing up again.
         *([] if owner is None else store.passkeys.forget(owner)),
         *([] if owner is None else store.identities.forget(user.id, owner.identities)),
+        *(
+            [store.granters.remove(user.id)]
+            if ctx.services.roles.grants(roles, ROLES_GRANT)
+            else []
+        ),
     ]
-    ctx.end_every_session(user.id, writes)
-    ctx.audit(Event.ACCOUNT_DELETED, user.id)
-    # A login that raced with the deletion may have added a session: sweep once more. The
-    # account is gone either way, so a failed sweep is logged rather than answered as a 503
-    # that would invite a retry of something done.
+
+
+def sweep_sessions(ctx: RequestContext, user_id: str) -> None:
+    """After a deletion: a login that raced with it may have added a session, so sweep once
+    more. The account is gone either way, so a failed sweep is logged rather than answered as
+    a 503 that would invite a retry of something done."""
     try:
-        ctx.services.sessions.invalidate_user_sessions(user.id)
+        ctx.services.sessions.invalidate_user_sessions(user_id)
     except ServiceUnavailable:
-        logger.exception("account %s deleted, but the final sweep of its sessions failed", user.id)
+        logger.exception("account %s deleted, but the final sweep of its sessions failed", user_id)
 
 
 # -- the user's sessions ------------------------------------------------------------------

@@ -106,6 +106,7 @@ def start(ctx: RequestContext, provider_id: str, raw_next: str | None, intent: s
         raise InvalidRequest("The intent is 'sign-in' or 'link'.")
     user_id = ""
     if intent == LINK:
+        ctx.require_owner()
         user_id = ctx.require(Access.ACCOUNT, verified=True).user.id
         if not ctx.recently_reauthenticated():
             raise ReauthenticationRequired()

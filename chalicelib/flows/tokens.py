@@ -19,6 +19,7 @@ def issue(ctx: RequestContext, audience: str | None) -> Issued:
         tokens.audience(audience),
         tokens.issuer(ctx.base_path),
         ctx.services.clock.now(),
+        ctx.services.roles.permissions(session.user.roles),
     )
     ctx.audit(Event.ACCESS_TOKEN_ISSUED, session.user.id, jti=issued.jti, audience=issued.audience)
     return issued

@@ -14,6 +14,7 @@ from chalice import Chalice
 from chalicelib.routes import (
     account_api,
     account_pages,
+    admin_api,
     email_api,
     pages,
     passkeys_api,
@@ -32,6 +33,7 @@ _AREAS = (
     passkeys_api,
     social_api,
     tokens_api,
+    admin_api,
     resources,
     pages,
     account_pages,

@@ -9,7 +9,13 @@ from chalice import Blueprint, Response
 from chalicelib import web
 from chalicelib.clock import isoformat
 from chalicelib.flows import codes, signin
-from chalicelib.routes.shapes import accepted, no_content, session_json, user_json
+from chalicelib.routes.shapes import (
+    accepted,
+    impersonator_json,
+    no_content,
+    session_json,
+    user_json,
+)
 
 blueprint = Blueprint(__name__)
 
@@ -74,6 +80,7 @@ def session() -> dict[str, Any]:
             "expires_at": isoformat(current.expires_at),
             "fresh": current.fresh,
             "two_factor_verified": current.two_factor_verified,
+            "impersonator": impersonator_json(current.impersonator),
         },
     }
 

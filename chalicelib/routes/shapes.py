@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.clock import isoformat
-from chalicelib.sessions import SessionSummary
+from chalicelib.sessions import Impersonator, SessionSummary
 from chalicelib.users import User
 
 
@@ -18,6 +18,7 @@ def user_json(user: User) -> dict[str, Any]:
         "email_verified": user.email_verified,
         "two_factor_enabled": user.two_factor_enabled,
         "has_password": user.has_password,
+        "roles": list(user.roles),
     }
 
 
@@ -30,7 +31,12 @@ def session_json(session: SessionSummary, current_id: str) -> dict[str, Any]:
         "user_agent": session.user_agent,
         "ip": session.ip,
         "current": session.id == current_id,
+        "impersonator": impersonator_json(session.impersonator),
     }
+
+
+def impersonator_json(impersonator: Impersonator | None) -> dict[str, str] | None:
+    return None if impersonator is None else {"id": impersonator.id, "email": impersonator.email}
 
 
 def no_content() -> Response:

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 from chalicelib.store.accounts import AccountItems
 from chalicelib.store.counters import CounterItems
+from chalicelib.store.directory import Directory
+from chalicelib.store.granters import GranterItems
 from chalicelib.store.identities import IdentityItems
 from chalicelib.store.passkeys import PasskeyItems
 from chalicelib.store.secrets import SecretItems
@@ -24,6 +26,7 @@ from chalicelib.store.table import (
     IAM_TABLE_ACTIONS,
     SESSIONS_BY_USER,
     TABLE_DEFINITION,
+    USER_SEARCH,
     Table,
     create_table,
     make_client,
@@ -38,6 +41,7 @@ __all__ = [
     "IAM_TABLE_ACTIONS",
     "SESSIONS_BY_USER",
     "TABLE_DEFINITION",
+    "USER_SEARCH",
     "Store",
     "create_table",
     "make_client",
@@ -55,6 +59,8 @@ class Store(NamedTuple):
     twofactor: TwoFactorItems
     passkeys: PasskeyItems
     identities: IdentityItems
+    directory: Directory
+    granters: GranterItems
 
 
 def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
@@ -68,4 +74,6 @@ def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = ti
         twofactor=TwoFactorItems(),
         passkeys=PasskeyItems(table),
         identities=IdentityItems(table),
+        directory=Directory(table),
+        granters=GranterItems(),
     )

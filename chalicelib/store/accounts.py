@@ -3,10 +3,14 @@
 - user: pk `USER#<user id>`; email, email_verified, two_factor, created_at, and has_password
   `false` for an account without a password (absent: it has one); the ids of its sign-in
   identities (store.identities) and passkeys (store.passkeys) as string sets, its WebAuthn
-  handle, and its authenticator app (store.twofactor). Read whole as a `UserItem`.
+  handle, and its authenticator app (store.twofactor); its roles (role_names, a string set,
+  absent: none; `roles` is a reserved word in DynamoDB's expressions); a ban (banned_until,
+  banned_at, ban_reason, banned_by; absent: not banned); and search_shard, its partition in
+  the admin search index (store.directory). Read whole as a `UserItem`.
 - email claim: pk `EMAIL#<normalised email>`; user_id, password_hash (absent: no password),
-  email_verified, two_factor, devices (a map from the digest of a known browser's device
-  cookie to when it stops being known: chalicelib.throttle). It makes an email belong to at
+  email_verified, two_factor, role_names and banned_until (copies, for sign-in), devices (a map
+  from the digest of a known browser's device cookie to when it stops being known:
+  chalicelib.throttle). It makes an email belong to at
   most one account (written conditionally, in one transaction with the user) and it is the
   login view: everything a sign-in needs to decide and to start a session, so a login reads it
   in the same round trip as its failure counters. The password hash lives here only; the
@@ -21,9 +25,11 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from chalicelib.errors import EmailTaken, InvalidCredentials, Unauthenticated
+from chalicelib.store.directory import SEARCH_SHARD, search_shard
 from chalicelib.store.table import Conflict, Item, Read, Write, check, delete, put, update
 
 MAX_DEVICES = 10  # known browsers per account; the ones that expire soonest make way
+BANNED_FOREVER = 253_402_300_799  # 9999-12-31T23:59:59Z: a ban without an end
 
 
 class Credentials(NamedTuple):
@@ -35,6 +41,8 @@ class Credentials(NamedTuple):
     email_verified: bool
     two_factor: bool
     devices: Mapping[str, int] = MappingProxyType({})  # device cookie digest -> known until
+    roles: tuple[str, ...] = ()
+    banned_until: int = 0  # 0: not banned
 
 
 class UserRecord(NamedTuple):
@@ -45,6 +53,13 @@ class UserRecord(NamedTuple):
     created_at: int
     has_password: bool = True
     identities: tuple[str, ...] = ()  # ids of sign-in identities linked at creation
+
+
+class Ban(NamedTuple):
+    until: int  # BANNED_FOREVER: no end
+    at: int
+    reason: str
+    by: str  # the admin's user id ("" for the operator's own tools)
 
 
 class UserItem(NamedTuple):
@@ -65,6 +80,9 @@ class UserItem(NamedTuple):
     totp_last_step: int = 0
     recovery_codes: frozenset[str] = frozenset()  # digests
     used_recovery_codes: frozenset[str] = frozenset()
+    roles: tuple[str, ...] = ()
+    ban: Ban | None = None
+    created_at: int = 0
 
     @property
     def totp(self) -> bool:
@@ -98,6 +116,9 @@ class AccountItems:
                 totp_last_step=int(item.get("totp_last_step", {}).get("N", "0")),
                 recovery_codes=_strings(item, "recovery_codes"),
                 used_recovery_codes=_strings(item, "recovery_codes_used"),
+                roles=tuple(sorted(_strings(item, "role_names"))),
+                ban=_ban(item),
+                created_at=int(item.get("created_at", {}).get("N", "0")),
             )
 
         return Read(user_pk(user_id), parse)
@@ -114,6 +135,8 @@ class AccountItems:
                     digest: int(until["N"])
                     for digest, until in item.get("devices", {}).get("M", {}).items()
                 },
+                roles=tuple(sorted(_strings(item, "role_names"))),
+                banned_until=int(item.get("banned_until", {}).get("N", "0")),
             )
 
         return Read(claim_pk(email), parse)
@@ -133,6 +156,7 @@ class AccountItems:
             "created_at": {"N": str(user.created_at)},
             **flags,
         }
+        account[SEARCH_SHARD] = {"S": search_shard(user.user_id)}
         if password_hash is None:
             account["has_password"] = {"BOOL": False}
         if user.identities:
@@ -291,6 +315,10 @@ class AccountItems:
         }
         if credentials.devices:  # the browsers it knows go with it
             claim["devices"] = {"M": {d: {"N": str(t)} for d, t in credentials.devices.items()}}
+        if credentials.roles:  # and what it may do
+            claim["role_names"] = {"SS": list(credentials.roles)}
+        if credentials.banned_until:
+            claim["banned_until"] = {"N": str(credentials.banned_until)}
         return [
             put(claim, "attribute_not_exists(pk)", on_condition_failed=EmailTaken),
             delete(
@@ -318,6 +346,98 @@ class AccountItems:
                 on_condition_failed=Unauthenticated,
             ),
         ]
+
+    def standing(self, user_id: str, roles: tuple[str, ...], now: int) -> Write:
+        """A condition for a transaction that starts a session: the account is not banned now and
+        holds exactly the roles the session will carry. A ban or a change of roles committed since
+        they were read fails the sign-in (Conflict: asked again, it reads the news), so no session
+        is ever made from a standing that no longer holds."""
+        held, values = _exactly("role_names", frozenset(roles), "r")
+        return check(
+            user_pk(user_id),
+            f"attribute_exists(pk) AND (attribute_not_exists(banned_until) OR banned_until <= :now)"
+            f" AND {held}",
+            values={":now": {"N": str(now)}, **values},
+            on_condition_failed=Conflict,
+        )
+
+    def roles_changed(self, item: UserItem, roles: tuple[str, ...]) -> list[Write]:
+        """The account's roles become `roles`, on the user item (only while they are as read: two
+        admins changing them at once cannot both win on a stale read) and on its claim."""
+        held, held_values = _exactly("role_names", frozenset(item.roles), "r")
+        if roles:
+            expression, values = "SET role_names = :roles", {":roles": {"SS": list(roles)}}
+        else:
+            expression, values = "REMOVE role_names", {}
+        return [
+            update(
+                user_pk(item.user_id),
+                expression,
+                f"attribute_exists(pk) AND {held}",
+                values={**values, **held_values},
+                on_condition_failed=Conflict,
+            ),
+            update(
+                claim_pk(item.email),
+                expression,
+                "user_id = :u",
+                values={**values, ":u": {"S": item.user_id}},
+                on_condition_failed=Conflict,
+            ),
+        ]
+
+    def banned(self, item: UserItem, ban: Ban) -> list[Write]:
+        """The account banned, on the user item (with who, when and why) and its claim (for
+        sign-in)."""
+        return [
+            update(
+                user_pk(item.user_id),
+                "SET banned_until = :until, banned_at = :at, ban_reason = :reason, banned_by = :by",
+                "attribute_exists(pk)",
+                values={
+                    ":until": {"N": str(ban.until)},
+                    ":at": {"N": str(ban.at)},
+                    ":reason": {"S": ban.reason},
+                    ":by": {"S": ban.by},
+                },
+                on_condition_failed=Conflict,
+            ),
+            update(
+                claim_pk(item.email),
+                "SET banned_until = :until",
+                "user_id = :u",
+                values={":until": {"N": str(ban.until)}, ":u": {"S": item.user_id}},
+                on_condition_failed=Conflict,
+            ),
+        ]
+
+    def unbanned(self, item: UserItem) -> list[Write]:
+        return [
+            update(
+                user_pk(item.user_id),
+                "REMOVE banned_until, banned_at, ban_reason, banned_by",
+                "attribute_exists(pk)",
+                on_condition_failed=Conflict,
+            ),
+            update(
+                claim_pk(item.email),
+                "REMOVE banned_until",
+                "user_id = :u",
+                values={":u": {"S": item.user_id}},
+                on_condition_failed=Conflict,
+            ),
+        ]
+
+
+def _ban(item: Item) -> Ban | None:
+    if "banned_until" not in item:
+        return None
+    return Ban(
+        until=int(item["banned_until"]["N"]),
+        at=int(item.get("banned_at", {}).get("N", "0")),
+        reason=item.get("ban_reason", {}).get("S", ""),
+        by=item.get("banned_by", {}).get("S", ""),
+    )
 
 
 def _after_check(credentials: Credentials, expression: str, condition: str, values: Item) -> Write:

@@ -3,8 +3,10 @@
 Attributes: session_id (the public handle), session_user_id, what the session knows of its user
 (email, email_verified, two_factor_enabled, has_password) and of itself (two_factor_verified,
 reauthenticated_at: a re-authentication on this session lasts 5 minutes; amr: how its user
-signed in, RFC 8176's method names space-separated; auth_time: when), created_at,
-expires_at (the TTL attribute), absolute_expires_at, last_used_at, user_agent, ip.
+signed in, RFC 8176's method names space-separated; auth_time: when), its user's roles
+(role_names, a string set, absent: none), and for an admin's impersonation the admin
+(impersonator_id, impersonator_email), created_at, expires_at (the TTL attribute),
+absolute_expires_at, last_used_at, user_agent, ip.
 
 The key is a digest of the cookie's token, so a table dump holds no usable cookie. Carrying its
 user's state makes a protected request one GetItem, no join; every change to that state rotates
@@ -48,6 +50,9 @@ class SessionRecord(NamedTuple):
     has_password: bool = True
     amr: tuple[str, ...] = ()  # how the user signed in (RFC 8176 names); () before it was kept
     auth_time: int = 0  # when they signed in (0: as created_at, before it was kept)
+    roles: tuple[str, ...] = ()
+    impersonator_id: str = ""  # an admin impersonating the user ("": none)
+    impersonator_email: str = ""
 
 
 class SessionHandle(NamedTuple):
@@ -103,6 +108,16 @@ class SessionItems:
             on_condition_failed=Unauthenticated,
         )
 
+    def set_roles(self, digest: str, roles: tuple[str, ...]) -> bool:
+        """The session's user's roles, changed in place (False: the session is gone)."""
+        if roles:
+            expression, values = "SET role_names = :r", {":r": {"SS": list(roles)}}
+        else:
+            expression, values = "REMOVE role_names", {}
+        return self._table.try_commit(
+            update(session_pk(digest), expression, "attribute_exists(pk)", values=values)
+        )
+
     def remove(self, digest: str) -> SessionRecord | None:
         """Delete a session; returns what was deleted (None if nothing was), in the same call."""
         item = self._table.delete_returning(self.delete(digest))
@@ -138,7 +153,7 @@ class SessionItems:
 
 
 def _item(session: SessionRecord) -> Item:
-    return {
+    item: Item = {
         "pk": {"S": session_pk(session.digest)},
         "session_id": {"S": session.session_id},
         "session_user_id": {"S": session.user_id},
@@ -157,6 +172,12 @@ def _item(session: SessionRecord) -> Item:
         "amr": {"S": " ".join(session.amr)},
         "auth_time": {"N": str(session.auth_time)},
     }
+    if session.roles:
+        item["role_names"] = {"SS": list(session.roles)}
+    if session.impersonator_id:
+        item["impersonator_id"] = {"S": session.impersonator_id}
+        item["impersonator_email"] = {"S": session.impersonator_email}
+    return item
 
 
 def _record(item: Item) -> SessionRecord:
@@ -180,4 +201,7 @@ def _record(item: Item) -> SessionRecord:
         # Sessions stored before these were kept: no methods known, signed in when created.
         amr=tuple(item.get("amr", {}).get("S", "").split()),
         auth_time=int(item.get("auth_time", item["created_at"])["N"]),
+        roles=tuple(sorted(item.get("role_names", {}).get("SS", []))),
+        impersonator_id=item.get("impersonator_id", {}).get("S", ""),
+        impersonator_email=item.get("impersonator_email", {}).get("S", ""),
     )

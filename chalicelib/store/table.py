@@ -24,6 +24,7 @@ from chalicelib.aws import BotoCoreError, ClientError, Config
 from chalicelib.errors import AppError, ServiceUnavailable
 
 SESSIONS_BY_USER = "user_session_keys"
+USER_SEARCH = "user_search"
 TTL_ATTRIBUTE = "expires_at"
 
 # The one table definition. Its keys read the same in the CreateTable API and in a
@@ -33,6 +34,8 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "pk", "AttributeType": "S"},
         {"AttributeName": "session_user_id", "AttributeType": "S"},
         {"AttributeName": "created_at", "AttributeType": "N"},
+        {"AttributeName": "search_shard", "AttributeType": "S"},
+        {"AttributeName": "email", "AttributeType": "S"},
     ],
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
     "GlobalSecondaryIndexes": [
@@ -48,7 +51,21 @@ TABLE_DEFINITION: dict[str, Any] = {
             # (It replaced `sessions_by_user`, which projected ALL: DynamoDB cannot change an
             # index's projection in place, so the new projection came with a new name.)
             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["session_id"]},
-        }
+        },
+        {
+            # The admin's user search (store.directory): user items only (sessions and claims
+            # have no search_shard), by email within one of a few shards, so sign-ups spread
+            # their index writes instead of all landing on one partition key.
+            "IndexName": USER_SEARCH,
+            "KeySchema": [
+                {"AttributeName": "search_shard", "KeyType": "HASH"},
+                {"AttributeName": "email", "KeyType": "RANGE"},
+            ],
+            "Projection": {
+                "ProjectionType": "INCLUDE",
+                "NonKeyAttributes": ["role_names", "banned_until", "email_verified", "created_at"],
+            },
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
     "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
@@ -66,7 +83,7 @@ IAM_TABLE_ACTIONS = (
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 )
-IAM_INDEX_ACTIONS = ("dynamodb:Query",)  # only ever on user_session_keys
+IAM_INDEX_ACTIONS = ("dynamodb:Query",)  # only ever on the indexes, never the table
 
 # Every request must be answered well inside API Gateway's 29 s limit and the function's 25 s
 # timeout. One call makes at most 3 attempts of at most 1 s to connect and 1 s to read
@@ -191,6 +208,28 @@ def check(pk: str, condition: str, **options: Any) -> Write:
     return _write("ConditionCheck", {"Key": key(pk)}, condition, **options)
 
 
+def both(first: Write, second: Write) -> Write:
+    """Two conditions on one item, as one ConditionCheck: a transaction may name an item once.
+    Failing, it raises the first's error (it cannot tell which condition failed)."""
+    if first.action != "ConditionCheck" or second.action != "ConditionCheck":
+        raise ValueError("only condition checks combine")
+    if first.pk != second.pk:
+        raise ValueError("conditions on two items do not combine")
+    a, b = first.params, second.params
+    values = {**a.get("ExpressionAttributeValues", {})}
+    if set(values) & set(b.get("ExpressionAttributeValues", {})):
+        raise ValueError("the conditions' value names clash")
+    values.update(b.get("ExpressionAttributeValues", {}))
+    names = {**a.get("ExpressionAttributeNames", {}), **b.get("ExpressionAttributeNames", {})}
+    return check(
+        first.pk,
+        f"({a['ConditionExpression']}) AND ({b['ConditionExpression']})",
+        values=values,
+        names=names,
+        on_condition_failed=first.on_condition_failed,
+    )
+
+
 def _write(
     action: str,
     params: dict[str, Any],
@@ -257,6 +296,12 @@ class Table:
                 else:
                     raise ServiceUnavailable()
         return found
+
+    def query_page(self, **params: Any) -> tuple[list[Item], Item | None]:
+        """One page of a Query: its items and where it stopped (None: nothing more)."""
+        with store_call():
+            page = self.client.query(TableName=self.name, **params)
+        return page.get("Items", []), page.get("LastEvaluatedKey")
 
     def query(self, **params: Any) -> list[Item]:
         items: list[Item] = []
@@ -394,7 +439,31 @@ def create_table(client: Any, table_name: str) -> bool:
             raise
         created = False
     client.get_waiter("table_exists").wait(TableName=table_name)
+    if not created:
+        _add_missing_indexes(client, table_name, definition)
     status = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
     if status.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
         client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
     return created
+
+
+def _add_missing_indexes(client: Any, table_name: str, definition: dict[str, Any]) -> None:
+    """A table made before an index was added to TABLE_DEFINITION (a `make dev` table kept in
+    .dynamodb/) gets it, one at a time as DynamoDB asks; a deployed one gets it from
+    CloudFormation."""
+    described = client.describe_table(TableName=table_name)["Table"]
+    present = {index["IndexName"] for index in described.get("GlobalSecondaryIndexes", [])}
+    for index in definition["GlobalSecondaryIndexes"]:
+        if index["IndexName"] in present:
+            continue
+        client.update_table(
+            TableName=table_name,
+            AttributeDefinitions=definition["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
+        for _ in range(600):
+            described = client.describe_table(TableName=table_name)["Table"]
+            statuses = [i.get("IndexStatus") for i in described.get("GlobalSecondaryIndexes", [])]
+            if all(status == "ACTIVE" for status in statuses):
+                break
+            time.sleep(0.1)

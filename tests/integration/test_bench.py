@@ -51,10 +51,12 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     }
     assert store["targets"]["access token: 1 call (GetItem), no write"] is True
     login = units["login, no session cookie"]  # from a browser the account knows
-    assert login["calls"] == ["BatchGetItem", "PutItem"]
+    # The session, with the account's standing checked in the same transaction.
+    assert login["calls"] == ["BatchGetItem", "TransactWriteItems"]
     # The account's, the IP's and the device's counters and the claim, read strongly
-    # consistent (4, found or not); the session and its index entry.
-    assert (login["read, table"], login["write, table"], login["write, index"]) == (4, 1, 1)
+    # consistent (4, found or not); the session and the user item's check, each a
+    # transaction's 2 units, and the session's index entry (2: transactional too).
+    assert (login["read, table"], login["write, table"], login["write, index"]) == (4, 4, 2)
     # A browser new to the account: the claim records it in the session's transaction.
     first = units["login, a new browser (device cookie issued)"]
     assert first["calls"] == ["BatchGetItem", "TransactWriteItems"]

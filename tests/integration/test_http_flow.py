@@ -166,7 +166,9 @@ def test_dynamodb_calls_per_endpoint(live_server):
     known.cookies.set("device", browser.cookies["device"])  # a browser the account knows
     assert measure("POST", "/auth/login", client=known, json=credentials) == [
         "BatchGetItem",
-        "PutItem",  # no session to replace, nothing more to note: a plain write
+        # No session to replace, nothing more to note: the session, with the condition that
+        # the account is still unbanned and holds the roles it carries (docs/admin.md).
+        "TransactWriteItems",
     ]
     wrong = {**credentials, "password": "not the password"}
     calls.clear()
