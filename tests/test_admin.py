@@ -405,3 +405,53 @@ def test_roles_config_names_a_bad_entry(settings):
             Settings.from_env({"ROLES": text})
     parsed = Settings.from_env({"ROLES": '{"editor":["notes:write"]}'})
     assert replace(settings, roles=parsed.roles).roles == (("editor", frozenset({"notes:write"})),)
+
+
+def test_an_actor_whose_roles_were_taken_acts_no_more_even_from_a_session_not_yet_told(
+    client, clock, services, monkeypatch
+):
+    """The index that lists a user's sessions lags, so a role change may miss a session made
+    a moment before. What that session's stale roles allow must still fail: every admin change
+    commits only while the actor holds the roles it acted with."""
+    admin = admin_session(client, clock, services)
+    support = admin_session(client, clock, services, CAROL, "support")
+    reauthenticate(client, support)
+    bob_session = sign_up(client, BOB)
+    bob = user_id_of(client, bob_session)
+    carol = user_id_of(client, support)
+    from chalicelib.store.sessions import SessionItems
+
+    monkeypatch.setattr(SessionItems, "set_roles", lambda self, digest, roles: False)
+    reauthenticate(client, admin)
+    taken = call(client, "PUT", f"/admin/users/{carol}/roles", {"roles": []}, admin)
+    assert taken.status_code == 200, taken.body
+    assert call(client, "GET", "/auth/session", token=support).json_body["user"]["roles"] == [
+        "support"
+    ]  # the stale session
+    refused = call(client, "POST", f"/admin/users/{bob}/sign-out", None, support)
+    assert refused.status_code == 503
+    assert call(client, "GET", "/auth/session", token=bob_session).status_code == 200
+
+
+def test_a_login_checked_just_before_a_ban_gets_no_session(client, clock, services, dynamodb):
+    """The ban lands between the login's read of the account and its write: the login's
+    session would escape the ban's sweep, so its write is conditional on the account's
+    standing and fails."""
+    from tests.test_interleavings import after_the_check
+
+    admin = admin_session(client, clock, services, BOB)
+    ann = user_id_of(client, sign_up(client, ANN))
+
+    def ban():
+        response = call(client, "POST", f"/admin/users/{ann}/ban", {"reason": "x"}, admin)
+        assert response.status_code == 200, response.body
+
+    after_the_check(services, ban)
+    assert log_in(client, ANN).status_code == 503  # asked again, it reads the ban: 403
+    assert_error(log_in(client, ANN), 403, "account_disabled")
+    sessions = [
+        item
+        for item in table_items(dynamodb, "auth-test")
+        if item.get("session_user_id", {}).get("S") == ann
+    ]
+    assert sessions == []

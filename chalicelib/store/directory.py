@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextvars
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from chalicelib.store.table import USER_SEARCH, Item, Table
@@ -79,6 +78,9 @@ class Directory:
                 Limit=limit,
                 **filters,
             )
+
+        # Imported here: only the admin's search needs threads, never a protected request.
+        from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=SEARCH_SHARDS) as pool:
             pages = list(pool.map(one, shards))
