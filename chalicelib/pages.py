@@ -5,10 +5,12 @@ Jinja2 is imported on the first page render, so JSON API requests never pay for 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalice import Response
 from chalice.app import Request
@@ -39,6 +41,11 @@ NOTICES = {
     "password-set": "Your password was set. Other sessions were signed out.",
     "identity-linked": "The sign-in was connected to your account.",
     "identity-unlinked": "The sign-in was disconnected.",
+    "user-banned": "The user is banned, and every session of theirs was signed out.",
+    "user-unbanned": "The ban was lifted.",
+    "user-signed-out": "Every session of the user was signed out.",
+    "roles-changed": "The user's roles were changed.",
+    "user-deleted": "The user was deleted, and told by mail.",
 }
 
 # Which form field an error belongs to, so its message is shown (and announced) next to it;
@@ -51,6 +58,32 @@ _FIELD_OF_ERROR = {
     "invalid_code": "code",
     "code_expired": "code",
 }
+
+
+class Impersonation(NamedTuple):
+    """Who a page's viewer is signed in as, and the admin behind it: the banner every page
+    shows while an admin impersonates a user."""
+
+    user_email: str
+    admin_email: str
+
+
+# Set by the edge for each page request: finds the viewer's impersonation (reading the session
+# once, if no view has yet). Pages never see sessions themselves.
+_viewer: ContextVar[Callable[[], Impersonation | None] | None] = ContextVar(
+    "page_viewer", default=None
+)
+
+
+def bind_viewer(find: Callable[[], Impersonation | None]) -> Callable[[], None]:
+    """Bind this request's way of finding an impersonation; returns the unbinding."""
+    token = _viewer.set(find)
+    return lambda: _viewer.reset(token)
+
+
+def _impersonation() -> Impersonation | None:
+    find = _viewer.get()
+    return None if find is None else find()
 
 
 @cache
@@ -131,7 +164,11 @@ def render(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> Response:
-    html = _environment().get_template(template).render(base=base_path(request), **context)
+    html = (
+        _environment()
+        .get_template(template)
+        .render(base=base_path(request), impersonation=_impersonation(), **context)
+    )
     return Response(
         body=html,
         status_code=status,

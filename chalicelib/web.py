@@ -310,11 +310,20 @@ def _refuse_lone_surrogates(body: dict[str, Any]) -> None:
 
 def form_fields(request: Request, *names: str) -> list[str]:
     """Fields of an HTML form post; a missing field reads as empty, like an empty input."""
+    fields = _form(request)
+    return [fields.get(name, [""])[0] for name in names]
+
+
+def form_values(request: Request, name: str) -> list[str]:
+    """Every value of a field a form may send many times (checkboxes of one name)."""
+    return _form(request).get(name, [])
+
+
+def _form(request: Request) -> dict[str, list[str]]:
     try:
-        fields = parse_qs(_body_text(request, FORM), keep_blank_values=True, max_num_fields=64)
+        return parse_qs(_body_text(request, FORM), keep_blank_values=True, max_num_fields=64)
     except ValueError:
         raise InvalidRequest("The form has too many fields.") from None
-    return [fields.get(name, [""])[0] for name in names]
 
 
 def _media_type(request: Request) -> str:
@@ -410,6 +419,7 @@ def install(app: Chalice) -> None:
             return edge.finish(error_response(AppError()))
         edge.context = request_context
         reset = _current.set(state)
+        unbind = pages.bind_viewer(lambda: _impersonation(request_context)) if page else None
         try:
             with request_budget():
                 try:
@@ -425,7 +435,20 @@ def install(app: Chalice) -> None:
             response = error_response(AppError())
         finally:
             _current.reset(reset)
+            if unbind is not None:
+                unbind()
         return edge.finish(response)
+
+
+def _impersonation(request_context: RequestContext) -> pages.Impersonation | None:
+    """The banner's facts, for a page viewed in an admin's impersonation session."""
+    try:
+        session = request_context.session()
+    except AppError:
+        return None  # the page itself says what went wrong
+    if session is None or session.impersonator is None:
+        return None
+    return pages.Impersonation(session.user.email, session.impersonator.email)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from chalicelib.routes import (
     account_api,
     account_pages,
     admin_api,
+    admin_pages,
     email_api,
     pages,
     passkeys_api,
@@ -38,6 +39,7 @@ _AREAS = (
     pages,
     account_pages,
     settings_pages,
+    admin_pages,
     social,
 )
 
