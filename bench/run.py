@@ -55,7 +55,7 @@ from chalicelib.oauth import Http
 from chalicelib.passwords import PasswordHasher
 from chalicelib.sessions import token_digest
 from chalicelib.store import CLIENT_CONFIG, TABLE_DEFINITION, create_table
-from chalicelib.store.accounts import claim_pk, user_pk
+from chalicelib.store.accounts import UserRecord, claim_pk, user_pk
 from chalicelib.store.counters import counter_pk
 from chalicelib.store.sessions import SessionRecord, session_pk
 from devtools.calls import CallRecorder
@@ -107,6 +107,7 @@ class Sizes:
     cold_pairs: int  # fresh processes per side, app and baseline alternately
     scale: tuple[int, ...]  # sessions in the table
     listing: tuple[int, ...]  # sessions of one user
+    users: tuple[int, ...] = (1_000, 100_000)  # users for the admin's search
 
 
 FULL = Sizes(
@@ -128,6 +129,7 @@ QUICK = Sizes(
     cold_pairs=2,
     scale=(10, 30),
     listing=(1, 3),
+    users=(20, 60),
 )
 
 
@@ -765,6 +767,73 @@ class Bench:
             "listing ratio": listed[-1].median_ms / listed[0].median_ms,
         }
 
+    # -- 9. the admin's user search ----------------------------------------------------------------
+
+    def admin_search(self) -> dict[str, Any]:
+        """A page of 50 from an email-prefix search, through the app with an admin's session,
+        at each size of `users`: its store calls (one round of parallel Queries, no Scan) and
+        its time, which should stay flat as users grow (store.directory)."""
+        import pyotp
+
+        from devtools.admin import change_roles
+
+        email = f"admin-{uuid.uuid4().hex[:6]}@example.com"
+        token = self.sign_up(email)
+        change_roles(self.services.store, self.settings, email, add=("admin",), remove_all=False)
+        setup = self.request("POST", "/auth/2fa/totp/setup", token, body={"password": PASSWORD})
+        _expect(setup, 200)
+        secret = json.loads(setup["body"])["secret"]
+        code = pyotp.TOTP(secret).at(self.clock.now())
+        enabled = self.request("POST", "/auth/2fa/totp/enable", token, body={"code": code})
+        _expect(enabled, 200)
+        admin = _token(enabled)  # a second factor given in this sign-in
+        event = self.event(
+            "GET",
+            "/admin/users",
+            admin,
+            resource="/admin/users",
+            query={"query": "u", "limit": "50"},
+        )
+        timings: dict[str, Timing] = {}
+        calls: dict[str, list[str]] = {}
+        filled = 0
+        for size in self.sizes.users:
+            self._fill_users(filled, size)
+            filled = size
+            with CallRecorder(self.client) as recorder:
+                response = self.app(event, None)
+                _expect(response, 200)
+                calls[f"{size:,} users"] = recorder.operations
+            if len(json.loads(response["body"])["users"]) < min(50, size):
+                raise RuntimeError("the search's page is short of users")
+            timings[f"{size:,} users"] = self._time(lambda: self.app(event, None), self.sizes.reps)
+        values = list(timings.values())
+        return {
+            "a page of 50 by email prefix": timings,
+            "ratio largest/smallest": values[-1].median_ms / values[0].median_ms,
+            "store calls": calls,
+            "no Scan": all("Scan" not in c for c in calls.values()),
+        }
+
+    def _fill_users(self, start: int, end: int) -> None:
+        """User items as sign-up writes them (store.accounts), the search index's entries."""
+        now = int(time.time())
+        items = []
+        for i in range(start, end):
+            record = UserRecord(
+                user_id=str(uuid.uuid4()),
+                email=f"user{i:06d}@example.com",
+                email_verified=True,
+                two_factor=False,
+                created_at=now,
+            )
+            _claim, user = self.services.store.accounts.create(record, None)
+            items.append(user.params["Item"])
+            if len(items) == 500:
+                self.services.store.table.put_items(items)
+                items = []
+        self.services.store.table.put_items(items)
+
     def _fill_sessions(self, count: int) -> None:
         now = int(time.time())
         sessions = self.services.store.sessions
@@ -941,6 +1010,7 @@ def run(sizes: Sizes, chart: Path) -> dict[str, Any]:
             }
             results["5. scale"] = bench.scale()
             results["6. deployment package"] = package = bench.package_size()
+            results["9. admin search"] = bench.admin_search()
             tokens = bench.access_tokens()
             model = bench.cost_model(package.get("deployment.zip (KiB)", 0))
         finally:

@@ -24,6 +24,7 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
         "6. deployment package",
         "7. cost against Amazon Cognito",
         "8. access tokens",
+        "9. admin search",
         "run",
     }
 
@@ -107,6 +108,13 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     assert tokens["ratio token / GetItem"] > 0
     assert 0 < tokens["signature share of a token"] < 1
     assert tokens["token size (bytes)"] > 0
+
+    search = results["9. admin search"]
+    # The admin's session, then one round of parallel Queries, one per shard of the search
+    # index, at every size.
+    assert all(calls == ["GetItem"] + ["Query"] * 16 for calls in search["store calls"].values())
+    assert search["no Scan"] is True
+    assert search["ratio largest/smallest"] > 0
 
     cost = results["7. cost against Amazon Cognito"]
     assert set(cost["per 1M requests (USD)"]) == {"1M protected requests", "1M logins"}

@@ -33,8 +33,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from chalicelib import runtime
 from chalicelib.openapi import DOCUMENT
 from chalicelib.totp import PERIOD
+from devtools.admin import change_roles
 from devtools.oidc_local import sign_in
 from tests.helpers import PASSWORD, Browser, sign_up_over_http
 from tests.softkey import SoftKey
@@ -63,6 +65,9 @@ PLAIN, PENDING, ON, OWED = "plain", "pending", "on", "owed"
 PASSKEY, PASSKEY_OWED = "passkey", "passkey-owed"
 CONNECTED = "connected"  # a verified account with the local provider's sign-in linked
 STATES = (PLAIN, PENDING, ON, OWED, PASSKEY, PASSKEY_OWED, CONNECTED)
+# For the admin's operations: an admin (the role granted as devtools.admin does) whose session
+# turned on its authenticator app a moment ago (a second factor given, re-authenticated).
+ADMIN = "admin"
 
 
 class Account(NamedTuple):
@@ -117,9 +122,12 @@ def open_account(live_server: Any, state: str) -> Account:
         return Account(browser, secret, None, email)
     # This step is used up: an example's code is the next step's, which the service accepts.
     code = pyotp.TOTP(secret).now()
+    if state == ADMIN:
+        services = runtime.get()
+        change_roles(services.store, services.settings, email, add=("admin",), remove_all=False)
     enabled = browser.post(f"{url}/auth/2fa/totp/enable", json={"code": code})
     assert enabled.status_code == 200, enabled.text
-    if state == ON:
+    if state in (ON, ADMIN):
         return Account(browser, secret, None, email)
     again = Browser()
     login = again.post(f"{url}/auth/login", json=credentials)
@@ -228,6 +236,27 @@ def passkey_answer(path: str, account: Account, url: str) -> dict[str, Any] | No
     return None
 
 
+def act_on_a_user(case: Any, fields: set[str], live_server: Any) -> None:
+    """An admin operation on a real user (a fresh account), with what its body needs to
+    succeed: a reason, a role that exists, the box ticked, the admin's password."""
+    if "user_id" in case.path_parameters:
+        target = open_account(live_server, PLAIN)
+        session = target.browser.get(f"{live_server.url}/auth/session").json()
+        case.path_parameters["user_id"] = session["user"]["id"]
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    wanted = {
+        "reason": "contract",
+        "roles": ["support"],
+        "role": "support",
+        "confirm": "yes",
+        "password": PASSWORD,
+    }
+    body.update({name: value for name, value in wanted.items() if name in fields})
+    body.pop("until", None)
+
+
 def sign_in_with_a_mailed_code(case: Any, live_server: Any) -> None:
     """A code mailed to a fresh address, read from the outbox, with that address."""
     email = f"contract-code-{uuid.uuid4().hex[:12]}@example.com"
@@ -274,6 +303,9 @@ def test_every_operation_keeps_its_contract(path, method, live_server, configure
         bearer = n // 4 % 2 == 1  # every other signed-in example: the token transport
         if protected and n % 4 == 0:
             present(case, open_account(live_server, PLAIN), bearer=bearer)
+        elif path.startswith("/admin") and n % 4 == 2:
+            present(case, open_account(live_server, ADMIN), bearer=bearer)
+            act_on_a_user(case, fields, live_server)
         elif protected and n % 4 == 2:
             account = open_account(live_server, STATES[n // 4 % len(STATES)])
             present(case, account, bearer=bearer)

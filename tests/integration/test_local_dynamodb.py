@@ -33,7 +33,7 @@ def test_moto_server_stands_in_without_java():
         client = _client(server.endpoint)
         assert create_table(client, "dev-table") is True
         indexes = client.describe_table(TableName="dev-table")["Table"]["GlobalSecondaryIndexes"]
-        assert [index["IndexName"] for index in indexes] == ["user_session_keys"]
+        assert [index["IndexName"] for index in indexes] == ["user_session_keys", "user_search"]
     finally:
         server.stop()
 
