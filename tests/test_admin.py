@@ -380,12 +380,16 @@ def test_impersonation_names_the_admin_lasts_an_hour_and_changes_nothing(client,
     assert_error(call(client, "GET", "/auth/session", token=acting), 401, "unauthenticated")
 
 
-def test_logging_out_ends_an_impersonation(client, clock, services):
+def test_logging_out_ends_an_impersonation(client, clock, services, audit):
     admin = admin_session(client, clock, services)
+    ann = user_id_of(client, admin)
     bob = user_id_of(client, sign_up(client, BOB))
     response = call(client, "POST", f"/admin/users/{bob}/impersonate", {"reason": "x"}, admin)
     acting = session_token(response)
+    audit.lines.clear()
     assert call(client, "POST", "/auth/logout", token=acting).status_code == 204
+    ended = [line for line in audit.lines if line["event"] == "admin_impersonation_ended"]
+    assert [(line["user_id"], line["actor_id"]) for line in ended] == [(bob, ann)]
     assert_error(call(client, "GET", "/auth/session", token=acting), 401, "unauthenticated")
 
 
@@ -455,3 +459,47 @@ def test_a_login_checked_just_before_a_ban_gets_no_session(client, clock, servic
         if item.get("session_user_id", {}).get("S") == ann
     ]
     assert sessions == []
+
+
+def test_every_admin_action_is_audited_with_actor_subject_and_reason(
+    client, clock, services, audit
+):
+    admin = admin_session(client, clock, services)
+    ann = user_id_of(client, admin)
+    bob = user_id_of(client, sign_up(client, BOB))
+    audit.lines.clear()
+    call(client, "GET", "/admin/users?query=bo", token=admin)
+    call(client, "GET", f"/admin/users/{bob}", token=admin)
+    call(client, "POST", f"/admin/users/{bob}/ban", {"reason": "chargebacks"}, admin)
+    call(client, "POST", f"/admin/users/{bob}/unban", None, admin)
+    call(client, "PUT", f"/admin/users/{bob}/roles", {"roles": ["support"]}, admin)
+    call(client, "PUT", f"/admin/users/{bob}/roles", {"roles": []}, admin)
+    call(client, "POST", f"/admin/users/{bob}/sign-out", None, admin)
+    call(client, "POST", f"/admin/users/{bob}/impersonate", {"reason": "ticket 7"}, admin)
+    admin_lines = [line for line in audit.lines if line["event"].startswith("admin_")]
+    assert [line["event"] for line in admin_lines] == [
+        "admin_users_searched",
+        "admin_user_viewed",
+        "admin_user_banned",
+        "admin_user_unbanned",
+        "admin_roles_changed",
+        "admin_roles_changed",
+        "admin_user_signed_out",
+        "admin_impersonation_started",
+    ]
+    assert all(line["actor_id"] == ann for line in admin_lines)
+    assert all(line["user_id"] == bob for line in admin_lines[1:])
+    assert admin_lines[2]["reason"] == "chargebacks"
+    assert admin_lines[-1]["reason"] == "ticket 7"
+
+
+def test_no_field_a_user_writes_becomes_a_role_or_a_claim(client, clock, services):
+    body = {"email": BOB, "password": PASSWORD, "roles": ["admin"], "role_names": ["admin"]}
+    signed_up = call(client, "POST", "/auth/signup", body)
+    assert signed_up.json_body["user"]["roles"] == []
+    token = session_token(signed_up)
+    assert call(client, "GET", "/admin/users", token=token).status_code == 403
+    issued = call(client, "POST", "/auth/token", {"audience": "api"}, token)
+    claims = jwt.decode(issued.json_body["access_token"], options={"verify_signature": False})
+    assert (claims["roles"], claims["permissions"]) == ([], [])
+    assert "act" not in claims

@@ -99,6 +99,13 @@ def log_out(ctx: RequestContext) -> None:
     ended = ctx.sign_out()
     if ended is not None:
         ctx.audit(Event.LOGOUT, ended.user.id)
+        if ended.impersonator is not None:
+            ctx.audit(
+                Event.ADMIN_IMPERSONATION_ENDED,
+                ended.user.id,
+                actor_id=ended.impersonator.id,
+                session_id=ended.id,
+            )
 
 
 def change_password(ctx: RequestContext, current_password: str | None, new_password: str) -> User:
