@@ -25,33 +25,26 @@ from chalicelib.audit import AuditLog, Event
 from chalicelib.clock import SystemClock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.errors import AppError
-from chalicelib.roles import ROLES_GRANT, Roles, normalize_roles
+from chalicelib.flows.admin import role_change
+from chalicelib.roles import Roles, normalize_roles
 from chalicelib.sessions import SessionManager
 from chalicelib.store import ADMIN_CLIENT_CONFIG, Store, open_store
 from chalicelib.store.directory import SEARCH_SHARD, search_shard
 from chalicelib.store.table import update
 from chalicelib.users import normalize_email
-from devtools.dynamodb_local import local_aws_env
+from devtools.dynamodb_local import local_client
 from devtools.stage import ENDPOINT_FILE, stage_environment
 
 
 def _client(stage: str) -> Any:
     if stage != "local":
         return boto3.client("dynamodb", config=ADMIN_CLIENT_CONFIG)
-    env = local_aws_env()
     endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
     if endpoint is None and ENDPOINT_FILE.exists():
         endpoint = ENDPOINT_FILE.read_text(encoding="utf-8").strip()
     if endpoint is None:
         raise SystemExit("admin: no local DynamoDB: run `make dev` first")
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        config=ADMIN_CLIENT_CONFIG,
-    )
+    return local_client(endpoint)
 
 
 def change_roles(
@@ -69,13 +62,7 @@ def change_roles(
         raise SystemExit(f"admin: no account has the address {address}")
     (item,) = store.table.read(store.accounts.user(credentials.user_id))
     wanted = () if remove_all else normalize_roles((*item.roles, *add))
-    writes = store.accounts.roles_changed(item, wanted)
-    was, will = roles.grants(item.roles, ROLES_GRANT), roles.grants(wanted, ROLES_GRANT)
-    if was and not will:
-        writes.append(store.granters.remove(item.user_id))
-    elif will and not was and item.ban is None:
-        writes.append(store.granters.add(item.user_id))
-    store.table.commit(*writes)
+    store.table.commit(*role_change(store, roles, item, wanted))
     SessionManager(store, settings, SystemClock()).set_roles(item.user_id, wanted)
     AuditLog(SystemClock()).record(
         Event.ADMIN_ROLES_GRANTED_BY_OPERATOR,

@@ -23,9 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-import boto3
-
-from chalicelib.store import ADMIN_CLIENT_CONFIG, create_table
+from chalicelib.store import create_table
 from devtools.dynamodb_local import (
     ROOT,
     DynamoDBLocal,
@@ -33,6 +31,7 @@ from devtools.dynamodb_local import (
     die_with_parent,
     java_available,
     local_aws_env,
+    local_client,
     stop_process,
 )
 from devtools.oidc_local import PROVIDER_ID, LocalOpenIDProvider
@@ -117,14 +116,7 @@ def main() -> int:
             # For `python -m devtools.admin ... --stage local`, which finds it here.
             ENDPOINT_FILE.parent.mkdir(parents=True, exist_ok=True)
             ENDPOINT_FILE.write_text(database.endpoint + "\n", encoding="utf-8")
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
-            region_name=env["AWS_DEFAULT_REGION"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            config=ADMIN_CLIENT_CONFIG,
-        )
+        client = local_client(env["AWS_ENDPOINT_URL_DYNAMODB"])
         table = env["TABLE_NAME"]
         created = create_table(client, table)
         print(f"Table {table} {'created' if created else 'already exists'}", flush=True)

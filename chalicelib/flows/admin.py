@@ -41,9 +41,11 @@ from chalicelib.roles import (
     USERS_IMPERSONATE,
     USERS_READ,
     USERS_SIGN_OUT,
+    Roles,
     normalize_roles,
 )
 from chalicelib.sessions import Impersonator, Session, SessionSummary
+from chalicelib.store import Store
 from chalicelib.store.accounts import BANNED_FOREVER, Ban, UserItem
 from chalicelib.store.directory import Found, Listed
 from chalicelib.store.identities import IdentityRecord
@@ -83,16 +85,22 @@ def _actor(ctx: RequestContext, permission: str, *, change: bool = True) -> Sess
 
 def _target(ctx: RequestContext, actor: Session, user_id: str, *, self_ok: bool) -> UserItem:
     """The user acted on, if the actor may act on them (they hold nothing the actor lacks)."""
+    if not self_ok and user_id == actor.user.id:
+        raise InvalidRequest("Not on your own account: use your own settings for that.")
+    item = _user(ctx, user_id)
+    if not ctx.services.roles.may_act_on(actor.user.roles, item.roles):
+        raise InsufficientPermissions()
+    return item
+
+
+def _user(ctx: RequestContext, user_id: str) -> UserItem:
+    """The user item of `user_id`, or 404 (for anything that is not a user id too)."""
     store = ctx.services.store
     if not _USER_ID.fullmatch(user_id):
         raise NotFound("There is no user with this id.")
-    if not self_ok and user_id == actor.user.id:
-        raise InvalidRequest("Not on your own account: use your own settings for that.")
     (item,) = store.table.read(store.accounts.user(user_id))
     if item is None:
         raise NotFound("There is no user with this id.")
-    if not ctx.services.roles.may_act_on(actor.user.roles, item.roles):
-        raise InsufficientPermissions()
     return item
 
 
@@ -184,11 +192,7 @@ def _cursor_after(cursor: str | None, query: str) -> str | None:
 def view(ctx: RequestContext, user_id: str) -> UserDetails:
     actor = _actor(ctx, USERS_READ, change=False)
     store = ctx.services.store
-    if not _USER_ID.fullmatch(user_id):
-        raise NotFound("There is no user with this id.")
-    (item,) = store.table.read(store.accounts.user(user_id))
-    if item is None:
-        raise NotFound("There is no user with this id.")
+    item = _user(ctx, user_id)
     ctx.audit(Event.ADMIN_USER_VIEWED, user_id, actor_id=actor.user.id)
     identities = [
         record for record in store.identities.all_of(item.identities) if record.user_id == user_id
@@ -282,14 +286,9 @@ def set_roles(ctx: RequestContext, user_id: str, roles: list[str]) -> tuple[str,
     if not ctx.services.roles.may_grant(actor.user.roles, changed):
         raise InsufficientPermissions()
     store = ctx.services.store
-    writes = store.accounts.roles_changed(item, wanted)
+    writes = role_change(store, ctx.services.roles, item, wanted)
     if item.user_id != actor.user.id:  # its own change already holds on its roles as read
         writes.append(_standing(ctx, actor))
-    was, will = _grants(ctx, item.roles), _grants(ctx, wanted)
-    if was and not will:
-        writes.append(store.granters.remove(item.user_id))
-    elif will and not was and item.ban is None:
-        writes.append(store.granters.add(item.user_id))
     store.table.commit(*writes)
     ctx.services.sessions.set_roles(item.user_id, wanted)
     ctx.audit(
@@ -299,6 +298,19 @@ def set_roles(ctx: RequestContext, user_id: str, roles: list[str]) -> tuple[str,
         roles=",".join(wanted) or "-",
     )
     return wanted
+
+
+def role_change(store: Store, roles: Roles, item: UserItem, wanted: tuple[str, ...]) -> list[Write]:
+    """The writes that make `wanted` the account's roles (the admin API's and the operator's
+    devtools.admin alike): both of its items, and its place among those who grant roles
+    (never the last to go: LastAdmin; a banned account takes none)."""
+    writes = store.accounts.roles_changed(item, wanted)
+    was, will = roles.grants(item.roles, ROLES_GRANT), roles.grants(wanted, ROLES_GRANT)
+    if was and not will:
+        writes.append(store.granters.remove(item.user_id))
+    elif will and not was and item.ban is None:
+        writes.append(store.granters.add(item.user_id))
+    return writes
 
 
 def delete(ctx: RequestContext, user_id: str) -> None:

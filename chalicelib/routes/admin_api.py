@@ -11,7 +11,6 @@ from chalicelib import web
 from chalicelib.clock import isoformat
 from chalicelib.errors import InvalidRequest
 from chalicelib.flows import admin
-from chalicelib.roles import normalize_roles
 from chalicelib.routes.shapes import impersonator_json, no_content, session_json, user_json
 from chalicelib.store.accounts import BANNED_FOREVER, Ban
 from chalicelib.store.directory import Listed
@@ -142,7 +141,7 @@ def sign_out_user(user_id: str) -> Response:
 @web.account_required
 def set_roles(user_id: str) -> dict[str, Any]:
     roles = web.json_string_list("roles")
-    return {"roles": list(normalize_roles(admin.set_roles(web.context(), user_id, roles)))}
+    return {"roles": list(admin.set_roles(web.context(), user_id, roles))}
 
 
 @blueprint.route("/admin/users/{user_id}", methods=["DELETE"])
