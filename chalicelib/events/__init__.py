@@ -1,0 +1,43 @@
+"""Events: what happened to a user, derived from the table's own DynamoDB Stream.
+
+A change and its event are one write because the event is read from the change itself: the
+stream holds exactly the writes that landed, so a write that failed has no event and no write
+lands without one. The consumer (chalicelib.events.consumer, a Lambda function of its own fed
+by the stream) turns each stream record into events, numbers each user's events (`seq`), keeps
+them for EVENT_RETENTION, and hands each to the webhooks and the team's reactions
+(chalicelib.events.delivery, through an SQS FIFO queue). Requests pay nothing for it.
+
+This module is the catalogue alone, cheap to import: the API reads a user's events through
+chalicelib.store; nothing here loads on a protected request.
+"""
+
+from __future__ import annotations
+
+# Every event type a webhook or a reaction may subscribe to (docs/events.md: the payloads).
+EVENT_TYPES: tuple[str, ...] = (
+    "user.created",
+    "user.updated",
+    "user.deleted",
+    "user.email_verified",
+    "user.password_changed",
+    "user.two_factor_enabled",
+    "user.two_factor_disabled",
+    "user.passkey_added",
+    "user.passkey_removed",
+    "user.identity_linked",
+    "user.identity_unlinked",
+    "user.banned",
+    "user.unbanned",
+    "user.roles_changed",
+    "session.created",
+    "session.revoked",
+    "impersonation.started",
+)
+
+# The item families whose changes are events: the stream's event source mapping lets only
+# these through (FilterCriteria), so the consumer's own writes never invoke it.
+STREAM_FAMILIES: tuple[str, ...] = ("USER#", "EMAIL#", "SESSION#")
+
+# The Lambda handlers `make package` adds beside the API's, from the same zip.
+CONSUMER_HANDLER = "chalicelib.events.consumer.handler"
+DELIVERY_HANDLER = "chalicelib.events.delivery.handler"
