@@ -66,6 +66,7 @@ class Event(StrEnum):
     # where one is given.
     ADMIN_USERS_SEARCHED = "admin_users_searched"
     ADMIN_USER_VIEWED = "admin_user_viewed"
+    ADMIN_USER_EVENTS_VIEWED = "admin_user_events_viewed"
     ADMIN_USER_BANNED = "admin_user_banned"
     ADMIN_USER_UNBANNED = "admin_user_unbanned"
     ADMIN_USER_SIGNED_OUT = "admin_user_signed_out"

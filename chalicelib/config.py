@@ -79,6 +79,11 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   (chalicelib.roles; docs/admin.md).
 - ADMIN_MFA_REQUIRED (true): the admin API and pages need a session that gave a second factor
   or a passkey when it signed in (403 admin_mfa_required).
+- EVENT_RETENTION (90d): how long each user's events are kept (GET /auth/events; the table's
+  TTL removes them after), at least a day (chalicelib.events; docs/events.md).
+- WEBHOOK_QUEUE_URL (unset): the SQS FIFO queue that carries each event to each webhook and
+  reaction (the template's WebhookQueue; `make dev` runs its own). Unset: events are kept,
+  and delivered to no one.
 """
 
 from __future__ import annotations
@@ -176,6 +181,8 @@ class Settings:
     # role -> permissions, the stage's own (ROLES); the built-in ones are chalicelib.roles'
     roles: tuple[tuple[str, frozenset[str]], ...] = ()
     admin_mfa_required: bool = True
+    event_retention: timedelta = timedelta(days=90)
+    webhook_queue_url: str | None = None
 
     @property
     def emailed_codes_sign_in(self) -> bool:
@@ -229,6 +236,8 @@ class Settings:
             if not re.fullmatch(r"[\w .'-]{1,64}", value):
                 raise ConfigError(f"{name} may hold letters, digits, spaces and .'- only")
         self._check_access_tokens()
+        if self.event_retention < timedelta(days=1):
+            raise ConfigError("EVENT_RETENTION must be at least 1d")
 
     def _check_access_tokens(self) -> None:
         if not self.access_token_audiences:
@@ -324,6 +333,8 @@ class Settings:
             ),
             roles=_roles(env),
             admin_mfa_required=_flag(env, "ADMIN_MFA_REQUIRED", defaults.admin_mfa_required),
+            event_retention=_duration(env, "EVENT_RETENTION", defaults.event_retention),
+            webhook_queue_url=env.get("WEBHOOK_QUEUE_URL") or None,
         )
 
 

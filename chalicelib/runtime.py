@@ -51,6 +51,7 @@ class Services:
     provider_http: Http | None = None  # None: the providers' own (chalicelib.oauth)
     sleep: Callable[[float], None] = time.sleep  # the store's waits between retries
     pause: Callable[[float], None] = _pause  # the flows' waits; tests pass one that records
+    queue_client: Any = None  # SQS's; None: the stage's own, made on first use
 
     @cached_property
     def store(self) -> Store:
@@ -105,6 +106,13 @@ class Services:
     def roles(self) -> Roles:
         """The built-in roles and the stage's own (ROLES)."""
         return Roles(dict(self.settings.roles))
+
+    @cached_property
+    def queue(self) -> Any:
+        """SQS's client, for the delivery queue (the events' consumer, the admin's replay)."""
+        from chalicelib import aws
+
+        return self.queue_client or aws.client("sqs", aws.BOUNDED)
 
     @cached_property
     def tokens(self) -> AccessTokens:

@@ -228,6 +228,20 @@ def client_ip(request: Request, header: str | None = None) -> str:
     return source_address(peer, request.headers, header)
 
 
+def query_param(name: str) -> str | None:
+    return (current_request().query_params or {}).get(name)
+
+
+def query_limit(maximum: int) -> int | None:
+    """The `limit` query parameter of a listing (None: the listing's default)."""
+    text = query_param("limit")
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 3:
+        raise InvalidRequest(f"limit is a whole number from 1 to {maximum}.")
+    return int(text)
+
+
 def json_fields(*names: str) -> list[str]:
     """The named string fields of the current request's JSON body (parsed once per request)."""
     return string_fields(_body(), *names)

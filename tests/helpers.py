@@ -155,3 +155,37 @@ def sign_up_over_http(
         response = browser.post(f"{url}/auth/email/verify", json={"code": code})
         assert response.status_code == 200, response.text
     return browser
+
+
+class MotoStream:
+    """The moto table's DynamoDB Stream, in Lambda's shape, as the consumer is fed it: each
+    call of `records()` returns what was written since the last. moto stamps records with the
+    real time; `clock` (the tests' fake one) stamps them instead."""
+
+    def __init__(self, table: str, clock: Any = None) -> None:
+        self.table = table
+        self.clock = clock
+        self._seen = 0
+
+    def records(self) -> list[dict[str, Any]]:
+        import copy
+
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        from devtools.streams import lambda_record
+
+        shard = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[self.table].stream_shard
+        new = shard.items[self._seen :]
+        self._seen += len(new)
+        shaped = [lambda_record(copy.deepcopy(item.record), "arn:moto") for item in new]
+        if self.clock is not None:
+            for record in shaped:
+                record["dynamodb"]["ApproximateCreationDateTime"] = self.clock.now()
+        return shaped
+
+    def consume(self, services: Any) -> None:
+        """Feed what arrived to the consumer, as one batch that must succeed."""
+        from chalicelib.events.consumer import consume
+
+        assert consume(services, self.records()) == {"batchItemFailures": []}

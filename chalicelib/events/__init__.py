@@ -13,6 +13,13 @@ chalicelib.store; nothing here loads on a protected request.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.clock import isoformat
+
+if TYPE_CHECKING:
+    from chalicelib.store.events import EventRecord
+
 # Every event type a webhook or a reaction may subscribe to (docs/events.md: the payloads).
 EVENT_TYPES: tuple[str, ...] = (
     "user.created",
@@ -41,3 +48,16 @@ STREAM_FAMILIES: tuple[str, ...] = ("USER#", "EMAIL#", "SESSION#")
 # The Lambda handlers `make package` adds beside the API's, from the same zip.
 CONSUMER_HANDLER = "chalicelib.events.consumer.handler"
 DELIVERY_HANDLER = "chalicelib.events.delivery.handler"
+
+
+def payload(event: EventRecord) -> dict[str, Any]:
+    """The event as webhooks, reactions and GET /auth/events show it."""
+    seconds, millis = divmod(event.occurred_at, 1000)
+    return {
+        "id": event.id,
+        "type": event.type,
+        "occurred_at": isoformat(seconds).removesuffix("Z") + f".{millis:03d}Z",
+        "user_id": event.user_id,
+        "seq": event.seq,
+        "data": event.data,
+    }

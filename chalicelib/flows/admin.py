@@ -29,11 +29,12 @@ from chalicelib.errors import (
     ServiceUnavailable,
     UnknownRole,
 )
-from chalicelib.flows import signin
+from chalicelib.flows import activity, signin
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.mail import Kind
 from chalicelib.roles import (
     ADMIN_PERMISSIONS,
+    AUDIT_READ,
     MAX_ROLES,
     ROLES_GRANT,
     USERS_BAN,
@@ -203,6 +204,19 @@ def view(ctx: RequestContext, user_id: str) -> UserDetails:
         identities,
         store.passkeys.all_of(item),
     )
+
+
+def user_events(
+    ctx: RequestContext, user_id: str, cursor: str | None, limit: int | None
+) -> activity.EventPage:
+    """A user's events, kept for EVENT_RETENTION: a deleted user's too (the id alone is
+    checked, for its shape)."""
+    actor = _actor(ctx, AUDIT_READ, change=False)
+    if not _USER_ID.fullmatch(user_id):
+        raise NotFound("There is no user with this id.")
+    found = activity.page_of(ctx, user_id, cursor, limit)
+    ctx.audit(Event.ADMIN_USER_EVENTS_VIEWED, user_id, actor_id=actor.user.id)
+    return found
 
 
 # -- changing -----------------------------------------------------------------------------

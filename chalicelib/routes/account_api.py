@@ -8,7 +8,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import web
 from chalicelib.clock import isoformat
-from chalicelib.flows import codes, signin
+from chalicelib.flows import activity, codes, signin
 from chalicelib.routes.shapes import (
     accepted,
     impersonator_json,
@@ -83,6 +83,15 @@ def session() -> dict[str, Any]:
             "impersonator": impersonator_json(current.impersonator),
         },
     }
+
+
+@blueprint.route("/auth/events", methods=["GET"])
+@web.account_required
+def list_events() -> dict[str, Any]:
+    found = activity.own_events(
+        web.context(), web.query_param("cursor"), web.query_limit(activity.MAX_PAGE)
+    )
+    return {"events": found.events, "next_cursor": found.next_cursor}
 
 
 @blueprint.route("/auth/sessions", methods=["GET"])

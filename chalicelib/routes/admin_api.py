@@ -9,27 +9,13 @@ from chalice import Blueprint, Response
 
 from chalicelib import web
 from chalicelib.clock import isoformat
-from chalicelib.errors import InvalidRequest
-from chalicelib.flows import admin
+from chalicelib.flows import activity, admin
 from chalicelib.routes.shapes import impersonator_json, no_content, session_json, user_json
 from chalicelib.store.accounts import BANNED_FOREVER, Ban
 from chalicelib.store.directory import Listed
 from chalicelib.users import user_of_item
 
 blueprint = Blueprint(__name__)
-
-
-def _query(name: str) -> str | None:
-    return (web.current_request().query_params or {}).get(name)
-
-
-def _limit() -> int | None:
-    text = _query("limit")
-    if text is None:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 3:
-        raise InvalidRequest(f"limit is a whole number from 1 to {admin.MAX_PAGE}.")
-    return int(text)
 
 
 def _until_json(until: int) -> str | None:
@@ -60,17 +46,25 @@ def _ban_json(ban: Ban | None, now: int) -> dict[str, Any] | None:
     }
 
 
+@blueprint.route("/admin/users/{user_id}/events", methods=["GET"])
+@web.account_required
+def user_events(user_id: str) -> dict[str, Any]:
+    limit = web.query_limit(activity.MAX_PAGE)
+    found = admin.user_events(web.context(), user_id, web.query_param("cursor"), limit)
+    return {"events": found.events, "next_cursor": found.next_cursor}
+
+
 @blueprint.route("/admin/users", methods=["GET"])
 @web.account_required
 def search_users() -> dict[str, Any]:
-    query = _query("query") or ""
+    query = web.query_param("query") or ""
     found = admin.search(
         web.context(),
         query,
-        role=_query("role") or None,
-        status=_query("status") or None,
-        cursor=_query("cursor") or None,
-        limit=_limit(),
+        role=web.query_param("role") or None,
+        status=web.query_param("status") or None,
+        cursor=web.query_param("cursor") or None,
+        limit=web.query_limit(admin.MAX_PAGE),
     )
     now = web.context().services.clock.now()
     return {

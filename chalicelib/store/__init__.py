@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from chalicelib.store.accounts import AccountItems
 from chalicelib.store.counters import CounterItems
 from chalicelib.store.directory import Directory
+from chalicelib.store.events import EventItems
 from chalicelib.store.granters import GranterItems
 from chalicelib.store.identities import IdentityItems
 from chalicelib.store.passkeys import PasskeyItems
@@ -26,6 +27,7 @@ from chalicelib.store.table import (
     IAM_TABLE_ACTIONS,
     SESSIONS_BY_USER,
     TABLE_DEFINITION,
+    USER_EVENTS,
     USER_SEARCH,
     Table,
     create_table,
@@ -41,6 +43,7 @@ __all__ = [
     "IAM_TABLE_ACTIONS",
     "SESSIONS_BY_USER",
     "TABLE_DEFINITION",
+    "USER_EVENTS",
     "USER_SEARCH",
     "Store",
     "create_table",
@@ -61,6 +64,7 @@ class Store(NamedTuple):
     identities: IdentityItems
     directory: Directory
     granters: GranterItems
+    events: EventItems
 
 
 def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
@@ -76,4 +80,5 @@ def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = ti
         identities=IdentityItems(table),
         directory=Directory(table),
         granters=GranterItems(),
+        events=EventItems(table),
     )

@@ -8,6 +8,7 @@
   banned_at, ban_reason, banned_by; absent: not banned); and search_shard, its partition in
   the admin search index (store.directory). Read whole as a `UserItem`.
 - email claim: pk `EMAIL#<normalised email>`; user_id, password_hash (absent: no password),
+  password_rehashed (true: the hash was last written by a rehash at sign-in, not a change),
   email_verified, two_factor, role_names and banned_until (copies, for sign-in), devices (a map
   from the digest of a known browser's device cookie to when it stops being known:
   chalicelib.throttle). It makes an email belong to at
@@ -183,6 +184,7 @@ class AccountItems:
             {":user_id": {"S": user_id}},
             password_hash=password_hash,
             two_factor=two_factor,
+            remove=("password_rehashed",) if password_hash is not None else (),
         )
 
     def update_user(
@@ -207,9 +209,15 @@ class AccountItems:
         verified, so it never overwrites a password set meanwhile."""
         return _after_check(
             credentials,
-            "SET password_hash = :new",
+            # The mark tells the event stream this is no password change (chalicelib.events):
+            # every write of a new password removes it.
+            "SET password_hash = :new, password_rehashed = :t",
             "password_hash = :old",
-            {":new": {"S": new_hash}, ":old": {"S": str(credentials.password_hash)}},
+            {
+                ":new": {"S": new_hash},
+                ":old": {"S": str(credentials.password_hash)},
+                ":t": {"BOOL": True},
+            },
         )
 
     def know_device(self, credentials: Credentials, digest: str, until: int, now: int) -> Write:
@@ -271,10 +279,14 @@ class AccountItems:
         false, true = {"BOOL": False}, {"BOOL": True}
         claim_values = {":u": {"S": account.user_id}, ":t": true, ":f": false}
         # Browsers known for the squatter's password (chalicelib.throttle) are known no more.
-        claim_update = "SET email_verified = :t, two_factor = :f REMOVE password_hash, devices"
+        claim_update = (
+            "SET email_verified = :t, two_factor = :f"
+            " REMOVE password_hash, password_rehashed, devices"
+        )
         if password_hash is not None:
             claim_update = (
-                "SET email_verified = :t, two_factor = :f, password_hash = :h REMOVE devices"
+                "SET email_verified = :t, two_factor = :f, password_hash = :h"
+                " REMOVE password_rehashed, devices"
             )
             claim_values[":h"] = {"S": password_hash}
         passkeys, passkey_values = _exactly("passkeys", account.passkeys, "p")
@@ -453,9 +465,16 @@ def _after_check(credentials: Credentials, expression: str, condition: str, valu
     )
 
 
-def _set(pk: str, condition: str, condition_values: Item, **attributes: str | bool | None) -> Write:
-    """An update that sets the attributes given (None: leave that attribute alone), only while
-    `condition` holds: an update must never re-create a deleted item."""
+def _set(
+    pk: str,
+    condition: str,
+    condition_values: Item,
+    remove: tuple[str, ...] = (),
+    **attributes: str | bool | None,
+) -> Write:
+    """An update that sets the attributes given (None: leave that attribute alone) and removes
+    those of `remove`, only while `condition` holds: an update must never re-create a deleted
+    item."""
     values: Item = {}
     for name, value in attributes.items():
         if isinstance(value, bool):
@@ -464,9 +483,12 @@ def _set(pk: str, condition: str, condition_values: Item, **attributes: str | bo
             values[name] = {"S": value}
     if not values:
         raise ValueError("nothing to set")
+    expression = "SET " + ", ".join(f"{name} = :{name}" for name in values)
+    if remove:
+        expression += " REMOVE " + ", ".join(remove)
     return update(
         pk,
-        "SET " + ", ".join(f"{name} = :{name}" for name in values),
+        expression,
         condition,
         values={**condition_values, **{f":{name}": value for name, value in values.items()}},
         on_condition_failed=Unauthenticated,

@@ -25,7 +25,12 @@ from chalicelib.errors import AppError, ServiceUnavailable
 
 SESSIONS_BY_USER = "user_session_keys"
 USER_SEARCH = "user_search"
+USER_EVENTS = "user_events"
 TTL_ATTRIBUTE = "expires_at"
+# The table's stream, which chalicelib.events turns into events. CreateTable's shape; the
+# template's AWS::DynamoDB::Table says StreamViewType alone (devtools.package).
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
+LOCAL_STREAM_SPECIFICATION = {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE}
 
 # The one table definition. Its keys read the same in the CreateTable API and in a
 # CloudFormation AWS::DynamoDB::Table, so local setup and deployment both build from it.
@@ -36,6 +41,8 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "created_at", "AttributeType": "N"},
         {"AttributeName": "search_shard", "AttributeType": "S"},
         {"AttributeName": "email", "AttributeType": "S"},
+        {"AttributeName": "event_user_id", "AttributeType": "S"},
+        {"AttributeName": "event_seq", "AttributeType": "N"},
     ],
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
     "GlobalSecondaryIndexes": [
@@ -65,6 +72,16 @@ TABLE_DEFINITION: dict[str, Any] = {
                 "ProjectionType": "INCLUDE",
                 "NonKeyAttributes": ["role_names", "banned_until", "email_verified", "created_at"],
             },
+        },
+        {
+            # Each user's events in order (store.events): event items alone carry these keys.
+            # ALL: an event is small and written once, and its log is read whole.
+            "IndexName": USER_EVENTS,
+            "KeySchema": [
+                {"AttributeName": "event_user_id", "KeyType": "HASH"},
+                {"AttributeName": "event_seq", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
         },
     ],
     "BillingMode": "PAY_PER_REQUEST",
@@ -432,7 +449,9 @@ def create_table(client: Any, table_name: str) -> bool:
     definition = dict(TABLE_DEFINITION)
     ttl = definition.pop("TimeToLiveSpecification")
     try:
-        client.create_table(TableName=table_name, **definition)
+        client.create_table(
+            TableName=table_name, StreamSpecification=LOCAL_STREAM_SPECIFICATION, **definition
+        )
         created = True
     except ClientError as error:
         if error_code(error) != "ResourceInUseException":
@@ -441,10 +460,18 @@ def create_table(client: Any, table_name: str) -> bool:
     client.get_waiter("table_exists").wait(TableName=table_name)
     if not created:
         _add_missing_indexes(client, table_name, definition)
+        _enable_stream(client, table_name)
     status = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
     if status.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
         client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
     return created
+
+
+def _enable_stream(client: Any, table_name: str) -> None:
+    """A table made before events (a `make dev` table kept in .dynamodb/) gets its stream."""
+    described = client.describe_table(TableName=table_name)["Table"]
+    if not described.get("StreamSpecification", {}).get("StreamEnabled"):
+        client.update_table(TableName=table_name, StreamSpecification=LOCAL_STREAM_SPECIFICATION)
 
 
 def _add_missing_indexes(client: Any, table_name: str, definition: dict[str, Any]) -> None:
