@@ -61,6 +61,7 @@ class Event(StrEnum):
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
     ACCESS_TOKEN_ISSUED = "access_token_issued"  # noqa: S105 (an event name)
+    WEBHOOK_GAVE_UP = "webhook_gave_up"  # a delivery past WEBHOOK_GIVE_UP: its endpoint failing
     LOGIN_REFUSED_BANNED = "login_refused_banned"
     # The admin API's: each names the actor (`actor_id`), the subject (`user_id`) and a reason
     # where one is given.

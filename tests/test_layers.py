@@ -23,6 +23,8 @@ def layer_of(module: str) -> str:
         return "base"  # the package's own (empty) __init__
     if parts[0] in ("store", "flows", "routes"):
         return parts[0]
+    if parts[:2] in (["events", "consumer"], ["events", "delivery"]):
+        return "routes"  # Lambda functions' entry points, each built on the runtime as app.py
     if parts[0] in BASE:
         return "base"
     if parts[0] in ("runtime", "web"):

@@ -12,6 +12,7 @@ MaximumRetryAttempts) a record goes to the failure queue.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.events import payload, targets
@@ -28,13 +29,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return consume(runtime.get(), event.get("Records", []))
 
 
-def consume(services: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Handle `records`; the answer names the earliest not handled (none: all done)."""
+def consume(
+    services: Any,
+    records: list[dict[str, Any]],
+    on_event: Callable[[EventRecord], None] | None = None,
+) -> dict[str, Any]:
+    """Handle `records`; the answer names the earliest not handled (none: all done).
+    `on_event` sees each event stored (`make dev` prints them)."""
     done: set[int] = set()
     for index in _in_causal_order(records):
         record = records[index]
         try:
-            handle(services, record)
+            stored = handle(services, record)
         except Exception:
             # The record's images stay out of the log: they hold hashes and addresses.
             logger.exception(
@@ -48,6 +54,8 @@ def consume(services: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
             sequence = records[first]["dynamodb"]["SequenceNumber"]
             return {"batchItemFailures": [{"itemIdentifier": sequence}]}
         done.add(index)
+        for event in stored if on_event is not None else ():
+            on_event(event)
     return {"batchItemFailures": []}
 
 
@@ -82,5 +90,5 @@ def handle(services: Any, record: dict[str, Any]) -> list[EventRecord]:
         if queue_url is None:
             logger.warning("%d deliveries, but WEBHOOK_QUEUE_URL is unset", len(deliveries))
         else:
-            send(services.queue, queue_url, deliveries)
+            send(services.queue, queue_url, deliveries, services.clock.now())
     return stored

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any, NamedTuple
+
+logger = logging.getLogger(__name__)
 
 _BATCH = 10  # SendMessageBatch's limit
 
@@ -32,27 +35,51 @@ def message_group(target: str, user_id: str) -> str:
     return f"{_digest(target)[:32]}:{user_id}"[:128]
 
 
-def send(client: Any, queue_url: str, deliveries: Sequence[Delivery]) -> None:
+def body_of(delivery: Delivery, queued_at: int) -> str:
+    """The message: the target, the event, and when it was queued (retries count from it)."""
+    message = {"target": delivery.target, "event": delivery.event, "queued_at": queued_at}
+    return json.dumps(message, separators=(",", ":"))
+
+
+def parse(body: str) -> tuple[Delivery, int]:
+    message = json.loads(body)
+    return Delivery(str(message["target"]), dict(message["event"])), int(message["queued_at"])
+
+
+def send(client: Any, queue_url: str, deliveries: Sequence[Delivery], queued_at: int) -> None:
     """Put `deliveries` on the queue, in order; raises if any is refused (the caller's record
     is then retried, and what was sent already is de-duplicated)."""
-    for start in range(0, len(deliveries), _BATCH):
+    _send(client, queue_url, [body_of(d, queued_at) for d in deliveries], deliveries)
+
+
+def set_aside(client: Any, queue_url: str | None, body: str) -> None:
+    """A delivery given up on, into the dead-letter queue as it was (a stage without one, as
+    `make dev` may be, logs it; the event stays in the table to replay)."""
+    delivery, _ = parse(body)
+    if queue_url is None:
+        logger.error(
+            "no dead-letter queue: delivery of %s set aside in the log", delivery.event["id"]
+        )
+        return
+    _send(client, queue_url, [body], [delivery])
+
+
+def _send(
+    client: Any, queue_url: str, bodies: Sequence[str], deliveries: Sequence[Delivery]
+) -> None:
+    for start in range(0, len(bodies), _BATCH):
         entries = [
             {
                 "Id": str(index),
-                "MessageBody": json.dumps(
-                    {"target": d.target, "event": d.event}, separators=(",", ":")
-                ),
+                "MessageBody": body,
                 "MessageGroupId": message_group(d.target, d.event["user_id"]),
                 "MessageDeduplicationId": _digest(f"{d.event['id']}\n{d.target}"),
             }
-            for index, d in enumerate(deliveries[start : start + _BATCH])
+            for index, (body, d) in enumerate(
+                zip(bodies[start : start + _BATCH], deliveries[start : start + _BATCH], strict=True)
+            )
         ]
         answer = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
         if answer.get("Failed"):
             codes = sorted({f.get("Code", "?") for f in answer["Failed"]})
-            raise RuntimeError(f"the delivery queue refused {len(answer['Failed'])}: {codes}")
-
-
-def parse(body: str) -> Delivery:
-    message = json.loads(body)
-    return Delivery(str(message["target"]), dict(message["event"]))
+            raise RuntimeError(f"the queue refused {len(answer['Failed'])}: {codes}")

@@ -35,6 +35,7 @@ from chalicelib.store.table import (
     request_budget,
 )
 from chalicelib.store.twofactor import TwoFactorItems
+from chalicelib.store.webhooks import WebhookItems
 
 __all__ = [
     "ADMIN_CLIENT_CONFIG",
@@ -65,6 +66,7 @@ class Store(NamedTuple):
     directory: Directory
     granters: GranterItems
     events: EventItems
+    webhooks: WebhookItems
 
 
 def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
@@ -81,4 +83,5 @@ def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = ti
         directory=Directory(table),
         granters=GranterItems(),
         events=EventItems(table),
+        webhooks=WebhookItems(table),
     )
