@@ -79,6 +79,17 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   (chalicelib.roles; docs/admin.md).
 - ADMIN_MFA_REQUIRED (true): the admin API and pages need a session that gave a second factor
   or a passkey when it signed in (403 admin_mfa_required).
+- WEBHOOKS (empty): where events are delivered, a JSON list of endpoints, each the event types
+  it wants: `[{"url": "https://hooks.example.com/auth", "events": ["user.created"]}]`. https
+  only (http://localhost, 127.0.0.1 or [::1] where cookies are not Secure), no user:password@,
+  no #fragment, known event types only. Kept as text here and read by
+  chalicelib.webhooks.endpoints.webhook_endpoints, which knows the event types; whoever builds
+  the stage's services calls it at start-up, so a mistake still fails there.
+- WEBHOOK_SECRETS_PARAMETER (unset): the SSM SecureString holding the signing secrets, newest
+  first: `{"secrets": ["whsec_..."]}` (deployed stages; chalicelib.webhooks.signing).
+- WEBHOOK_SECRETS_FILE (unset): a secrets file instead, made with one new secret on first use
+  (the `local` stage: `.secrets/webhook-secrets.json`).
+- WEBHOOK_GIVE_UP (3d): how long a delivery that keeps failing is retried before it is dropped.
 """
 
 from __future__ import annotations
@@ -176,6 +187,10 @@ class Settings:
     # role -> permissions, the stage's own (ROLES); the built-in ones are chalicelib.roles'
     roles: tuple[tuple[str, frozenset[str]], ...] = ()
     admin_mfa_required: bool = True
+    webhooks_json: str = ""  # WEBHOOKS as written: chalicelib.webhooks.endpoints parses it
+    webhook_secrets_parameter: str | None = None
+    webhook_secrets_file: str | None = None
+    webhook_give_up: timedelta = timedelta(days=3)
 
     @property
     def emailed_codes_sign_in(self) -> bool:
@@ -229,6 +244,8 @@ class Settings:
             if not re.fullmatch(r"[\w .'-]{1,64}", value):
                 raise ConfigError(f"{name} may hold letters, digits, spaces and .'- only")
         self._check_access_tokens()
+        if self.webhook_give_up <= timedelta(0):
+            raise ConfigError("WEBHOOK_GIVE_UP must be positive")
 
     def _check_access_tokens(self) -> None:
         if not self.access_token_audiences:
@@ -324,6 +341,10 @@ class Settings:
             ),
             roles=_roles(env),
             admin_mfa_required=_flag(env, "ADMIN_MFA_REQUIRED", defaults.admin_mfa_required),
+            webhooks_json=env.get("WEBHOOKS", "").strip(),
+            webhook_secrets_parameter=env.get("WEBHOOK_SECRETS_PARAMETER") or None,
+            webhook_secrets_file=env.get("WEBHOOK_SECRETS_FILE") or None,
+            webhook_give_up=_duration(env, "WEBHOOK_GIVE_UP", defaults.webhook_give_up),
         )
 
 
