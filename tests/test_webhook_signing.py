@@ -3,9 +3,14 @@ verifier (`standardwebhooks` on PyPI), before, during and after a secret's rotat
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import os
+import socket
 import stat
+import sys
+import threading
 import time
 from dataclasses import replace
 
@@ -24,6 +29,7 @@ from chalicelib.webhooks.signing import (
     parse_secrets,
     sign,
 )
+from devtools.webhooks import listen, main
 
 BODY = json.dumps({"type": "user.created", "data": {"user_id": "u1"}}).encode()
 
@@ -187,3 +193,57 @@ def test_a_missing_or_malformed_secrets_parameter_names_the_variable():
         assert SECRET_LOOKING not in str(raised.value)
     with pytest.raises(ConfigError, match=r"WEBHOOK_SECRETS_PARAMETER \(SSM\) or"):
         load_secrets(Settings())
+
+
+# -- devtools.webhooks: the local receiver ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("verifier", ["standardwebhooks", "ours"])
+def test_the_local_receiver_prints_good_deliveries_once_and_refuses_bad_ones(monkeypatch, verifier):
+    if verifier == "ours":
+        monkeypatch.setitem(sys.modules, "standardwebhooks", None)  # as if not installed
+    secret = WebhookSecret.parse(new_secret())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stop, out = threading.Event(), io.StringIO()
+    thread = threading.Thread(
+        target=listen, args=(port, stop), kwargs={"secrets": (secret,), "out": out}
+    )
+    thread.start()
+
+    def post(sent: dict[str, str], body: bytes = BODY) -> int:
+        for _ in range(100):  # until it listens
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                connection.request("POST", "/", body, sent)
+                return connection.getresponse().status
+            except ConnectionRefusedError:
+                time.sleep(0.05)
+            finally:
+                connection.close()
+        raise AssertionError("the receiver never listened")
+
+    try:
+        good = headers([secret], "msg_good", now(), BODY)
+        assert post(good) == 204
+        assert post(good) == 204  # a retry
+        forged = headers([WebhookSecret.parse(new_secret())], "msg_forged", now(), BODY)
+        assert post(forged) == 401
+        assert post(good, BODY + b" ") == 401
+    finally:
+        stop.set()
+        thread.join(5)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"listening on http://127.0.0.1:{port}/"
+    assert lines[1] == "✓ msg_good user.created user=u1 seq=-"
+    assert lines[2] == "✓ msg_good user.created user=u1 seq=- (duplicate)"
+    assert lines[3].startswith("✗ ")
+    assert lines[4].startswith("✗ ")
+    assert len(lines) == 5
+
+
+def test_the_secret_command_prints_a_new_secret(capsys):
+    assert main(["secret"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert WebhookSecret.parse(printed)
