@@ -84,6 +84,21 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
 - WEBHOOK_QUEUE_URL (unset): the SQS FIFO queue that carries each event to each webhook and
   reaction (the template's WebhookQueue; `make dev` runs its own). Unset: events are kept,
   and delivered to no one.
+- WEBHOOKS (empty): where events are delivered, a JSON list of endpoints, each the event types
+  it wants: `[{"url": "https://hooks.example.com/auth", "events": ["user.created"]}]`. https
+  only (http://localhost, 127.0.0.1 or [::1] where cookies are not Secure), no user:password@,
+  no #fragment, known event types only. Kept as text here and read by
+  chalicelib.webhooks.endpoints.webhook_endpoints, which knows the event types; whoever builds
+  the stage's services calls it at start-up, so a mistake still fails there.
+- WEBHOOK_SECRETS_PARAMETER (unset): the SSM SecureString holding the signing secrets, newest
+  first: `{"secrets": ["whsec_..."]}` (deployed stages; chalicelib.webhooks.signing).
+- WEBHOOK_SECRETS_FILE (unset): a secrets file instead, made with one new secret on first use
+  (the `local` stage: `.secrets/webhook-secrets.json`).
+- WEBHOOK_GIVE_UP (3d): how long a delivery that keeps failing is retried (the waits growing
+  to a day) before its endpoint is marked failing and the delivery set aside in the
+  dead-letter queue (WEBHOOK_DEAD_LETTER_QUEUE_URL); the event stays, to replay.
+- WEBHOOK_DEAD_LETTER_QUEUE_URL (unset): the SQS FIFO queue of deliveries given up on (the
+  template's WebhookDeadLetterQueue).
 """
 
 from __future__ import annotations
@@ -183,6 +198,11 @@ class Settings:
     admin_mfa_required: bool = True
     event_retention: timedelta = timedelta(days=90)
     webhook_queue_url: str | None = None
+    webhooks_json: str = ""  # WEBHOOKS as written: chalicelib.webhooks.endpoints parses it
+    webhook_secrets_parameter: str | None = None
+    webhook_secrets_file: str | None = None
+    webhook_give_up: timedelta = timedelta(days=3)
+    webhook_dead_letter_queue_url: str | None = None
 
     @property
     def emailed_codes_sign_in(self) -> bool:
@@ -238,6 +258,8 @@ class Settings:
         self._check_access_tokens()
         if self.event_retention < timedelta(days=1):
             raise ConfigError("EVENT_RETENTION must be at least 1d")
+        if self.webhook_give_up <= timedelta(0):
+            raise ConfigError("WEBHOOK_GIVE_UP must be positive")
 
     def _check_access_tokens(self) -> None:
         if not self.access_token_audiences:
@@ -335,6 +357,11 @@ class Settings:
             admin_mfa_required=_flag(env, "ADMIN_MFA_REQUIRED", defaults.admin_mfa_required),
             event_retention=_duration(env, "EVENT_RETENTION", defaults.event_retention),
             webhook_queue_url=env.get("WEBHOOK_QUEUE_URL") or None,
+            webhooks_json=env.get("WEBHOOKS", "").strip(),
+            webhook_secrets_parameter=env.get("WEBHOOK_SECRETS_PARAMETER") or None,
+            webhook_secrets_file=env.get("WEBHOOK_SECRETS_FILE") or None,
+            webhook_give_up=_duration(env, "WEBHOOK_GIVE_UP", defaults.webhook_give_up),
+            webhook_dead_letter_queue_url=env.get("WEBHOOK_DEAD_LETTER_QUEUE_URL") or None,
         )
 
 

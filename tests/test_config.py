@@ -130,3 +130,34 @@ def test_cors_origins_and_samesite_are_read_from_the_environment():
     assert local.cors_origins == ("http://localhost:5173",)
     for written, read in (("lax", "Lax"), ("Strict", "Strict"), (" NONE ", "None")):
         assert Settings.from_env({"COOKIE_SAMESITE": written}).cookie_samesite == read
+
+
+def test_webhook_settings_default_to_none_and_a_three_day_give_up():
+    settings = Settings.from_env({})
+    assert settings.webhooks_json == ""
+    assert settings.webhook_secrets_parameter is None
+    assert settings.webhook_secrets_file is None
+    assert settings.webhook_give_up == timedelta(days=3)
+
+
+def test_webhook_settings_are_read_from_the_environment():
+    endpoints = '[{"url": "https://hooks.example.com/auth", "events": ["user.created"]}]'
+    settings = Settings.from_env(
+        {
+            "WEBHOOKS": f" {endpoints}\n",
+            "WEBHOOK_SECRETS_PARAMETER": "/session-auth/webhook-secrets",
+            "WEBHOOK_SECRETS_FILE": ".secrets/webhook-secrets.json",
+            "WEBHOOK_GIVE_UP": "12h",
+        }
+    )
+    # WEBHOOKS stays text: chalicelib.webhooks.endpoints, above config, knows the event types.
+    assert settings.webhooks_json == endpoints
+    assert settings.webhook_secrets_parameter == "/session-auth/webhook-secrets"
+    assert settings.webhook_secrets_file == ".secrets/webhook-secrets.json"
+    assert settings.webhook_give_up == timedelta(hours=12)
+
+
+@pytest.mark.parametrize("give_up", ["0d", "3", "forever", "-1d"])
+def test_a_webhook_give_up_that_is_not_a_positive_duration_fails_at_start_up(give_up):
+    with pytest.raises(ConfigError, match="WEBHOOK_GIVE_UP"):
+        Settings.from_env({"WEBHOOK_GIVE_UP": give_up})
