@@ -267,6 +267,9 @@ def merge_template() -> dict[str, Any]:
                 "Properties": {
                     **TABLE_DEFINITION,
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    # The events' source (chalicelib.events). CloudFormation's shape only:
+                    # CreateTable's differs, and no local table needs a stream.
+                    "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
                 },
             },
             ROLE: {

@@ -48,6 +48,9 @@ def test_the_table_is_the_one_definition_the_code_and_local_setup_use(resources)
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # Events come from the table's stream, with both images: what changed, before and after.
+    assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert "StreamSpecification" not in TABLE_DEFINITION  # CreateTable's shape differs
     assert "TableName" not in properties  # named by CloudFormation, passed to the code by Ref
     assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
 
