@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -521,6 +522,38 @@ def test_the_api_may_enqueue_webhooks_but_not_consume_them_or_read_the_stream(re
     assert allowed["sqs:SendMessage"] == [WEBHOOK_QUEUE]  # an admin's replay of an event
     assert [a for a in allowed if a.startswith("sqs:")] == ["sqs:SendMessage"]
     assert not set(allowed) & {"dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+
+
+def test_the_event_sources_are_what_sam_accepts(resources):
+    """cfn-lint does not look inside a function's Events (a misspelt property passes): check
+    each against the SAM schema cfn-lint ships, intrinsic functions standing for an ARN."""
+    import cfnlint
+    from cfnlint.jsonschema import StandardValidator
+
+    folder = Path(cfnlint.__file__).parent / "data" / "schemas" / "resources"
+    (schema,) = [
+        schema
+        for path in folder.glob("*.json")
+        if (schema := json.loads(path.read_text())).get("typeName") == "AWS::Serverless::Function"
+    ]
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, dict) and any(key.startswith(("Fn::", "Ref")) for key in value):
+            return "arn:aws:sqs:us-east-1:123456789012:example"
+        if isinstance(value, dict):
+            return {key: resolved(inner) for key, inner in value.items()}
+        return [resolved(inner) for inner in value] if isinstance(value, list) else value
+
+    def errors(event: dict) -> list[str]:
+        kind = {"definitions": schema["definitions"], "$ref": f"#/definitions/{event['Type']}Event"}
+        return [error.message for error in StandardValidator(kind).iter_errors(resolved(event))]
+
+    for name in ("EventsConsumer", "WebhookDelivery"):
+        for event in resources[name]["Properties"]["Events"].values():
+            assert errors(event) == [], name
+    misspelt = json.loads(json.dumps(stream_source(resources)))
+    misspelt["MaximumRetryAttempt"] = misspelt.pop("MaximumRetryAttempts")
+    assert errors({"Type": "DynamoDB", "Properties": misspelt})  # the check can fail
 
 
 # -- API=http: the same service behind an HTTP API ------------------------------------------
