@@ -17,7 +17,18 @@ code needs besides, all built from chalicelib.store so nothing is written twice:
   providers themselves are stage settings: OAUTH_PROVIDERS and OAUTH_<ID>_*);
 - access tokens: the parameters AccessTokenKeysParameter (the SSM SecureString holding the
   keyring that signs them), with `ssm:GetParameter` on it alone, and AccessTokenAudiences,
-  both passed to the function.
+  both passed to the function;
+- the event pipeline (chalicelib.events): the table's stream (new and old images); the
+  function EventsConsumer on it, which sees only the changes of STREAM_FAMILIES' items (event
+  filtering), reports the records that failed, retries them at most 10 times after halving its
+  batch, then sets the batch aside in the queue EventsFailedQueue; the high-throughput FIFO
+  queue WebhookQueue (its dead letters in WebhookDeadLetterQueue) and the function
+  WebhookDelivery on it. Both functions run the API's zip, runtime, architecture and
+  environment (copied from Chalice's function once it is packaged), each with its own log
+  group and role, which allows what its code does and no more; the API's role gains sending to
+  WebhookQueue (an admin's replay) and Query on the events' indexes. The parameters Webhooks,
+  WebhookSecretsParameter (with `ssm:GetParameter` on it), HooksModule, EventRetention and
+  WebhookGiveUp reach all three functions.
 Then cfn-lint checks the result, and the zip gains compiled bytecode: Lambda's file system is
 read-only, so without shipped .pyc files every cold start compiles every module it imports.
 
@@ -42,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import copy
 import json
 import os
 import py_compile
@@ -56,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings
+from chalicelib.events import CONSUMER_HANDLER, DELIVERY_HANDLER, STREAM_FAMILIES
 from chalicelib.store import (
     IAM_INDEX_ACTIONS,
     IAM_TABLE_ACTIONS,
@@ -80,6 +93,49 @@ REST_API = "RestAPI"  # Chalice's logical id
 HTTP_API = "HttpApi"
 JWT_AUTHORIZER = "AccessTokenAuthorizer"
 INVOKE_PERMISSION = "APIHandlerInvokePermission"  # Chalice's, for the REST API
+
+# The event pipeline (chalicelib.events): two more functions from the API's zip, each with its
+# own role and log group, and three queues.
+CONSUMER = "EventsConsumer"  # fed by the table's stream
+DELIVERY = "WebhookDelivery"  # fed by WEBHOOK_QUEUE
+EVENT_FUNCTIONS = (CONSUMER, DELIVERY)
+WEBHOOK_QUEUE = "WebhookQueue"
+WEBHOOK_DEAD_LETTERS = "WebhookDeadLetterQueue"
+FAILED_EVENTS = "EventsFailedQueue"  # the stream's batches that exhausted their retries
+FOURTEEN_DAYS = 14 * 24 * 3600  # SQS's longest retention, in seconds
+# What the event functions take from Chalice's function: the same zip, runtime and
+# architecture (its environment too, so Settings.from_env reads the same stage there).
+SHARED_WITH_THE_API = ("CodeUri", "Runtime", "Architectures")
+# The events' indexes. lead: import from chalicelib.store once merged
+USER_EVENTS = "user_events"
+EVENTS_BY_TIME = "events_by_time"
+
+# The IAM actions of the event pipeline, for the roles below.
+# What Lambda's poller calls on the stream. ListStreams has no resource-level permission
+# (the Service Authorization Reference lists no resource type): it alone takes "*".
+IAM_STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+)
+IAM_STREAM_LIST_ACTIONS = ("dynamodb:ListStreams",)
+# What the events code does to the table's items (no deletes, no batches).
+IAM_EVENTS_TABLE_ACTIONS = (
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
+IAM_QUEUE_SEND_ACTIONS = ("sqs:SendMessage",)
+# What Lambda's poller calls on the queue, and ChangeMessageVisibility for the code's backoff.
+IAM_QUEUE_RECEIVE_ACTIONS = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+)
+# Into a function's own log group (it exists: no logs:CreateLogGroup).
+IAM_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 # What the HTTP API's access log says of each request: never a header, a query or a body,
 # where tokens and codes travel; the route's template, not the path.
 ACCESS_LOG_FORMAT = {
@@ -169,6 +225,36 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "Default": "lax",
         "AllowedValues": ["lax", "strict", "none"],
     },
+    "Webhooks": {
+        "Type": "String",
+        "Description": 'The webhooks: a JSON list of {"url", "events"} (see docs/events.md)',
+        "Default": "[]",
+    },
+    "WebhookSecretsParameter": {
+        "Type": "String",
+        "Description": "The SSM SecureString holding the webhooks' signing secrets (see docs)",
+        "Default": "/session-auth/webhook-secrets",
+        "AllowedPattern": r"/[A-Za-z0-9_./-]+",
+    },
+    "HooksModule": {
+        "Type": "String",
+        "Description": "The module of the deployed code holding the team's reactions to events "
+        "(empty: none)",
+        "Default": "",
+    },
+    "EventRetention": {
+        "Type": "String",
+        "Description": "How long a user's events are kept: a number and d, h, m or s",
+        "Default": "90d",
+        "AllowedPattern": "[0-9]+[dhms]",
+    },
+    "WebhookGiveUp": {
+        "Type": "String",
+        "Description": "How long a webhook delivery is retried before it is given up: a "
+        "number and d, h, m or s",
+        "Default": "3d",
+        "AllowedPattern": "[0-9]+[dhms]",
+    },
 }
 
 
@@ -178,6 +264,221 @@ GATEWAY_RESPONSE_HEADERS = {
     "X-Content-Type-Options": "'nosniff'",
     "Strict-Transport-Security": f"'{HSTS}'",
 }
+
+
+def _statement(sid: str, actions: Sequence[str], resource: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resource}
+
+
+def _policy(name: str, *statements: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "PolicyName": name,
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+    }
+
+
+def _arn(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def _index_arn(index: str) -> dict[str, Any]:
+    return {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{index}"}
+
+
+def _ssm_parameter_arn(parameter: str) -> dict[str, Any]:
+    # The name starts with "/", which the ARN's "parameter" segment then carries.
+    return {
+        "Fn::Sub": (
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+            f":parameter${{{parameter}}}"
+        )
+    }
+
+
+READ_WEBHOOK_SECRETS = _statement(
+    "ReadTheWebhookSecrets", ["ssm:GetParameter"], _ssm_parameter_arn("WebhookSecretsParameter")
+)
+SEND_TO_WEBHOOK_QUEUE = _statement(
+    "SendToTheWebhookQueue", IAM_QUEUE_SEND_ACTIONS, _arn(WEBHOOK_QUEUE)
+)
+# The pattern a stream record's pk must fit to invoke the consumer: one of STREAM_FAMILIES.
+STREAM_FILTER = {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": f} for f in STREAM_FAMILIES]}}}}
+
+
+def event_pipeline() -> dict[str, Any]:
+    """The event pipeline's resources. The two functions lack their code, runtime,
+    architecture and environment: share_the_api_code copies them from Chalice's function."""
+    lambda_role = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+    # Each function logs to its own log group, so its role can write there alone (Chalice's
+    # policy, the API's, lets it write to any log group).
+    logs = {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 30}}
+
+    def role(function: str, *policies: dict[str, Any]) -> dict[str, Any]:
+        write_logs = _statement("WriteItsLogs", IAM_LOG_ACTIONS, _arn(f"{function}Logs"))
+        return {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": lambda_role,
+                "Policies": [_policy("WriteLogs", write_logs), *policies],
+            },
+        }
+
+    def function(
+        name: str, handler: str, description: str, event: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {
+                "Description": description,
+                "Handler": handler,
+                "MemorySize": 256,
+                "Timeout": 60,
+                "Role": _arn(f"{name}Role"),
+                "LoggingConfig": {"LogGroup": {"Ref": f"{name}Logs"}},
+                "Events": event,
+            },
+        }
+
+    def queue(**properties: Any) -> dict[str, Any]:
+        return {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "MessageRetentionPeriod": FOURTEEN_DAYS,
+                "SqsManagedSseEnabled": True,
+                **properties,
+            },
+        }
+
+    stream = {"Fn::GetAtt": [TABLE, "StreamArn"]}
+    return {
+        CONSUMER: function(
+            CONSUMER,
+            CONSUMER_HANDLER,
+            "Turns the table's stream into users' events",
+            {
+                "TableStream": {
+                    "Type": "DynamoDB",
+                    "Properties": {
+                        "Stream": stream,
+                        "StartingPosition": "TRIM_HORIZON",
+                        "BatchSize": 100,
+                        "MaximumBatchingWindowInSeconds": 1,
+                        # A failing record is isolated by halving the batch and retried 10
+                        # times at most, however old; then FAILED_EVENTS receives where its
+                        # batch is in the stream (not the records: the stream keeps them 24 h).
+                        "BisectBatchOnFunctionError": True,
+                        "MaximumRetryAttempts": 10,
+                        "MaximumRecordAgeInSeconds": -1,
+                        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                        "DestinationConfig": {"OnFailure": {"Destination": _arn(FAILED_EVENTS)}},
+                        # Lambda's event filtering: one pattern, its prefixes ORed.
+                        "FilterCriteria": {
+                            "Filters": [
+                                {"Pattern": json.dumps(STREAM_FILTER, separators=(",", ":"))}
+                            ]
+                        },
+                    },
+                }
+            },
+        ),
+        f"{CONSUMER}Role": role(
+            CONSUMER,
+            _policy(
+                "ReadTheStream",
+                _statement("ReadTheTableStream", IAM_STREAM_READ_ACTIONS, stream),
+                _statement("ListStreams", IAM_STREAM_LIST_ACTIONS, "*"),
+            ),
+            _policy(
+                "SessionsTableAccess",
+                _statement("SessionsTable", IAM_EVENTS_TABLE_ACTIONS, _arn(TABLE)),
+                _statement("TableIndexes", IAM_INDEX_ACTIONS, [_index_arn(USER_EVENTS)]),
+            ),
+            _policy(
+                "SendToQueues",
+                # The failed batches' destination is sent to with the function's role.
+                _statement(
+                    "SendToTheQueues",
+                    IAM_QUEUE_SEND_ACTIONS,
+                    [_arn(WEBHOOK_QUEUE), _arn(FAILED_EVENTS)],
+                ),
+            ),
+            _policy("ReadSecrets", READ_WEBHOOK_SECRETS),
+        ),
+        f"{CONSUMER}Logs": logs,
+        DELIVERY: function(
+            DELIVERY,
+            DELIVERY_HANDLER,
+            "Delivers events to the webhooks and the team's reactions",
+            {
+                "Queue": {
+                    "Type": "SQS",
+                    "Properties": {
+                        "Queue": _arn(WEBHOOK_QUEUE),
+                        "BatchSize": 10,
+                        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    },
+                }
+            },
+        ),
+        f"{DELIVERY}Role": role(
+            DELIVERY,
+            _policy(
+                "ConsumeTheWebhookQueue",
+                _statement(
+                    "ReceiveFromTheWebhookQueue", IAM_QUEUE_RECEIVE_ACTIONS, _arn(WEBHOOK_QUEUE)
+                ),
+                SEND_TO_WEBHOOK_QUEUE,
+            ),
+            _policy(
+                "SessionsTableAccess",
+                _statement("SessionsTable", IAM_EVENTS_TABLE_ACTIONS, _arn(TABLE)),
+                _statement(
+                    "TableIndexes",
+                    IAM_INDEX_ACTIONS,
+                    [_index_arn(USER_EVENTS), _index_arn(EVENTS_BY_TIME)],
+                ),
+            ),
+            _policy("ReadSecrets", READ_WEBHOOK_SECRETS),
+        ),
+        f"{DELIVERY}Logs": logs,
+        # High-throughput FIFO: ordered within a message group, deduplicated by the id each
+        # send names. The visibility timeout outlasts the function's 60 s.
+        WEBHOOK_QUEUE: queue(
+            FifoQueue=True,
+            ContentBasedDeduplication=False,
+            DeduplicationScope="messageGroup",
+            FifoThroughputLimit="perMessageGroupId",
+            VisibilityTimeout=120,
+            # The code gives up on its own after WebhookGiveUp; this catches anything beyond.
+            RedrivePolicy={
+                "deadLetterTargetArn": _arn(WEBHOOK_DEAD_LETTERS),
+                "maxReceiveCount": 100,
+            },
+        ),
+        WEBHOOK_DEAD_LETTERS: queue(FifoQueue=True),  # a FIFO queue's must be FIFO too
+        FAILED_EVENTS: queue(),
+    }
+
+
+def share_the_api_code(template: dict[str, Any]) -> None:
+    """Give the event functions Chalice's function's code, runtime, architecture and
+    environment, which the merge template cannot name: Chalice decides them as it packages."""
+    resources = template["Resources"]
+    api = resources[FUNCTION]["Properties"]
+    for name in EVENT_FUNCTIONS:
+        properties = resources[name]["Properties"]
+        properties.update({key: copy.deepcopy(api[key]) for key in SHARED_WITH_THE_API})
+        properties["Environment"] = copy.deepcopy(api["Environment"])
 
 
 def merge_template() -> dict[str, Any]:
@@ -196,8 +497,8 @@ def merge_template() -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": list(IAM_INDEX_ACTIONS),
                 "Resource": [
-                    {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{SESSIONS_BY_USER}"},
-                    {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{USER_SEARCH}"},
+                    _index_arn(index)
+                    for index in (SESSIONS_BY_USER, USER_SEARCH, USER_EVENTS, EVENTS_BY_TIME)
                 ],
             },
         ],
@@ -221,40 +522,14 @@ def merge_template() -> dict[str, Any]:
     keys_policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "ReadTheTotpKeyring",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameter"],
-                # The name starts with "/", which the ARN's "parameter" segment then carries.
-                "Resource": {
-                    "Fn::Sub": (
-                        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
-                        ":parameter${TotpKeysParameter}"
-                    )
-                },
-            },
-            {
-                "Sid": "ReadTheOAuthSecrets",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameter"],
-                "Resource": {
-                    "Fn::Sub": (
-                        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
-                        ":parameter${OAuthSecretsParameter}"
-                    )
-                },
-            },
-            {
-                "Sid": "ReadTheAccessTokenKeys",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameter"],
-                "Resource": {
-                    "Fn::Sub": (
-                        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
-                        ":parameter${AccessTokenKeysParameter}"
-                    )
-                },
-            },
+            _statement(sid, ["ssm:GetParameter"], _ssm_parameter_arn(parameter))
+            for sid, parameter in (
+                ("ReadTheTotpKeyring", "TotpKeysParameter"),
+                ("ReadTheOAuthSecrets", "OAuthSecretsParameter"),
+                ("ReadTheAccessTokenKeys", "AccessTokenKeysParameter"),
+                # Hook endpoints sign like webhooks.
+                ("ReadTheWebhookSecrets", "WebhookSecretsParameter"),
+            )
         ],
     }
     return {
@@ -267,6 +542,9 @@ def merge_template() -> dict[str, Any]:
                 "Properties": {
                     **TABLE_DEFINITION,
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    # The events' source (chalicelib.events). CloudFormation's shape only:
+                    # CreateTable's differs, and no local table needs a stream.
+                    "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
                 },
             },
             ROLE: {
@@ -277,6 +555,8 @@ def merge_template() -> dict[str, Any]:
                         {"PolicyName": "SessionsTableAccess", "PolicyDocument": table_policy},
                         {"PolicyName": "SendMail", "PolicyDocument": mail_policy},
                         {"PolicyName": "ReadSecrets", "PolicyDocument": keys_policy},
+                        # The admin's replay of an event enqueues its deliveries.
+                        _policy("EnqueueWebhooks", SEND_TO_WEBHOOK_QUEUE),
                     ]
                 }
             },
@@ -311,12 +591,26 @@ def merge_template() -> dict[str, Any]:
                             "OAUTH_SECRETS_PARAMETER": {"Ref": "OAuthSecretsParameter"},
                             "ACCESS_TOKEN_KEYS_PARAMETER": {"Ref": "AccessTokenKeysParameter"},
                             "ACCESS_TOKEN_AUDIENCES": {"Ref": "AccessTokenAudiences"},
+                            # The event pipeline's settings (the event functions copy these).
+                            "WEBHOOKS": {"Ref": "Webhooks"},
+                            "WEBHOOK_SECRETS_PARAMETER": {"Ref": "WebhookSecretsParameter"},
+                            "HOOKS_MODULE": {"Ref": "HooksModule"},
+                            "EVENT_RETENTION": {"Ref": "EventRetention"},
+                            "WEBHOOK_GIVE_UP": {"Ref": "WebhookGiveUp"},
+                            "WEBHOOK_QUEUE_URL": {"Ref": WEBHOOK_QUEUE},
                         }
                     }
                 },
             },
+            **event_pipeline(),
         },
-        "Outputs": {"SessionsTableName": {"Value": {"Ref": TABLE}}},
+        "Outputs": {
+            "SessionsTableName": {"Value": {"Ref": TABLE}},
+            **{
+                f"{queue}Url": {"Value": {"Ref": queue}}
+                for queue in (WEBHOOK_QUEUE, FAILED_EVENTS, WEBHOOK_DEAD_LETTERS)
+            },
+        },
     }
 
 
@@ -340,10 +634,11 @@ def package(stage: str, out: Path, arch: str = "x86_64", api: str = "rest") -> P
             env=env, check=True,
         )  # fmt: skip
     template = out / "sam.json"
+    document = json.loads(template.read_text(encoding="utf-8"))
+    share_the_api_code(document)
     if api == "http":
         from app import app  # the routes `chalice package` just read, from the same files
 
-        document = json.loads(template.read_text(encoding="utf-8"))
         routes = [(m, p) for p, entries in app.routes.items() for m in entries]
         behind_tokens = [
             (m, p)
@@ -353,7 +648,7 @@ def package(stage: str, out: Path, arch: str = "x86_64", api: str = "rest") -> P
         ]
         scope = Settings.from_env(stage_environment(stage)).access_token_scopes[0]
         as_http_api(document, routes, behind_tokens, scope)
-        template.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    template.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
     add_bytecode(out / "deployment.zip")
     return template

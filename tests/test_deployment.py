@@ -6,9 +6,12 @@ import re
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from chalicelib.events import CONSUMER_HANDLER, DELIVERY_HANDLER, STREAM_FAMILIES
 from chalicelib.store import IAM_INDEX_ACTIONS, IAM_TABLE_ACTIONS, TABLE_DEFINITION
 from chalicelib.store.table import SINGLE_WRITE_CALLS
 from devtools.dynamodb_local import ROOT
@@ -48,6 +51,9 @@ def test_the_table_is_the_one_definition_the_code_and_local_setup_use(resources)
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # Events come from the table's stream, with both images: what changed, before and after.
+    assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert "StreamSpecification" not in TABLE_DEFINITION  # CreateTable's shape differs
     assert "TableName" not in properties  # named by CloudFormation, passed to the code by Ref
     assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
 
@@ -101,6 +107,9 @@ def test_the_role_allows_only_the_dynamodb_actions_the_store_calls_on_this_table
             "Resource": [
                 {"Fn::Sub": "${SessionsTable.Arn}/index/user_session_keys"},
                 {"Fn::Sub": "${SessionsTable.Arn}/index/user_search"},
+                # A user's events, and the admin's replay of them.
+                {"Fn::Sub": "${SessionsTable.Arn}/index/user_events"},
+                {"Fn::Sub": "${SessionsTable.Arn}/index/events_by_time"},
             ],
         },
     ]
@@ -143,7 +152,7 @@ def test_mail_is_sent_through_ses_from_one_identity_only(prod_package, resources
     ]
 
 
-def test_the_function_reads_three_ssm_parameters_the_keyrings_and_oauth_secrets(
+def test_the_function_reads_four_ssm_parameters_the_keyrings_and_the_secrets(
     prod_package, resources
 ):
     template = json.loads((prod_package / "sam.json").read_text())
@@ -187,6 +196,16 @@ def test_the_function_reads_three_ssm_parameters_the_keyrings_and_oauth_secrets(
             "Resource": {
                 "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
                 ":parameter${AccessTokenKeysParameter}"
+            },
+        },
+        {
+            # Hook endpoints are signed like webhooks.
+            "Sid": "ReadTheWebhookSecrets",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                ":parameter${WebhookSecretsParameter}"
             },
         },
     ]
@@ -246,6 +265,297 @@ def test_the_cors_origins_parameter_accepts_what_the_service_accepts():
         assert not pattern.fullmatch(bad), bad
 
 
+# -- The event pipeline: the table's stream -> EventsConsumer -> WebhookQueue -> WebhookDelivery
+
+EVENT_PIPELINE = (
+    "EventsConsumer",
+    "EventsConsumerRole",
+    "EventsConsumerLogs",
+    "WebhookDelivery",
+    "WebhookDeliveryRole",
+    "WebhookDeliveryLogs",
+    "WebhookQueue",
+    "WebhookDeadLetterQueue",
+    "EventsFailedQueue",
+)
+STREAM = {"Fn::GetAtt": ["SessionsTable", "StreamArn"]}
+TABLE = {"Fn::GetAtt": ["SessionsTable", "Arn"]}
+WEBHOOK_QUEUE = {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
+FAILED_EVENTS = {"Fn::GetAtt": ["EventsFailedQueue", "Arn"]}
+WEBHOOK_SECRETS = {
+    "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+    ":parameter${WebhookSecretsParameter}"
+}
+FOURTEEN_DAYS = 1_209_600
+
+
+def index(name: str) -> dict:
+    return {"Fn::Sub": f"${{SessionsTable.Arn}}/index/{name}"}
+
+
+def grants(role: dict) -> dict[str, list]:
+    """Each action a role allows, and the resources it allows it on."""
+    allowed: dict[str, list] = {}
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            on = statement["Resource"]
+            for action in statement["Action"]:
+                allowed.setdefault(action, []).extend(on if isinstance(on, list) else [on])
+    return allowed
+
+
+def stream_source(resources: dict) -> dict:
+    (event,) = resources["EventsConsumer"]["Properties"]["Events"].values()
+    assert event["Type"] == "DynamoDB"
+    return event["Properties"]
+
+
+def passes(pattern: Any, value: Any) -> bool:
+    """Lambda's event filtering, as much as our pattern uses: nested fields, each ending in a
+    list of matchers of which one must match; a matcher is a value or {"prefix": ...}."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            field in value and passes(inner, value[field]) for field, inner in pattern.items()
+        )
+    for matcher in pattern:
+        if isinstance(matcher, dict):
+            ((operator, operand),) = matcher.items()
+            assert operator == "prefix", matcher  # the only operator this matcher knows
+            if isinstance(value, str) and value.startswith(operand):
+                return True
+        elif value == matcher:
+            return True
+    return False
+
+
+def stream_record(pk: str) -> dict:
+    """A stream record as the event source mapping filters it (an update of item `pk`)."""
+    keys = {"pk": {"S": pk}}
+    return {
+        "eventName": "MODIFY",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "Keys": keys,
+            "OldImage": {**keys, "version": {"N": "1"}},
+            "NewImage": {**keys, "version": {"N": "2"}},
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+
+
+def test_the_consumer_reads_the_tables_stream_filtered_to_the_event_families(resources):
+    source = stream_source(resources)
+    assert source["Stream"] == STREAM
+    assert source["StartingPosition"] == "TRIM_HORIZON"  # from the oldest record it keeps
+    assert (source["BatchSize"], source["MaximumBatchingWindowInSeconds"]) == (100, 1)
+    (one,) = source["FilterCriteria"]["Filters"]  # one pattern: its prefixes are ORed
+    pattern = json.loads(one["Pattern"])
+    assert pattern == {
+        "dynamodb": {"Keys": {"pk": {"S": [{"prefix": family} for family in STREAM_FAMILIES]}}}
+    }
+    for family in STREAM_FAMILIES:
+        assert passes(pattern, stream_record(f"{family}x"))
+    assert passes(pattern, stream_record("USER#x"))
+    # The consumer's own writes (events) never invoke it again; nor does a lookalike key.
+    for other in ("EVENT#x", "XUSER#x", "user#x", "USER"):
+        assert not passes(pattern, stream_record(other)), other
+    assert not passes(pattern, {"dynamodb": {"Keys": {"id": {"S": "USER#x"}}}})
+
+
+def test_a_failing_stream_record_is_isolated_retried_ten_times_then_set_aside(resources):
+    source = stream_source(resources)
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["BisectBatchOnFunctionError"] is True
+    assert source["MaximumRetryAttempts"] == 10  # never -1: one bad record would hold its shard
+    assert source["MaximumRecordAgeInSeconds"] == -1  # retries end by count, not by age
+    assert source["DestinationConfig"] == {"OnFailure": {"Destination": FAILED_EVENTS}}
+    failed = resources["EventsFailedQueue"]
+    assert failed["Type"] == "AWS::SQS::Queue"
+    assert failed["Properties"] == {  # a standard queue
+        "MessageRetentionPeriod": FOURTEEN_DAYS,
+        "SqsManagedSseEnabled": True,
+    }
+
+
+def test_webhooks_go_through_a_high_throughput_fifo_queue_with_a_fifo_dead_letter_queue(
+    resources,
+):
+    queue = resources["WebhookQueue"]["Properties"]
+    assert queue == {
+        "MessageRetentionPeriod": FOURTEEN_DAYS,
+        "SqsManagedSseEnabled": True,
+        "FifoQueue": True,
+        "ContentBasedDeduplication": False,  # each send names its deduplication id
+        "DeduplicationScope": "messageGroup",
+        "FifoThroughputLimit": "perMessageGroupId",
+        "VisibilityTimeout": 120,
+        "RedrivePolicy": {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]},
+            "maxReceiveCount": 100,
+        },
+    }
+    assert resources["WebhookDeadLetterQueue"]["Properties"] == {
+        "MessageRetentionPeriod": FOURTEEN_DAYS,
+        "SqsManagedSseEnabled": True,
+        "FifoQueue": True,
+    }
+    delivery = resources["WebhookDelivery"]["Properties"]
+    assert delivery["Events"] == {
+        "Queue": {
+            "Type": "SQS",
+            "Properties": {
+                "Queue": WEBHOOK_QUEUE,
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            },
+        }
+    }
+    # A message is not handed out again while the function may still be delivering it.
+    assert delivery["Timeout"] < queue["VisibilityTimeout"]
+
+
+def test_the_event_functions_run_the_apis_code_and_settings(resources):
+    api = resources["APIHandler"]["Properties"]
+    assert api["CodeUri"] == "./deployment.zip"
+    for name, handler in (
+        ("EventsConsumer", CONSUMER_HANDLER),
+        ("WebhookDelivery", DELIVERY_HANDLER),
+    ):
+        assert resources[name]["Type"] == "AWS::Serverless::Function"
+        function = resources[name]["Properties"]
+        assert function["Handler"] == handler
+        for key in ("CodeUri", "Runtime", "Architectures", "Environment"):
+            assert function[key] == api[key], (name, key)  # Settings.from_env reads the same
+        assert (function["MemorySize"], function["Timeout"]) == (256, 60)
+        assert function["Role"] == {"Fn::GetAtt": [f"{name}Role", "Arn"]}
+        assert function["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}Logs"}}
+        assert resources[f"{name}Logs"]["Properties"] == {"RetentionInDays": 30}
+
+
+def test_the_event_settings_are_stage_parameters_every_function_gets(prod_package, resources):
+    template = json.loads((prod_package / "sam.json").read_text())
+    parameters = template["Parameters"]
+    assert parameters["Webhooks"]["Default"] == "[]"
+    assert parameters["WebhookSecretsParameter"]["Default"] == "/session-auth/webhook-secrets"
+    assert parameters["HooksModule"]["Default"] == ""
+    for name, default in (("EventRetention", "90d"), ("WebhookGiveUp", "3d")):
+        pattern = re.compile(parameters[name]["AllowedPattern"])  # CloudFormation: whole value
+        assert parameters[name]["Default"] == default
+        for good in (default, "36h", "15m", "90s"):
+            assert pattern.fullmatch(good), good
+        for bad in ("", "3", "3 d", "d", "3w", "-1d"):
+            assert not pattern.fullmatch(bad), bad
+    expected = {
+        "TABLE_NAME": {"Ref": "SessionsTable"},
+        "WEBHOOKS": {"Ref": "Webhooks"},
+        "WEBHOOK_SECRETS_PARAMETER": {"Ref": "WebhookSecretsParameter"},
+        "HOOKS_MODULE": {"Ref": "HooksModule"},
+        "EVENT_RETENTION": {"Ref": "EventRetention"},
+        "WEBHOOK_GIVE_UP": {"Ref": "WebhookGiveUp"},
+        "WEBHOOK_QUEUE_URL": {"Ref": "WebhookQueue"},
+    }
+    # The API's environment, which the event functions' is (the test above).
+    variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert {name: variables[name] for name in expected} == expected
+    for queue in ("WebhookQueue", "EventsFailedQueue", "WebhookDeadLetterQueue"):
+        assert template["Outputs"][f"{queue}Url"] == {"Value": {"Ref": queue}}
+
+
+def test_each_event_role_allows_exactly_what_its_function_does(resources):
+    def logs(function: str) -> dict[str, list]:
+        group = [{"Fn::GetAtt": [f"{function}Logs", "Arn"]}]
+        return {"logs:CreateLogStream": group, "logs:PutLogEvents": group}
+
+    items = {
+        action: [TABLE]
+        for action in (
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        )
+    }
+    expected = {
+        "EventsConsumerRole": {
+            **logs("EventsConsumer"),
+            # What Lambda's poller calls on the stream.
+            "dynamodb:DescribeStream": [STREAM],
+            "dynamodb:GetRecords": [STREAM],
+            "dynamodb:GetShardIterator": [STREAM],
+            "dynamodb:ListStreams": ["*"],  # IAM has no resource-level permission for it
+            **items,
+            "dynamodb:Query": [index("user_events")],
+            # The failed batches' destination is sent to with the function's role.
+            "sqs:SendMessage": [WEBHOOK_QUEUE, FAILED_EVENTS],
+            "ssm:GetParameter": [WEBHOOK_SECRETS],
+        },
+        "WebhookDeliveryRole": {
+            **logs("WebhookDelivery"),
+            # What Lambda's poller calls on the queue, and the code's backoff.
+            "sqs:ChangeMessageVisibility": [WEBHOOK_QUEUE],
+            "sqs:DeleteMessage": [WEBHOOK_QUEUE],
+            "sqs:GetQueueAttributes": [WEBHOOK_QUEUE],
+            "sqs:ReceiveMessage": [WEBHOOK_QUEUE],
+            "sqs:SendMessage": [WEBHOOK_QUEUE],
+            **items,
+            "dynamodb:Query": [index("user_events"), index("events_by_time")],
+            "ssm:GetParameter": [WEBHOOK_SECRETS],
+        },
+    }
+    for role, allowed in expected.items():
+        assert resources[role]["Type"] == "AWS::IAM::Role"
+        assert grants(resources[role]) == allowed, role
+        (trust,) = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    everywhere = [
+        (role, action)
+        for role in expected
+        for action, on in grants(resources[role]).items()
+        if any("*" in json.dumps(resource) for resource in on)
+    ]
+    assert everywhere == [("EventsConsumerRole", "dynamodb:ListStreams")]
+
+
+def test_the_api_may_enqueue_webhooks_but_not_consume_them_or_read_the_stream(resources):
+    allowed = grants(resources["ApiHandlerRole"])
+    assert allowed["sqs:SendMessage"] == [WEBHOOK_QUEUE]  # an admin's replay of an event
+    assert [a for a in allowed if a.startswith("sqs:")] == ["sqs:SendMessage"]
+    assert not set(allowed) & {"dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+
+
+def test_the_event_sources_are_what_sam_accepts(resources):
+    """cfn-lint does not look inside a function's Events (a misspelt property passes): check
+    each against the SAM schema cfn-lint ships, intrinsic functions standing for an ARN."""
+    import cfnlint
+    from cfnlint.jsonschema import StandardValidator
+
+    folder = Path(cfnlint.__file__).parent / "data" / "schemas" / "resources"
+    (schema,) = [
+        schema
+        for path in folder.glob("*.json")
+        if (schema := json.loads(path.read_text())).get("typeName") == "AWS::Serverless::Function"
+    ]
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, dict) and any(key.startswith(("Fn::", "Ref")) for key in value):
+            return "arn:aws:sqs:us-east-1:123456789012:example"
+        if isinstance(value, dict):
+            return {key: resolved(inner) for key, inner in value.items()}
+        return [resolved(inner) for inner in value] if isinstance(value, list) else value
+
+    def errors(event: dict) -> list[str]:
+        kind = {"definitions": schema["definitions"], "$ref": f"#/definitions/{event['Type']}Event"}
+        return [error.message for error in StandardValidator(kind).iter_errors(resolved(event))]
+
+    for name in ("EventsConsumer", "WebhookDelivery"):
+        for event in resources[name]["Properties"]["Events"].values():
+            assert errors(event) == [], name
+    misspelt = json.loads(json.dumps(stream_source(resources)))
+    misspelt["MaximumRetryAttempt"] = misspelt.pop("MaximumRetryAttempts")
+    assert errors({"Type": "DynamoDB", "Properties": misspelt})  # the check can fail
+
+
 # -- API=http: the same service behind an HTTP API ------------------------------------------
 
 
@@ -257,7 +567,7 @@ def http_template(prod_http_package) -> dict:
 def test_the_two_templates_differ_only_in_their_api(prod_package, http_template):
     rest = json.loads((prod_package / "sam.json").read_text())
     assert rest["Parameters"] == http_template["Parameters"]
-    for name in ("SessionsTable", "ApiHandlerRole", "APIHandler"):
+    for name in ("SessionsTable", "ApiHandlerRole", "APIHandler", *EVENT_PIPELINE):
         assert rest["Resources"][name] == http_template["Resources"][name], name
     rest_only = set(rest["Resources"]) - set(http_template["Resources"])
     http_only = {
