@@ -70,10 +70,12 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.events import CONSUMER_HANDLER, DELIVERY_HANDLER, STREAM_FAMILIES
 from chalicelib.store import (
+    EVENTS_BY_TIME,
     IAM_INDEX_ACTIONS,
     IAM_TABLE_ACTIONS,
     SESSIONS_BY_USER,
     TABLE_DEFINITION,
+    USER_EVENTS,
     USER_SEARCH,
 )
 from chalicelib.web import HSTS
@@ -106,9 +108,6 @@ FOURTEEN_DAYS = 14 * 24 * 3600  # SQS's longest retention, in seconds
 # What the event functions take from Chalice's function: the same zip, runtime and
 # architecture (its environment too, so Settings.from_env reads the same stage there).
 SHARED_WITH_THE_API = ("CodeUri", "Runtime", "Architectures")
-# The events' indexes. lead: import from chalicelib.store once merged
-USER_EVENTS = "user_events"
-EVENTS_BY_TIME = "events_by_time"
 
 # The IAM actions of the event pipeline, for the roles below.
 # What Lambda's poller calls on the stream. ListStreams has no resource-level permission
@@ -119,13 +118,16 @@ IAM_STREAM_READ_ACTIONS = (
     "dynamodb:GetShardIterator",
 )
 IAM_STREAM_LIST_ACTIONS = ("dynamodb:ListStreams",)
-# What the events code does to the table's items (no deletes, no batches).
-IAM_EVENTS_TABLE_ACTIONS = (
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:GetItem",
+# What the consumer does to the table's items: reads an event and its user's counter in one
+# BatchGetItem, then puts the one and updates the other in one transaction.
+IAM_CONSUMER_TABLE_ACTIONS = (
+    "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 )
+# What the delivery does: marks an endpoint failing (and reads the events a replay re-sends,
+# through the index alone).
+IAM_DELIVERY_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
 IAM_QUEUE_SEND_ACTIONS = ("sqs:SendMessage",)
 # What Lambda's poller calls on the queue, and ChangeMessageVisibility for the code's backoff.
 IAM_QUEUE_RECEIVE_ACTIONS = (
@@ -400,8 +402,7 @@ def event_pipeline() -> dict[str, Any]:
             ),
             _policy(
                 "SessionsTableAccess",
-                _statement("SessionsTable", IAM_EVENTS_TABLE_ACTIONS, _arn(TABLE)),
-                _statement("TableIndexes", IAM_INDEX_ACTIONS, [_index_arn(USER_EVENTS)]),
+                _statement("SessionsTable", IAM_CONSUMER_TABLE_ACTIONS, _arn(TABLE)),
             ),
             _policy(
                 "SendToQueues",
@@ -412,7 +413,6 @@ def event_pipeline() -> dict[str, Any]:
                     [_arn(WEBHOOK_QUEUE), _arn(FAILED_EVENTS)],
                 ),
             ),
-            _policy("ReadSecrets", READ_WEBHOOK_SECRETS),
         ),
         f"{CONSUMER}Logs": logs,
         DELIVERY: function(
@@ -437,16 +437,17 @@ def event_pipeline() -> dict[str, Any]:
                 _statement(
                     "ReceiveFromTheWebhookQueue", IAM_QUEUE_RECEIVE_ACTIONS, _arn(WEBHOOK_QUEUE)
                 ),
-                SEND_TO_WEBHOOK_QUEUE,
+                # A replay's next page, and a delivery given up on.
+                _statement(
+                    "SendToTheWebhookQueues",
+                    IAM_QUEUE_SEND_ACTIONS,
+                    [_arn(WEBHOOK_QUEUE), _arn(WEBHOOK_DEAD_LETTERS)],
+                ),
             ),
             _policy(
                 "SessionsTableAccess",
-                _statement("SessionsTable", IAM_EVENTS_TABLE_ACTIONS, _arn(TABLE)),
-                _statement(
-                    "TableIndexes",
-                    IAM_INDEX_ACTIONS,
-                    [_index_arn(USER_EVENTS), _index_arn(EVENTS_BY_TIME)],
-                ),
+                _statement("SessionsTable", IAM_DELIVERY_TABLE_ACTIONS, _arn(TABLE)),
+                _statement("EventsByTime", IAM_INDEX_ACTIONS, [_index_arn(EVENTS_BY_TIME)]),
             ),
             _policy("ReadSecrets", READ_WEBHOOK_SECRETS),
         ),
@@ -458,7 +459,8 @@ def event_pipeline() -> dict[str, Any]:
             ContentBasedDeduplication=False,
             DeduplicationScope="messageGroup",
             FifoThroughputLimit="perMessageGroupId",
-            VisibilityTimeout=120,
+            # Six times the function's timeout, as AWS advises for an SQS event source.
+            VisibilityTimeout=360,
             # The code gives up on its own after WebhookGiveUp; this catches anything beyond.
             RedrivePolicy={
                 "deadLetterTargetArn": _arn(WEBHOOK_DEAD_LETTERS),
@@ -598,6 +600,7 @@ def merge_template() -> dict[str, Any]:
                             "EVENT_RETENTION": {"Ref": "EventRetention"},
                             "WEBHOOK_GIVE_UP": {"Ref": "WebhookGiveUp"},
                             "WEBHOOK_QUEUE_URL": {"Ref": WEBHOOK_QUEUE},
+                            "WEBHOOK_DEAD_LETTER_QUEUE_URL": {"Ref": WEBHOOK_DEAD_LETTERS},
                         }
                     }
                 },

@@ -23,6 +23,7 @@ from chalicelib.store.sessions import SessionItems
 from chalicelib.store.table import (
     ADMIN_CLIENT_CONFIG,
     CLIENT_CONFIG,
+    EVENTS_BY_TIME,
     IAM_INDEX_ACTIONS,
     IAM_TABLE_ACTIONS,
     SESSIONS_BY_USER,
@@ -40,6 +41,7 @@ from chalicelib.store.webhooks import WebhookItems
 __all__ = [
     "ADMIN_CLIENT_CONFIG",
     "CLIENT_CONFIG",
+    "EVENTS_BY_TIME",
     "IAM_INDEX_ACTIONS",
     "IAM_TABLE_ACTIONS",
     "SESSIONS_BY_USER",

@@ -26,6 +26,7 @@ from chalicelib.errors import AppError, ServiceUnavailable
 SESSIONS_BY_USER = "user_session_keys"
 USER_SEARCH = "user_search"
 USER_EVENTS = "user_events"
+EVENTS_BY_TIME = "events_by_time"
 TTL_ATTRIBUTE = "expires_at"
 # The table's stream, which chalicelib.events turns into events. CreateTable's shape; the
 # template's AWS::DynamoDB::Table says StreamViewType alone (devtools.package).
@@ -43,6 +44,7 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "email", "AttributeType": "S"},
         {"AttributeName": "event_user_id", "AttributeType": "S"},
         {"AttributeName": "event_seq", "AttributeType": "N"},
+        {"AttributeName": "event_hour", "AttributeType": "S"},
     ],
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
     "GlobalSecondaryIndexes": [
@@ -80,6 +82,17 @@ TABLE_DEFINITION: dict[str, Any] = {
             "KeySchema": [
                 {"AttributeName": "event_user_id", "KeyType": "HASH"},
                 {"AttributeName": "event_seq", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
+        {
+            # Every user's events by the hour they happened, in id (time) order: what a replay
+            # re-sends (POST /admin/events/replay). An hour a partition key, so one busy
+            # hour's writes spread over no more than that hour.
+            "IndexName": EVENTS_BY_TIME,
+            "KeySchema": [
+                {"AttributeName": "event_hour", "KeyType": "HASH"},
+                {"AttributeName": "pk", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
         },
