@@ -35,6 +35,8 @@ from chalicelib.users import Users
 
 if TYPE_CHECKING:
     from chalicelib.oauth import Http
+    from chalicelib.webhooks.endpoints import Endpoint
+    from chalicelib.webhooks.signing import WebhookSecret
 
 
 def _pause(seconds: float) -> None:
@@ -113,6 +115,21 @@ class Services:
         from chalicelib import aws
 
         return self.queue_client or aws.client("sqs", aws.BOUNDED)
+
+    @cached_property
+    def webhooks(self) -> tuple[Endpoint, ...]:
+        """The stage's webhook endpoints (WEBHOOKS), checked against the event catalogue."""
+        from chalicelib.events import EVENT_TYPES
+        from chalicelib.webhooks.endpoints import webhook_endpoints
+
+        return webhook_endpoints(self.settings, EVENT_TYPES)
+
+    @cached_property
+    def webhook_secrets(self) -> tuple[WebhookSecret, ...]:
+        """The secrets that sign webhooks, newest first, read once per container."""
+        from chalicelib.webhooks.signing import load_secrets
+
+        return load_secrets(self.settings)
 
     @cached_property
     def tokens(self) -> AccessTokens:

@@ -125,9 +125,9 @@ IAM_CONSUMER_TABLE_ACTIONS = (
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 )
-# What the delivery does: marks an endpoint failing (and reads the events a replay re-sends,
-# through the index alone).
-IAM_DELIVERY_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
+# What the delivery does: reads and writes a failed delivery's tries, marks an endpoint
+# failing (and reads the events a replay re-sends, through the index alone).
+IAM_DELIVERY_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 IAM_QUEUE_SEND_ACTIONS = ("sqs:SendMessage",)
 # What Lambda's poller calls on the queue, and ChangeMessageVisibility for the code's backoff.
 IAM_QUEUE_RECEIVE_ACTIONS = (

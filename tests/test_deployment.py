@@ -492,7 +492,8 @@ def test_each_event_role_allows_exactly_what_its_function_does(resources):
             "sqs:ReceiveMessage": [WEBHOOK_QUEUE],
             # A replay's next page; a delivery given up on.
             "sqs:SendMessage": [WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTERS],
-            "dynamodb:UpdateItem": [TABLE],  # an endpoint marked failing
+            "dynamodb:GetItem": [TABLE],  # a failed delivery's tries
+            "dynamodb:UpdateItem": [TABLE],  # those, and an endpoint marked failing
             "dynamodb:Query": [index("events_by_time")],  # what a replay re-sends
             "ssm:GetParameter": [WEBHOOK_SECRETS],
         },

@@ -1,15 +1,16 @@
 """Delivery: a Lambda function of its own, fed the delivery queue (SQS FIFO), that hands each
 event to its target, a webhook (signed, Standard Webhooks) or one of the team's reactions.
 
-A delivery that fails is retried on a schedule measured from when its event was queued
-(`RETRY_AT`: half a minute, then longer, the waits growing to a day), with the same
-`webhook-id` every time, until WEBHOOK_GIVE_UP has passed: then the endpoint is marked failing,
-the audit log says so, and the delivery goes to the dead-letter queue, never dropped (the
-event itself stays in the table for EVENT_RETENTION, to replay). The queue's visibility timeout
-is the wait: SQS allows at most 12 hours, so a longer wait is taken in two, the first waking
-only to sleep again. Each target's messages of one user are one message group, so the user's
-events arrive in order: while one waits to be retried, the ones after it wait too, and they
-are reported failed with it, untried.
+A delivery that fails is retried after a wait that grows with each failed try (`WAITS`: half a
+minute, then longer, up to a day), with the same `webhook-id` every time, until the next try
+would come after WEBHOOK_GIVE_UP from when the event was queued: then the endpoint is marked
+failing, the audit log says so, and the delivery goes to the dead-letter queue, never dropped
+(the event itself stays in the table for EVENT_RETENTION, to replay). A failed try is written
+down (store.webhooks: its count and when the next is due), and the message is hidden until
+then through its visibility timeout; SQS allows 12 hours at most, so a message that wakes
+early finds its try not yet due and sleeps again. Each target's messages of one user are one
+message group, so the user's events arrive in order: while one waits to be retried, the ones
+after it wait too.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from chalicelib.events.queue import Delivery, parse
 
 logger = logging.getLogger(__name__)
 
-# When each retry is due, in seconds after the event was queued; then a day apart.
-RETRY_AT = (30, 5 * 60, 30 * 60, 2 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
-_DAY = 24 * 3600
+# The wait after each failed try; after the last, a day each.
+WAITS = (30, 5 * 60, 30 * 60, 2 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
 _MAX_VISIBILITY = 12 * 3600  # SQS's limit
-# A wake that finds the last due time this long past is the first half of a long wait.
-_HALFWAY = 6 * 3600
+_KEEP_AFTER_GIVING_UP = 24 * 3600
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -39,24 +38,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return deliver_batch(runtime.get(), event.get("Records", []))
 
 
-def retry_times(give_up: int) -> list[int]:
-    """Every retry's due time after queueing, up to `give_up` seconds."""
-    due = [t for t in RETRY_AT if t < give_up]
-    while due and due[-1] + _DAY < give_up:
-        due.append(due[-1] + _DAY)
-    return due
-
-
-def next_retry(elapsed: int, give_up: int) -> int | None:
-    """Seconds until the next retry of a delivery queued `elapsed` seconds ago (None: give up)."""
-    later = [t for t in retry_times(give_up) if t > elapsed]
-    return later[0] - elapsed if later else None
-
-
-def _due_now(elapsed: int, give_up: int) -> bool:
-    """Is a try due, or is this the first half of a long wait?"""
-    past = [t for t in [0, *retry_times(give_up)] if t <= elapsed]
-    return elapsed - past[-1] < _HALFWAY
+def wait_after(tries: int) -> int:
+    """The wait after the `tries`-th failed try."""
+    return WAITS[min(tries, len(WAITS)) - 1]
 
 
 def deliver_batch(services: Any, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -66,6 +50,10 @@ def deliver_batch(services: Any, records: Sequence[dict[str, Any]]) -> dict[str,
     for record in records:
         group = record.get("attributes", {}).get("MessageGroupId", "")
         if group in waiting:
+            # Untried: back in the queue at once, behind the one that waits, which keeps its
+            # group from being received before it is (else they would hold the group for the
+            # queue's whole visibility timeout).
+            _wait(services, record, 0)
             failures.append({"itemIdentifier": record["messageId"]})
             continue
         if not _deliver(services, record):
@@ -78,23 +66,27 @@ def _deliver(services: Any, record: dict[str, Any]) -> bool:
     """True when the message is done with (delivered, or given up and set aside)."""
     delivery, queued_at = parse(record["body"])
     now = services.clock.now()
-    elapsed = max(0, now - queued_at)
-    give_up = int(services.settings.webhook_give_up.total_seconds())
-    if not _due_now(elapsed, give_up):
-        _wait(services, record, next_retry(elapsed, give_up) or 0)
+    message_id = record["messageId"]
+    received = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+    # A first receive has never failed: it reads nothing.
+    tries, due = services.store.webhooks.tries(message_id) if received > 1 else (0, 0)
+    if now < due:
+        _wait(services, record, due - now)
         return False
     error = attempt(services, delivery)
     if error is None:
         return True
-    wait = next_retry(elapsed, give_up)
-    if wait is not None:
-        logger.warning(
-            "delivery of %s to %s failed (%s)", delivery.event["id"], _name(delivery), error
-        )
-        _wait(services, record, wait)
-        return False
-    _give_up(services, delivery, error, record)
-    return True
+    tries += 1
+    next_try = now + wait_after(tries)
+    give_up = queued_at + int(services.settings.webhook_give_up.total_seconds())
+    if next_try > give_up:
+        _give_up(services, delivery, error, record)
+        return True
+    event_id = delivery.event["id"]
+    logger.warning("delivery of %s to %s failed (%s)", event_id, _name(delivery), error)
+    services.store.webhooks.failed(message_id, tries, next_try, give_up + _KEEP_AFTER_GIVING_UP)
+    _wait(services, record, next_try - now)
+    return False
 
 
 def attempt(services: Any, delivery: Delivery) -> str | None:

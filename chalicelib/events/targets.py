@@ -1,4 +1,7 @@
-"""Who wants an event: the stage's webhooks (WEBHOOKS) and the team's reactions (HOOKS_MODULE)."""
+"""Who wants an event: the stage's webhooks (WEBHOOKS) and the team's reactions (HOOKS_MODULE).
+
+A target is named as the delivery queue carries it: `webhook:<url>` or `reaction:<name>`.
+"""
 
 from __future__ import annotations
 
@@ -7,5 +10,4 @@ from typing import Any
 
 def wanting(services: Any, event_type: str) -> list[str]:
     """The targets of `event_type`, in a stable order: webhooks, then reactions."""
-    # lead: fill from chalicelib.webhooks (endpoints) and chalicelib.hooks (reactions)
-    return []
+    return [f"webhook:{e.url}" for e in services.webhooks if event_type in e.events]

@@ -16,10 +16,12 @@ leave a gap.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from chalicelib.errors import AppError
 from chalicelib.store.table import (
+    EVENTS_BY_TIME,
     USER_EVENTS,
     Conflict,
     Item,
@@ -121,6 +123,30 @@ class EventItems:
         )
         return [_record(item) for item in items]
 
+    def in_hour(
+        self, hour: str, *, after_id: str | None, limit: int
+    ) -> tuple[list[EventRecord], str | None]:
+        """Every user's events of one hour (`event_hour`) in id order, those after `after_id`;
+        and the id to go on after (None: the hour is done)."""
+        condition = "event_hour = :h"
+        values: Item = {":h": {"S": hour}}
+        if after_id is not None:
+            condition += " AND pk > :after"
+            values[":after"] = {"S": event_pk(after_id)}
+        items, more = self._table.query_page(
+            IndexName=EVENTS_BY_TIME,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            Limit=limit,
+        )
+        events = [_record(item) for item in items]
+        return events, (events[-1].id if more and events else None)
+
+
+def event_hour(epoch_seconds: int) -> str:
+    """The `events_by_time` partition of an instant: its hour, `2026-12-06T10`."""
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H")
+
 
 def _item(event: EventRecord, expires_at: int) -> Item:
     return {
@@ -129,6 +155,7 @@ def _item(event: EventRecord, expires_at: int) -> Item:
         "event_seq": {"N": str(event.seq)},
         "event_type": {"S": event.type},
         "occurred_at": {"N": str(event.occurred_at)},
+        "event_hour": {"S": event_hour(event.occurred_at // 1000)},
         "data": {"S": json.dumps(event.data, separators=(",", ":"), sort_keys=True)},
         "expires_at": {"N": str(expires_at)},
     }

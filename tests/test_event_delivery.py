@@ -1,0 +1,192 @@
+"""Webhook delivery on moto (the table, its stream, SQS FIFO) to a real HTTP receiver on this
+machine, every signature checked by the Standard Webhooks project's own verifier: a receiver
+that is down for an hour gets everything once it is back, each user's events in order, with the
+same webhook-id on every try; a delivery that keeps failing is given up after WEBHOOK_GIVE_UP
+into the dead-letter queue, never dropped."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+from standardwebhooks import Webhook
+
+from chalicelib import runtime
+from chalicelib.events import delivery
+from chalicelib.webhooks.signing import new_secrets_json
+from devtools.queues import QueueReader
+from tests.helpers import BOB, MotoStream, log_in, sign_up
+from tests.test_admin import user_id_of
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that keeps every request and answers `status`."""
+
+    def __init__(self) -> None:
+        self.status = 204
+        self.requests: list[tuple[int, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.requests.append((receiver.status, headers, body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def accepted(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for status, _, body in self.requests if status < 300]
+
+
+@pytest.fixture
+def receiver():
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+    found.server.server_close()
+
+
+@pytest.fixture
+def pipeline(services, receiver, tmp_path, clock, settings):
+    """The stage with one webhook (every event type) and its queues; returns what the test
+    drives: the services, the stream, the queue's reader, and the waits the delivery asked."""
+    sqs = boto3.client("sqs")
+    attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+    queue = sqs.create_queue(QueueName="deliveries.fifo", Attributes=attributes)["QueueUrl"]
+    dead = sqs.create_queue(QueueName="dead.fifo", Attributes=attributes)["QueueUrl"]
+    secrets = tmp_path / "webhook-secrets.json"
+    secrets.write_text(new_secrets_json())
+    from chalicelib.events import EVENT_TYPES
+
+    built = replace(
+        services,
+        settings=replace(
+            services.settings,
+            webhooks_json=json.dumps([{"url": receiver.url, "events": list(EVENT_TYPES)}]),
+            webhook_secrets_file=str(secrets),
+            webhook_queue_url=queue,
+            webhook_dead_letter_queue_url=dead,
+        ),
+        queue_client=sqs,
+    )
+    runtime.use(built)
+    waits: list[int] = []
+
+    def wait_in_no_time(services, record, seconds):
+        # moto's SQS keeps real time; the schedule is the fake clock's: ask, then wake now.
+        waits.append(seconds)
+        sqs.change_message_visibility(
+            QueueUrl=queue, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+        )
+
+    original = delivery._wait
+    delivery._wait = wait_in_no_time
+    reader = QueueReader(
+        sqs, queue, lambda event, _: delivery.deliver_batch(built, event["Records"])
+    )
+    yield built, MotoStream(settings.table_name, clock), reader, waits, secrets, dead
+    delivery._wait = original
+
+
+def drain(reader, receiver) -> None:
+    """Poll until what is due has been tried: a poll that tries nothing ends it (the fake
+    clock, not SQS's, says when a retry is due)."""
+    for _ in range(100):
+        tried = len(receiver.requests)
+        if not reader.poll() or len(receiver.requests) == tried:
+            return
+    raise AssertionError("the queue never settled")
+
+
+def verified(receiver, secrets_file) -> None:
+    """Every request the receiver got verifies with the reference verifier, under each secret."""
+    (secret,) = json.loads(secrets_file.read_text())["secrets"]
+    for _, headers, body in receiver.requests:
+        Webhook(secret).verify(body, headers)
+
+
+def test_a_receiver_down_for_an_hour_gets_everything_in_order_with_stable_ids(
+    client, pipeline, receiver, clock
+):
+    services, stream, reader, waits, secrets, _ = pipeline
+    ann = user_id_of(client, sign_up(client))
+    bob = user_id_of(client, sign_up(client, BOB))
+    log_in(client)
+    stream.consume(services)
+    receiver.status = 503
+    for _ in range(6):  # an hour of tries, each when due
+        drain(reader, receiver)
+        clock.advance(minutes=10)
+    assert receiver.requests
+    assert not receiver.accepted()
+    receiver.status = 204
+    stored = {
+        e.id: e.seq for user in (ann, bob) for e in services.store.events.of_user(user, limit=100)
+    }
+    back_for = 0
+    while len(receiver.accepted()) < len(stored):  # each user's retry, when it comes due
+        assert back_for < 3 * 60, "not delivered within 3 hours of coming back"
+        clock.advance(minutes=10)
+        back_for += 10
+        drain(reader, receiver)
+    accepted = receiver.accepted()
+    for user in (ann, bob):
+        mine = [e for e in accepted if e["user_id"] == user]
+        assert [e["seq"] for e in mine] == list(range(1, len(mine) + 1))
+    assert {e["id"]: e["seq"] for e in accepted} == stored  # each event once, none missing
+    # Every try of an event carried its id as webhook-id; each try its own timestamp header.
+    for _, headers, body in receiver.requests:
+        assert headers["webhook-id"] == json.loads(body)["id"]
+    verified(receiver, secrets)
+    # The waits grew with each failed try: half a minute, five minutes, half an hour.
+    assert sorted(set(waits))[:3] == [0, 30, 300]
+    assert 1800 in waits
+
+
+def test_a_delivery_failing_past_the_give_up_is_set_aside_and_its_endpoint_marked(
+    client, pipeline, receiver, clock, services
+):
+    built, stream, reader, waits, _, dead = pipeline
+    sign_up(client, verified=False)
+    stream.consume(built)
+    receiver.status = 500
+    for _ in range(12):
+        drain(reader, receiver)
+        clock.advance(hours=8)
+    assert not receiver.accepted()
+    sqs = built.queue
+    assert (
+        sqs.get_queue_attributes(QueueUrl=built.settings.webhook_queue_url, AttributeNames=["All"])[
+            "Attributes"
+        ]["ApproximateNumberOfMessages"]
+        == "0"
+    )
+    set_aside = sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(m["Body"])["event"]["type"] for m in set_aside) == [
+        "session.created",
+        "user.created",
+    ]
+    assert built.store.webhooks.failing_since(f"webhook:{receiver.url}") is not None
+    # Waits grew up to a day; a wait past 12 hours is taken in two (SQS's longest).
+    assert max(waits) == 12 * 3600
+
+
+def test_the_waits_grow_to_a_day():
+    waits = [delivery.wait_after(tries) for tries in range(1, 10)]
+    assert waits[:3] == [30, 300, 1800]
+    assert waits == sorted(waits)
+    assert max(waits) == waits[-1] == 24 * 3600
