@@ -63,6 +63,11 @@ class Event(StrEnum):
     ACCESS_TOKEN_ISSUED = "access_token_issued"  # noqa: S105 (an event name)
     WEBHOOK_GAVE_UP = "webhook_gave_up"  # a delivery past WEBHOOK_GIVE_UP: its endpoint failing
     LOGIN_REFUSED_BANNED = "login_refused_banned"
+    # The team's hooks (chalicelib.hooks): a sign-up a before_sign_up hook refused (its method),
+    # and a hook that failed (which hook, where it runs, a short reason; never what it was
+    # given or answered).
+    SIGNUP_DENIED = "signup_denied"
+    HOOK_FAILED = "hook_failed"
     # The admin API's: each names the actor (`actor_id`), the subject (`user_id`) and a reason
     # where one is given.
     ADMIN_USERS_SEARCHED = "admin_users_searched"

@@ -99,6 +99,18 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   dead-letter queue (WEBHOOK_DEAD_LETTER_QUEUE_URL); the event stays, to replay.
 - WEBHOOK_DEAD_LETTER_QUEUE_URL (unset): the SQS FIFO queue of deliveries given up on (the
   template's WebhookDeadLetterQueue).
+- HOOKS_MODULE (unset): the dotted name of the team's own module of hooks (`hooks` for a
+  hooks.py beside app.py, or any module on the Python path), imported when a hook is first
+  needed, never on a protected request (chalicelib.hooks).
+- HOOK_TIMEOUT (2s): how long a decision hook may take before its on_error applies; at most
+  10s, and `ms` may be used (`500ms`).
+- HOOK_BEFORE_SIGN_UP_URL, HOOK_ACCESS_TOKEN_CLAIMS_URL (unset): an HTTPS endpoint that makes
+  that decision instead of a function of HOOKS_MODULE (http only to localhost or 127.0.0.1
+  where cookies are not Secure); a decision is one or the other, never both.
+- HOOK_BEFORE_SIGN_UP_ON_ERROR (deny), HOOK_ACCESS_TOKEN_CLAIMS_ON_ERROR (allow): what such an
+  endpoint's failure (a timeout, an error, a wrong answer) means: deny refuses the sign-up
+  (403 sign_up_denied) or the token (503); allow lets the sign-up go on, or issues the token
+  without extra claims. A function's own on_error comes with its decorator.
 """
 
 from __future__ import annotations
@@ -122,6 +134,10 @@ _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 _AUDIENCE = re.compile(r"[\x21-\x2b\x2d-\x7e]{1,256}")
 MAX_ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
 MAX_ACCESS_TOKEN_KEY_ACTIVATION = timedelta(hours=24)
+# A decision hook's budget: well inside the Lambda's 25 s and API Gateway's 29 s, whatever
+# else the request waits for.
+MAX_HOOK_TIMEOUT = timedelta(seconds=10)
+ON_ERROR = ("deny", "allow")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -151,6 +167,8 @@ _BUILT_IN = {
 _PROVIDER_ID = re.compile(r"[a-z][a-z0-9]{0,31}")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 _LOOPBACK = re.compile(r"http://(localhost|127\.0\.0\.1)(:\d{1,5})?")
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
+_MILLISECONDS = re.compile(r"^\s*(\d+)\s*ms\s*$")
 
 
 @dataclass(frozen=True)
@@ -203,6 +221,12 @@ class Settings:
     webhook_secrets_file: str | None = None
     webhook_give_up: timedelta = timedelta(days=3)
     webhook_dead_letter_queue_url: str | None = None
+    hooks_module: str | None = None
+    hook_timeout: timedelta = timedelta(seconds=2)
+    hook_before_sign_up_url: str | None = None
+    hook_access_token_claims_url: str | None = None
+    hook_before_sign_up_on_error: str = "deny"
+    hook_access_token_claims_on_error: str = "allow"  # noqa: S105 (not a secret)
 
     @property
     def emailed_codes_sign_in(self) -> bool:
@@ -260,6 +284,28 @@ class Settings:
             raise ConfigError("EVENT_RETENTION must be at least 1d")
         if self.webhook_give_up <= timedelta(0):
             raise ConfigError("WEBHOOK_GIVE_UP must be positive")
+        self._check_hooks()
+
+    def _check_hooks(self) -> None:
+        module = self.hooks_module
+        if module is not None and (not _MODULE.fullmatch(module) or module.endswith(".py")):
+            raise ConfigError(
+                f"HOOKS_MODULE {module!r} is not a module's dotted name (`hooks` for hooks.py)"
+            )
+        if not timedelta(0) < self.hook_timeout <= MAX_HOOK_TIMEOUT:
+            raise ConfigError("HOOK_TIMEOUT must be positive and at most 10s")
+        for name, url in (
+            ("HOOK_BEFORE_SIGN_UP_URL", self.hook_before_sign_up_url),
+            ("HOOK_ACCESS_TOKEN_CLAIMS_URL", self.hook_access_token_claims_url),
+        ):
+            if url is not None:
+                _check_url(name, url, secure=self.cookie_secure)
+        for name, value in (
+            ("HOOK_BEFORE_SIGN_UP_ON_ERROR", self.hook_before_sign_up_on_error),
+            ("HOOK_ACCESS_TOKEN_CLAIMS_ON_ERROR", self.hook_access_token_claims_on_error),
+        ):
+            if value not in ON_ERROR:
+                raise ConfigError(f"{name} must be deny or allow, not {value!r}")
 
     def _check_access_tokens(self) -> None:
         if not self.access_token_audiences:
@@ -362,6 +408,18 @@ class Settings:
             webhook_secrets_file=env.get("WEBHOOK_SECRETS_FILE") or None,
             webhook_give_up=_duration(env, "WEBHOOK_GIVE_UP", defaults.webhook_give_up),
             webhook_dead_letter_queue_url=env.get("WEBHOOK_DEAD_LETTER_QUEUE_URL") or None,
+            hooks_module=env.get("HOOKS_MODULE", "").strip() or None,
+            hook_timeout=_hook_timeout(env, defaults.hook_timeout),
+            hook_before_sign_up_url=env.get("HOOK_BEFORE_SIGN_UP_URL", "").strip() or None,
+            hook_access_token_claims_url=(
+                env.get("HOOK_ACCESS_TOKEN_CLAIMS_URL", "").strip() or None
+            ),
+            hook_before_sign_up_on_error=_choice(
+                env, "HOOK_BEFORE_SIGN_UP_ON_ERROR", defaults.hook_before_sign_up_on_error
+            ),
+            hook_access_token_claims_on_error=_choice(
+                env, "HOOK_ACCESS_TOKEN_CLAIMS_ON_ERROR", defaults.hook_access_token_claims_on_error
+            ),
         )
 
 
@@ -425,7 +483,9 @@ def _oauth_providers(env: Mapping[str, str], *, secure: bool) -> tuple[OAuthProv
             issuer = github_url
             urls = [("OAUTH_GITHUB_URL", github_url), ("OAUTH_GITHUB_API_URL", github_api_url)]
         for variable, url in urls:
-            _check_issuer(variable, url, secure=secure)
+            if not url:
+                raise ConfigError(f"{variable} is required: the provider's issuer URL")
+            _check_url(variable, url, secure=secure)
         providers.append(
             OAuthProviderSettings(
                 provider_id,
@@ -442,13 +502,12 @@ def _oauth_providers(env: Mapping[str, str], *, secure: bool) -> tuple[OAuthProv
     return tuple(providers)
 
 
-def _check_issuer(variable: str, url: str, *, secure: bool) -> None:
-    """https (no query, no fragment); http only to this machine where cookies are not Secure."""
-    if not url:
-        raise ConfigError(f"{variable} is required: the provider's issuer URL")
+def _check_url(variable: str, url: str, *, secure: bool) -> None:
+    """https (no query, no fragment); http only to this machine where cookies are not Secure
+    (the whole host: never http://localhost.example.com)."""
     if re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s?#]*)?", url):
         return
-    if not secure and _LOOPBACK.match(url) and re.fullmatch(r"http://[^\s?#]+", url):
+    if not secure and re.fullmatch(_LOOPBACK.pattern + r"(/[^\s?#]*)?", url):
         return
     raise ConfigError(
         f"{variable} must be an https URL (http only to localhost or 127.0.0.1 on the local "
@@ -471,6 +530,18 @@ def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelt
         return parse_duration(env[name])
     except ConfigError as error:
         raise ConfigError(f"{name}: {error}") from None
+
+
+def _hook_timeout(env: Mapping[str, str], default: timedelta) -> timedelta:
+    """A duration, or milliseconds (`500ms`): a hook's budget is counted in seconds."""
+    match = _MILLISECONDS.match(env.get("HOOK_TIMEOUT", ""))
+    if match:
+        return timedelta(milliseconds=int(match.group(1)))
+    return _duration(env, "HOOK_TIMEOUT", default)
+
+
+def _choice(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, default).strip().lower()
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

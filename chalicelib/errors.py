@@ -137,6 +137,15 @@ class AccountDisabled(AppError):
     message = "This account is disabled. Contact support if you think this is a mistake."
 
 
+class SignUpDenied(AppError):
+    """The team's before_sign_up hook refused the sign-up (chalicelib.hooks), or failed with
+    on_error=deny. The message is the hook's, as plain text: the sign-up page shows it."""
+
+    status = 403
+    code = "sign_up_denied"
+    message = "Sign-up is not open to this address."
+
+
 class InsufficientPermissions(AppError):
     status = 403
     code = "insufficient_permissions"

@@ -20,6 +20,7 @@ from chalicelib.audit import AuditLog
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.cors import Cors
+from chalicelib.hooks import Hooks
 from chalicelib.keyring import KeySource
 from chalicelib.limits import Limits
 from chalicelib.mail import Mail, Sender, sender_for
@@ -135,6 +136,12 @@ class Services:
     def tokens(self) -> AccessTokens:
         """Signs access tokens; its keys load on first use."""
         return AccessTokens(self.settings, self.clock)
+
+    @cached_property
+    def hooks(self) -> Hooks:
+        """The team's hooks (HOOKS_MODULE, the hook endpoints); their module is imported when
+        a decision first needs it, never by a request that needs none."""
+        return Hooks(self.settings)
 
 
 def build(

@@ -115,6 +115,10 @@ def _log_in_with_code(ctx: RequestContext, address: str, raw_code: str) -> CodeS
         quiet = taken.stored.password_hash is not None  # a quiet sign-up's code
         if not quiet and not services.settings.email_code_signup:
             raise InvalidCode()  # a code sent while sign-up was on
+        # Asked again as the account is made (a quiet sign-up was asked when it began): the
+        # hook's word at the moment of writing is what counts. Before the binding is used up,
+        # so a refusal that a retry may lift leaves the client able to finish.
+        ctx.allow_sign_up(address, "password" if quiet else "email_code")
         # The chosen password only for the client that chose it: anyone else proves the
         # mailbox, and gets the account without a password they never chose.
         chosen = taken.stored.password_hash if ctx.began_signup(taken.stored.binding) else None

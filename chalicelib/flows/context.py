@@ -35,10 +35,12 @@ from chalicelib.errors import (
     InvalidCredentials,
     ReauthenticationRequired,
     ServiceUnavailable,
+    SignUpDenied,
     TooManyAttempts,
     TwoFactorRequired,
     Unauthenticated,
 )
+from chalicelib.hooks import Report
 from chalicelib.mail import Kind
 from chalicelib.sessions import Impersonator, Session
 from chalicelib.store.accounts import Credentials
@@ -177,6 +179,27 @@ class RequestContext:
 
     def release_oauth_attempt(self) -> None:
         self.reply.oauth_attempt = CLEARED
+
+    # -- the team's hooks -------------------------------------------------------------------
+
+    def allow_sign_up(self, email: str, method: str) -> None:
+        """The team's before_sign_up hook (chalicelib.hooks), asked before anything of a new
+        account is written: 403 sign_up_denied, with its message, if it refuses (or fails and
+        denies on error). `method`: password, email_code or oauth:<provider id>."""
+        try:
+            self.services.hooks.before_sign_up(email, method, self.hook_failed(None))
+        except SignUpDenied:
+            self.audit(Event.SIGNUP_DENIED, None, method=method)
+            raise
+
+    def hook_failed(self, user_id: str | None) -> Report:
+        """How a failed hook is audited: which hook, where it runs, why; nothing it was given
+        or answered."""
+
+        def report(hook: str, source: str, reason: str) -> None:
+            self.audit(Event.HOOK_FAILED, user_id, hook=hook, source=source, reason=reason)
+
+        return report
 
     # -- starting and ending sessions -------------------------------------------------------
 

@@ -34,7 +34,8 @@ def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User | None:
 
     Limited per client address (SIGNUP_IP_MAX an hour) and per address (3 per 10 minutes),
     every answer counted: a 409 tells whether an address has an account. With
-    SIGNUP_REVEALS_ACCOUNTS=false it tells nothing: see `_sign_up_quietly` (None)."""
+    SIGNUP_REVEALS_ACCOUNTS=false it tells nothing: see `_sign_up_quietly` (None). The team's
+    before_sign_up hook is asked first, whichever way (403 sign_up_denied)."""
     services = ctx.services
     settings = services.settings
     address = normalize_email(raw_email, deliverable=True)
@@ -42,6 +43,9 @@ def sign_up(ctx: RequestContext, raw_email: str, password: str) -> User | None:
     if ctx.ip_key:
         services.limits.spend(signups_per_ip(settings.signup_ip_max), ctx.ip_key)
     services.limits.spend(SIGNUPS_PER_EMAIL, address)
+    # Whether or not the address has an account (the hook is not told): a refusal tells
+    # nothing a quiet sign-up hides.
+    ctx.allow_sign_up(address, "password")
     password_hash = services.users.new_password_hash(password)
     if not settings.signup_reveals_accounts:
         _sign_up_quietly(ctx, address, password_hash)

@@ -8,8 +8,9 @@ means for our accounts).
 - An identity is keyed by (issuer, subject), never by email.
   1. A known identity signs its user in.
   2. An unknown one whose email no account holds makes an account with that email and no
-     password; the email counts as verified when the provider says so (strictly) and is
-     trusted for email; else a verification code is mailed, as at sign-up.
+     password, if the team's before_sign_up hook allows it; the email counts as verified
+     when the provider says so (strictly) and is trusted for email; else a verification code
+     is mailed, as at sign-up.
   3. An unknown one whose email an account holds links to it and signs in only when the
      provider says the email is verified, the provider is trusted for email, and the
      account's own email is verified; a notice is mailed. Otherwise 409 account_exists and
@@ -43,6 +44,7 @@ from chalicelib.errors import (
     OAuthFailed,
     ReauthenticationRequired,
     ServiceUnavailable,
+    SignUpDenied,
 )
 from chalicelib.flows import email as email_flows
 from chalicelib.flows.context import Access, RequestContext
@@ -165,7 +167,13 @@ def callback(ctx: RequestContext, provider_id: str, params: Mapping[str, str]) -
         if attempt.intent == LINK:
             return _connect(ctx, provider, identity, attempt)
         return _sign_in(ctx, provider, identity, attempt)
-    except (OAuthFailed, AccountExists, IdentityTaken, ServiceUnavailable) as failure:
+    except (
+        OAuthFailed,
+        AccountExists,
+        IdentityTaken,
+        ServiceUnavailable,
+        SignUpDenied,
+    ) as failure:
         ctx.audit(Event.OAUTH_FAILED, None, provider=provider_id, reason=failure.code)
         raise CallbackFailed(failure, intent) from failure
 
@@ -247,6 +255,7 @@ def _new_account(
     attempt: AttemptRecord,
 ) -> Outcome:
     services = ctx.services
+    ctx.allow_sign_up(address, f"oauth:{provider.id}")
     verified = identity.email_verified and provider.settings.trust_email
     handle = identity_id(identity.issuer, identity.subject)
     user, account = services.users.register_with_identity(address, handle, verified=verified)

@@ -11,15 +11,19 @@ from chalicelib.flows.context import Access, RequestContext
 
 def issue(ctx: RequestContext, audience: str | None) -> Issued:
     """A signed token for `audience` (the first configured by default), from a session that
-    grants resources: the session's one read and a signature, nothing written."""
+    grants resources: the session's one read and a signature, nothing written; with the
+    claims the team's access_token_claims hook adds, if any (chalicelib.hooks)."""
     session = ctx.require(Access.RESOURCE)
     tokens = ctx.services.tokens
+    chosen = tokens.audience(audience)  # a 400 before any hook is asked
+    extra = ctx.services.hooks.access_token_claims(session, ctx.hook_failed(session.user.id))
     issued = tokens.issue(
         session,
-        tokens.audience(audience),
+        chosen,
         tokens.issuer(ctx.base_path),
         ctx.services.clock.now(),
         ctx.services.roles.permissions(session.user.roles),
+        extra,
     )
     ctx.audit(Event.ACCESS_TOKEN_ISSUED, session.user.id, jti=issued.jti, audience=issued.audience)
     return issued
