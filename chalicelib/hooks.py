@@ -46,42 +46,24 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
-from functools import cache, cached_property
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from chalicelib.access_tokens import session_handle
 from chalicelib.config import ON_ERROR, ConfigError, Settings
 from chalicelib.errors import ServiceUnavailable, SignUpDenied
+from chalicelib.events import EVENT_TYPES
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from chalicelib.sessions import Session
     from chalicelib.users import User
+    from chalicelib.webhooks.signing import WebhookSecret
 
 logger = logging.getLogger(__name__)
 
-# lead: move to chalicelib.events' catalogue once merged.
-EVENT_TYPES: tuple[str, ...] = (
-    "user.created",
-    "user.updated",
-    "user.deleted",
-    "user.email_verified",
-    "user.password_changed",
-    "user.two_factor_enabled",
-    "user.two_factor_disabled",
-    "user.passkey_added",
-    "user.passkey_removed",
-    "user.identity_linked",
-    "user.identity_unlinked",
-    "user.banned",
-    "user.unbanned",
-    "user.roles_changed",
-    "session.created",
-    "session.revoked",
-    "impersonation.started",
-)
 
 BEFORE_SIGN_UP = "before_sign_up"
 ACCESS_TOKEN_CLAIMS = "access_token_claims"  # noqa: S105 (a hook's name)
@@ -270,9 +252,14 @@ def _import(name: str) -> ModuleType:
 class Hooks:
     """The stage's hooks, loaded on first use; the decisions, each within its budget."""
 
-    def __init__(self, settings: Settings, post_json: PostJson | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        post_json: PostJson | None = None,
+        secrets: Callable[[], Sequence[WebhookSecret]] = tuple,
+    ) -> None:
         self._settings = settings
-        self._post = post_json or post_json_over_https
+        self._post = post_json or post_json_over_https(settings, secrets)
         self._timeout = settings.hook_timeout.total_seconds()
 
     @cached_property
@@ -442,44 +429,31 @@ def run_within[T](seconds: float, call: Callable[[], T]) -> T:
 # -- endpoints ------------------------------------------------------------------------------
 
 
-def post_json_over_https(url: str, payload: Mapping[str, Any], timeout: float) -> Any:
-    """POST `payload` as JSON; the answer's JSON. No redirects, a bounded answer, a 2xx only.
-    urllib is imported on the first call: only stages with an endpoint hook make one."""
-    import secrets
-    import urllib.error
-    import urllib.request
+def post_json_over_https(
+    settings: Settings, secrets: Callable[[], Sequence[WebhookSecret]]
+) -> PostJson:
+    """How a decision asks its endpoint: a POST of JSON signed like a webhook (Standard
+    Webhooks, with the stage's webhook secrets), through the one delivery that follows no
+    redirect and reaches no private address on a deployed stage; the answer's JSON."""
 
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "User-Agent": "session-auth",
-        "webhook-id": "hook_" + secrets.token_urlsafe(16),
-    }
-    # lead: sign with chalicelib.webhooks.signing once merged (webhook-timestamp and
-    # webhook-signature over id.timestamp.body, Standard Webhooks).
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-    try:
-        with _opener().open(request, timeout=timeout) as response:
-            raw = response.read(MAX_ANSWER_BYTES + 1)
-    except urllib.error.HTTPError as error:
-        raise HookError(f"status {error.code}") from None
-    except (OSError, ValueError):  # refused, reset, timed out, a TLS failure
-        raise HookError("unreachable") from None
-    if len(raw) > MAX_ANSWER_BYTES:
-        raise HookError("bad_answer")
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise HookError("bad_answer") from None
+    def post(url: str, payload: Mapping[str, Any], timeout: float) -> Any:
+        import secrets as random
+        import time
 
+        from chalicelib.webhooks.endpoints import deliver
+        from chalicelib.webhooks.signing import headers
 
-@cache
-def _opener() -> Any:
-    import urllib.request
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        signed = headers(secrets(), "hook_" + random.token_urlsafe(16), int(time.time()), body)
+        local = not settings.cookie_secure
+        outcome = deliver(url, signed, body, allow_private=local, timeout=timeout)
+        if not outcome.ok:
+            raise HookError(f"status {outcome.status}" if outcome.status else "unreachable")
+        if len(outcome.answer) >= MAX_ANSWER_BYTES:
+            raise HookError("bad_answer")
+        try:
+            return json.loads(outcome.answer)
+        except ValueError:
+            raise HookError("bad_answer") from None
 
-    class NoRedirects(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None  # urllib then raises the 3xx as an HTTPError
-
-    return urllib.request.build_opener(NoRedirects)
+    return post

@@ -141,7 +141,7 @@ class Services:
     def hooks(self) -> Hooks:
         """The team's hooks (HOOKS_MODULE, the hook endpoints); their module is imported when
         a decision first needs it, never by a request that needs none."""
-        return Hooks(self.settings)
+        return Hooks(self.settings, secrets=lambda: self.webhook_secrets)
 
 
 def build(

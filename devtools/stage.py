@@ -21,13 +21,15 @@ def local_dev_environment(
     origin: str, outbox: Path, keys: Path, token_keys: Path | None = None
 ) -> dict[str, str]:
     """What `make dev` adds to the `local` stage: where mail goes, the origin its links use
-    (and its access tokens' issuer), and the keyring files for two-factor secrets and for
-    signing access tokens. Not in .chalice/config.json, because `chalice local` lets the
-    stage's variables override the shell's, and these are the developer's. The token keyring
-    sits beside the TOTP one unless named."""
+    (and its access tokens' issuer), and the keyring files for two-factor secrets, for signing
+    access tokens and for signing webhooks and hook requests. Not in .chalice/config.json,
+    because `chalice local` lets the stage's variables override the shell's, and these are the
+    developer's. The token keyring sits beside the TOTP one unless named; the webhooks' beside
+    it always."""
     return {
         "PUBLIC_ORIGIN": origin,
         "MAIL_OUTBOX_DIR": str(outbox),
         "TOTP_KEYS_FILE": str(keys),
         "ACCESS_TOKEN_KEYS_FILE": str(token_keys or keys.with_name("access-token-keys.json")),
+        "WEBHOOK_SECRETS_FILE": str(keys.with_name("webhook-secrets.json")),
     }

@@ -123,6 +123,7 @@ def settings(tmp_path: Path) -> Settings:
         mail_from=MAIL_FROM,
         totp_keys_file=str(tmp_path / "totp-keys.json"),  # made on first use, as on `local`
         access_token_keys_file=str(tmp_path / "access-token-keys.json"),  # the same
+        webhook_secrets_file=str(tmp_path / "webhook-secrets.json"),  # the same
         **FAST_ARGON2,
     )
 

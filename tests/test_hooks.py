@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
+from standardwebhooks import Webhook
 
 from chalicelib import hooks, runtime
 from chalicelib.config import ConfigError, Settings
@@ -499,9 +500,12 @@ class TeamEndpoint(BaseHTTPRequestHandler):
 
     answers: ClassVar[dict[str, tuple[int, Any, dict[str, str]]]] = {}
     asked: ClassVar[list[tuple[str, dict[str, str], Any]]] = []
+    raw: ClassVar[list[bytes]] = []
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        self.raw.append(raw)
+        body = json.loads(raw)
         self.asked.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
         status, answer, headers = self.answers[self.path]
         raw = json.dumps(answer).encode()
@@ -518,7 +522,7 @@ class TeamEndpoint(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def endpoint() -> Iterator[str]:
-    TeamEndpoint.answers, TeamEndpoint.asked = {}, []
+    TeamEndpoint.answers, TeamEndpoint.asked, TeamEndpoint.raw = {}, [], []
     server = ThreadingHTTPServer(("127.0.0.1", 0), TeamEndpoint)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -540,6 +544,9 @@ def test_an_endpoint_denies_a_sign_up_with_its_message(client, stage, endpoint, 
     )
     assert headers["content-type"] == "application/json"
     assert headers["webhook-id"].startswith("hook_")
+    # Signed like a webhook: the reference verifier accepts it with the stage's secret.
+    (secret,) = json.loads(Path(settings.webhook_secrets_file).read_text())["secrets"]
+    Webhook(secret).verify(TeamEndpoint.raw[0], headers)
     TeamEndpoint.answers["/sign-up"] = (200, {"allow": True}, {})
     response = call(client, "POST", "/auth/signup", {"email": BLOCKED, "password": PASSWORD})
     assert response.status_code == 201, response.body

@@ -114,11 +114,11 @@ def _post(services: Any, url: str, event: dict[str, Any]) -> str | None:
 
 
 def _react(services: Any, name: str, event: dict[str, Any]) -> str | None:
-    reaction = services.hooks.reaction(name)
-    if reaction is None:
+    found = [r for r in services.hooks.reactions(event["type"]) if r.name == name]
+    if not found:  # the module changed since the event was queued: retried, then set aside
         return f"no reaction {name} in HOOKS_MODULE"
     try:
-        reaction(event)
+        found[0].handler(event)
     except Exception as error:  # the team's code: whatever it raises is retried
         logger.exception("reaction %s failed on %s", name, event["id"])
         return type(error).__name__

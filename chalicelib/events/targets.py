@@ -10,4 +10,5 @@ from typing import Any
 
 def wanting(services: Any, event_type: str) -> list[str]:
     """The targets of `event_type`, in a stable order: webhooks, then reactions."""
-    return [f"webhook:{e.url}" for e in services.webhooks if event_type in e.events]
+    webhooks = [f"webhook:{e.url}" for e in services.webhooks if event_type in e.events]
+    return webhooks + [f"reaction:{r.name}" for r in services.hooks.reactions(event_type)]

@@ -62,6 +62,7 @@ class Delivery(NamedTuple):
     ok: bool
     status: int | None
     error: str
+    answer: bytes = b""  # the body answered, up to MAX_ANSWER_BYTES (a hook's decision)
 
 
 # -- WEBHOOKS ------------------------------------------------------------------------------------
@@ -292,15 +293,16 @@ def _exchange(
             )
             answer = connection.getresponse()
             status = answer.status
-            # Let it finish answering, up to a point, unread: the status said it all, and a 2xx
-            # whose body is slow or cut short was still received.
+            # Let it finish answering, up to a point: for a webhook the status said it all,
+            # and a 2xx whose body is slow or cut short was still received.
+            raw = b""
             with suppress(OSError, http.client.HTTPException):
-                answer.read(MAX_ANSWER_BYTES)
+                raw = answer.read(MAX_ANSWER_BYTES)
     finally:
         connection.close()
         sock.close()
     if 200 <= status < 300:
-        return Delivery(True, status, "")
+        return Delivery(True, status, "", raw)
     if 300 <= status < 400:
         return Delivery(False, status, f"redirect ({status}) not followed")
     return Delivery(False, status, f"answered {status}")
