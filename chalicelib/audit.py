@@ -81,6 +81,7 @@ class Event(StrEnum):
     ADMIN_IMPERSONATION_STARTED = "admin_impersonation_started"
     ADMIN_IMPERSONATION_ENDED = "admin_impersonation_ended"
     ADMIN_ROLES_GRANTED_BY_OPERATOR = "admin_roles_granted_by_operator"
+    ADMIN_EVENTS_REPLAYED = "admin_events_replayed"
 
 
 _MAX_FIELD = 256

@@ -25,6 +25,7 @@ USERS_DELETE = "users:delete"
 USERS_IMPERSONATE = "users:impersonate"
 ROLES_GRANT = "roles:grant"
 AUDIT_READ = "audit:read"
+EVENTS_REPLAY = "events:replay"
 
 ADMIN_PERMISSIONS = frozenset(
     {
@@ -35,6 +36,7 @@ ADMIN_PERMISSIONS = frozenset(
         USERS_IMPERSONATE,
         ROLES_GRANT,
         AUDIT_READ,
+        EVENTS_REPLAY,
     }
 )
 BUILT_IN: Mapping[str, frozenset[str]] = MappingProxyType(

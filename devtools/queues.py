@@ -23,6 +23,7 @@ class QueueReader:
         self.client = client
         self.queue_url = queue_url
         self.handler = handler
+        self.done = 0  # messages handled and deleted, all told
 
     def poll(self, wait_seconds: int = 0) -> int:
         """Hand on one batch; returns how many messages it held."""
@@ -52,4 +53,5 @@ class QueueReader:
                 self.client.delete_message(
                     QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
+                self.done += 1
         return len(messages)

@@ -19,10 +19,13 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.audit import Event
-from chalicelib.events.queue import Delivery, parse
+from chalicelib.events import payload
+from chalicelib.events.queue import REPLAY, Delivery, parse, replay_job, send
+from chalicelib.store.events import event_hour
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ logger = logging.getLogger(__name__)
 WAITS = (30, 5 * 60, 30 * 60, 2 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
 _MAX_VISIBILITY = 12 * 3600  # SQS's limit
 _KEEP_AFTER_GIVING_UP = 24 * 3600
+_REPLAY_PAGE = 100
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -96,6 +100,8 @@ def attempt(services: Any, delivery: Delivery) -> str | None:
         return _post(services, name, delivery.event)
     if kind == "reaction":
         return _react(services, name, delivery.event)
+    if kind == REPLAY:
+        return _replay(services, name, delivery.event)
     return f"unknown target kind {kind!r}"
 
 
@@ -123,6 +129,46 @@ def _react(services: Any, name: str, event: dict[str, Any]) -> str | None:
         logger.exception("reaction %s failed on %s", name, event["id"])
         return type(error).__name__
     return None
+
+
+def _replay(services: Any, url: str, job: dict[str, Any]) -> str | None:
+    """One page of a replay: the webhook's events of it queued again (their ids unchanged),
+    then the job for the page after, behind them. Hours with nothing in them are passed over,
+    a day of them at most in one go."""
+    endpoint = next((e for e in services.webhooks if e.url == url), None)
+    queue_url = services.settings.webhook_queue_url
+    if endpoint is None or queue_url is None:
+        return None  # the webhook was removed since: nothing is owed to it
+    since, until = int(job["since"]), int(job["until"])
+    hour, after = job["after"] or (event_hour(since), None)
+    deliveries: list[Delivery] = []
+    done = False
+    for _ in range(24):
+        events, after = services.store.events.in_hour(hour, after_id=after, limit=_REPLAY_PAGE)
+        deliveries += [
+            Delivery(f"webhook:{url}", payload(event))
+            for event in events
+            if since * 1000 <= event.occurred_at <= until * 1000 and event.type in endpoint.events
+        ]
+        if after is not None:
+            break  # more of this hour, on the next page
+        hour = _next_hour(hour)
+        done = _hour_start(hour) > until
+        if done or deliveries:
+            break
+    if not done:
+        deliveries.append(replay_job(url, since, until, (hour, after)))
+    if deliveries:
+        send(services.queue, queue_url, deliveries, services.clock.now(), again=job["id"])
+    return None
+
+
+def _next_hour(hour: str) -> str:
+    return event_hour(_hour_start(hour) + 3600)
+
+
+def _hour_start(hour: str) -> int:
+    return int(datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC).timestamp())
 
 
 def _wait(services: Any, record: dict[str, Any], seconds: int) -> None:

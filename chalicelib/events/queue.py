@@ -41,15 +41,36 @@ def body_of(delivery: Delivery, queued_at: int) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
+REPLAY = "replay"
+
+
+def replay_job(
+    url: str, since: int, until: int, after: tuple[str, str | None] | None = None
+) -> Delivery:
+    """A replay to the webhook `url` of the events from `since` to `until` (epoch seconds),
+    as a message: the delivery function takes it a page at a time, `after` the last event
+    (its hour and id) of the page before. One group per webhook: replays to it run in turn."""
+    job = {"id": f"{REPLAY}-{since}-{until}-{after or ''}", "user_id": REPLAY}
+    job |= {"since": since, "until": until, "after": list(after) if after else None}
+    return Delivery(f"{REPLAY}:{url}", job)
+
+
 def parse(body: str) -> tuple[Delivery, int]:
     message = json.loads(body)
     return Delivery(str(message["target"]), dict(message["event"])), int(message["queued_at"])
 
 
-def send(client: Any, queue_url: str, deliveries: Sequence[Delivery], queued_at: int) -> None:
+def send(
+    client: Any,
+    queue_url: str,
+    deliveries: Sequence[Delivery],
+    queued_at: int,
+    again: str = "",
+) -> None:
     """Put `deliveries` on the queue, in order; raises if any is refused (the caller's record
-    is then retried, and what was sent already is de-duplicated)."""
-    _send(client, queue_url, [body_of(d, queued_at) for d in deliveries], deliveries)
+    is then retried, and what was sent already is de-duplicated). `again` names a replay:
+    its copies are new messages, never taken for the first ones."""
+    _send(client, queue_url, [body_of(d, queued_at) for d in deliveries], deliveries, again)
 
 
 def set_aside(client: Any, queue_url: str | None, body: str) -> None:
@@ -65,7 +86,11 @@ def set_aside(client: Any, queue_url: str | None, body: str) -> None:
 
 
 def _send(
-    client: Any, queue_url: str, bodies: Sequence[str], deliveries: Sequence[Delivery]
+    client: Any,
+    queue_url: str,
+    bodies: Sequence[str],
+    deliveries: Sequence[Delivery],
+    again: str = "",
 ) -> None:
     for start in range(0, len(bodies), _BATCH):
         entries = [
@@ -73,7 +98,7 @@ def _send(
                 "Id": str(index),
                 "MessageBody": body,
                 "MessageGroupId": message_group(d.target, d.event["user_id"]),
-                "MessageDeduplicationId": _digest(f"{d.event['id']}\n{d.target}"),
+                "MessageDeduplicationId": _digest(f"{d.event['id']}\n{d.target}\n{again}"),
             }
             for index, (body, d) in enumerate(
                 zip(bodies[start : start + _BATCH], deliveries[start : start + _BATCH], strict=True)

@@ -29,12 +29,14 @@ from chalicelib.errors import (
     ServiceUnavailable,
     UnknownRole,
 )
+from chalicelib.events import queue
 from chalicelib.flows import activity, signin
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.mail import Kind
 from chalicelib.roles import (
     ADMIN_PERMISSIONS,
     AUDIT_READ,
+    EVENTS_REPLAY,
     MAX_ROLES,
     ROLES_GRANT,
     USERS_BAN,
@@ -234,13 +236,7 @@ def _reason(reason: str | None, *, required: bool) -> str:
 def _until(text: str | None, now: int) -> int:
     if text is None:
         return BANNED_FOREVER
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidRequest("until is a time like 2027-01-31T12:00:00Z.") from None
-    if moment.tzinfo is None:
-        raise InvalidRequest("until needs its UTC offset, like 2027-01-31T12:00:00Z.")
-    until = int(moment.timestamp())
+    until = _instant(text, "until")
     if not now < until < BANNED_FOREVER:
         raise InvalidRequest("until must be in the future.")
     return until
@@ -370,3 +366,52 @@ def impersonate(ctx: RequestContext, user_id: str, reason: str | None) -> Sessio
         session_id=session.id,
     )
     return session
+
+
+# -- events -------------------------------------------------------------------------------
+
+
+class Replay(NamedTuple):
+    url: str
+    since: int
+    until: int
+
+
+def replay_events(ctx: RequestContext, since: str, url: str) -> Replay:
+    """Deliver again to the webhook `url` (one of WEBHOOKS) every event it wants from `since`
+    to now, each with its own id (receivers de-duplicate by it). The delivery function does it
+    a page at a time, in the background: this only queues the request."""
+    actor = _actor(ctx, EVENTS_REPLAY)
+    services = ctx.services
+    if url not in {endpoint.url for endpoint in services.webhooks}:
+        raise InvalidRequest("url is not one of this stage's webhooks (WEBHOOKS).")
+    now = services.clock.now()
+    start = _instant(since, "since")
+    oldest = now - int(services.settings.event_retention.total_seconds())
+    if not oldest <= start <= now:
+        raise InvalidRequest("since is an instant within EVENT_RETENTION, not in the future.")
+    queue_url = services.settings.webhook_queue_url
+    if queue_url is None:
+        raise ServiceUnavailable("This stage delivers no events (WEBHOOK_QUEUE_URL is unset).")
+    replay = Replay(url, start, now)
+    queue.send(services.queue, queue_url, [queue.replay_job(url, start, now)], now)
+    ctx.audit(
+        Event.ADMIN_EVENTS_REPLAYED, None, actor_id=actor.user.id, url=_shown(url), since=start
+    )
+    return replay
+
+
+def _instant(text: str, name: str) -> int:
+    """An instant the API was given, in ISO 8601 with its offset (2027-01-31T12:00:00Z)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(f"{name} is a time like 2027-01-31T12:00:00Z.") from None
+    if moment.tzinfo is None:
+        raise InvalidRequest(f"{name} needs its UTC offset, like 2027-01-31T12:00:00Z.")
+    return int(moment.timestamp())
+
+
+def _shown(url: str) -> str:
+    """A URL as the audit log may keep it: its query may hold the receiver's token."""
+    return url.split("?", 1)[0]

@@ -156,3 +156,18 @@ def impersonate_user(user_id: str) -> dict[str, Any]:
             "impersonator": impersonator_json(session.impersonator),
         },
     }
+
+
+@blueprint.route("/admin/events/replay", methods=["POST"])
+@web.account_required
+def replay_events() -> Response:
+    since, url = web.json_fields("since", "url")
+    replay = admin.replay_events(web.context(), since, url)
+    body = {
+        "replay": {
+            "url": replay.url,
+            "since": isoformat(replay.since),
+            "until": isoformat(replay.until),
+        }
+    }
+    return Response(body=body, status_code=202)
