@@ -430,21 +430,22 @@ def run_within[T](seconds: float, call: Callable[[], T]) -> T:
 
 
 def post_json_over_https(
-    settings: Settings, secrets: Callable[[], Sequence[WebhookSecret]]
+    settings: Settings, signing_secrets: Callable[[], Sequence[WebhookSecret]]
 ) -> PostJson:
     """How a decision asks its endpoint: a POST of JSON signed like a webhook (Standard
     Webhooks, with the stage's webhook secrets), through the one delivery that follows no
     redirect and reaches no private address on a deployed stage; the answer's JSON."""
 
     def post(url: str, payload: Mapping[str, Any], timeout: float) -> Any:
-        import secrets as random
+        import secrets
         import time
 
         from chalicelib.webhooks.endpoints import deliver
         from chalicelib.webhooks.signing import headers
 
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        signed = headers(secrets(), "hook_" + random.token_urlsafe(16), int(time.time()), body)
+        hook_id = "hook_" + secrets.token_urlsafe(16)
+        signed = headers(signing_secrets(), hook_id, int(time.time()), body)
         local = not settings.cookie_secure
         outcome = deliver(url, signed, body, allow_private=local, timeout=timeout)
         if not outcome.ok:

@@ -20,7 +20,6 @@ from chalicelib.audit import AuditLog
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.cors import Cors
-from chalicelib.hooks import Hooks
 from chalicelib.keyring import KeySource
 from chalicelib.limits import Limits
 from chalicelib.mail import Mail, Sender, sender_for
@@ -35,6 +34,7 @@ from chalicelib.transports import Transports
 from chalicelib.users import Users
 
 if TYPE_CHECKING:
+    from chalicelib.hooks import Hooks
     from chalicelib.oauth import Http
     from chalicelib.webhooks.endpoints import Endpoint
     from chalicelib.webhooks.signing import WebhookSecret
@@ -141,6 +141,8 @@ class Services:
     def hooks(self) -> Hooks:
         """The team's hooks (HOOKS_MODULE, the hook endpoints); their module is imported when
         a decision first needs it, never by a request that needs none."""
+        from chalicelib.hooks import Hooks
+
         return Hooks(self.settings, secrets=lambda: self.webhook_secrets)
 
 

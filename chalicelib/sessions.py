@@ -154,6 +154,7 @@ class SessionManager:
             reauthenticated_at=reauthenticated_at,
             amr=amr,
             auth_time=record.created_at if auth_time is None else auth_time,
+            rotated=True,
         )
         own, others = self._every_session(user.id, presented, acting)
         self._store.table.commit_with_deletes([*writes, *own, self._items.put(record)], others)

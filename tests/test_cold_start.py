@@ -28,6 +28,11 @@ NOT_ON_THE_PROTECTED_PATH = {
     "boto3": "botocore alone makes our clients",
     "s3transfer": "boto3's S3 helpers",
     "chalicelib.user_agents": "the settings page's device names only",
+    "chalicelib.hooks": "sign-ups and access tokens only (the team's module, on first use)",
+    "chalicelib.events.consumer": "the stream's consumer, a function of its own",
+    "chalicelib.events.delivery": "the delivery function, a function of its own",
+    "chalicelib.events.derive": "the stream's consumer",
+    "chalicelib.webhooks": "the delivery function, and hooks' endpoints",
 }
 
 

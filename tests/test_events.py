@@ -409,3 +409,21 @@ def test_retention_is_a_setting_of_at_least_a_day(settings):
     assert Settings.from_env({"EVENT_RETENTION": "30d"}).event_retention.days == 30
     with pytest.raises(ConfigError):
         replace(settings, event_retention=replace(settings).event_retention * 0)
+
+
+def test_the_settings_page_lists_recent_security_activity(client, services, stream):
+    token = sign_up(client)
+    before = client.http.get("/settings", headers={"Cookie": f"auth_session={token}"})
+    assert "Nothing yet" in before.body.decode()
+    stream.consume(services)
+    page = client.http.get("/settings", headers={"Cookie": f"auth_session={token}"}).body.decode()
+    section = page.split('id="activity-heading"', 1)[1].split("</section>", 1)[0]
+    assert [
+        line.split("<strong>")[1].split("</strong>")[0] for line in section.split("<li>")[1:]
+    ] == [
+        "Session renewed",
+        "Signed out",
+        "Email address verified",
+        "Signed in",
+        "Account created",
+    ]

@@ -149,9 +149,9 @@ def _session_events(change: Change) -> list[tuple[str, dict[str, Any]]]:
                 "session_id": new["session_id"],
                 "method": "impersonation" if impersonated else _method(new["amr"]),
                 "amr": list(new["amr"]),
-                # A session that carries on another (an account change rotates it) keeps its
-                # first sign-in's time: it is no new sign-in.
-                "rotated": new["auth_time"] != new["created_at"],
+                # A session that carries on another (an account change rotates the user's
+                # sessions into one) is no new sign-in.
+                "rotated": new["rotated"],
                 "user_agent": new["user_agent"],
                 "ip": new["ip"],
             },

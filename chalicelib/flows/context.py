@@ -40,7 +40,6 @@ from chalicelib.errors import (
     TwoFactorRequired,
     Unauthenticated,
 )
-from chalicelib.hooks import Report
 from chalicelib.mail import Kind
 from chalicelib.sessions import Impersonator, Session
 from chalicelib.store.accounts import Credentials
@@ -50,6 +49,7 @@ from chalicelib.transports import CLEARED, Handout, Presented, Reply, Transport
 from chalicelib.users import LoginKey, User
 
 if TYPE_CHECKING:
+    from chalicelib.hooks import Report
     from chalicelib.runtime import Services
 
 logger = logging.getLogger(__name__)

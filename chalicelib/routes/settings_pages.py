@@ -8,13 +8,14 @@ form of theirs asks for a password."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import pages, web
 from chalicelib.errors import AppError
-from chalicelib.flows import codes, email, passkeys, signin, social, twofactor
+from chalicelib.flows import activity, codes, email, passkeys, signin, social, twofactor
 
 blueprint = Blueprint(__name__)
 
@@ -221,6 +222,7 @@ def settings_page(
 ) -> Response:
     ctx = web.context()
     sessions, current_id = signin.list_sessions(ctx)
+    recent = activity.own_events(ctx, None, ACTIVITY_SHOWN).events
     return pages.form_page(
         web.current_request(),
         "settings.html",
@@ -230,6 +232,7 @@ def settings_page(
         user=web.current_user(),
         sessions=sessions,
         current_id=current_id,
+        activity=[_activity(event) for event in recent],
         pending_email=email.pending_email_change(ctx),
         two_factor=twofactor.status(ctx),
         passkeys=passkeys.list_passkeys(ctx),
@@ -246,3 +249,39 @@ def settings_page(
             **values,
         },
     )
+
+
+ACTIVITY_SHOWN = 10
+# What each event says on the settings page (docs/events.md has them all).
+_ACTIVITY = {
+    "user.created": "Account created",
+    "user.updated": "Email address changed",
+    "user.email_verified": "Email address verified",
+    "user.password_changed": "Password changed",
+    "user.two_factor_enabled": "Two-factor authentication turned on",
+    "user.two_factor_disabled": "Two-factor authentication turned off",
+    "user.passkey_added": "Passkey added",
+    "user.passkey_removed": "Passkey removed",
+    "user.identity_linked": "Sign-in connected",
+    "user.identity_unlinked": "Sign-in disconnected",
+    "user.banned": "Account suspended",
+    "user.unbanned": "Account suspension lifted",
+    "user.roles_changed": "Roles changed",
+    "session.created": "Signed in",
+    "session.revoked": "Signed out",
+    "impersonation.started": "An administrator signed in as you",
+}
+
+
+def _activity(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as the settings page lists it: what happened, when, and on which device."""
+    data = event["data"]
+    what = _ACTIVITY.get(event["type"], event["type"])
+    if event["type"] == "session.created" and data.get("rotated"):
+        what = "Session renewed"
+    elif event["type"] == "user.password_changed" and data.get("action") == "set":
+        what = "Password set"
+    elif event["type"] == "user.password_changed" and data.get("action") == "removed":
+        what = "Password removed"
+    when = int(datetime.fromisoformat(event["occurred_at"]).timestamp())
+    return {"what": what, "when": when, "device": data.get("user_agent"), "ip": data.get("ip")}

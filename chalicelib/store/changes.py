@@ -91,13 +91,12 @@ def _session(item: Item | None) -> dict[str, Any] | None:
     return {
         "session_id": _text(item, "session_id"),
         "amr": tuple(_text(item, "amr").split()),
-        "created_at": _number(item, "created_at"),
-        "auth_time": _number(item, "auth_time") or _number(item, "created_at"),
         "expires_at": _number(item, "expires_at"),
         "user_agent": _text(item, "user_agent"),
         "ip": _text(item, "ip"),
         "impersonator_id": _text(item, "impersonator_id"),
         "impersonator_email": _text(item, "impersonator_email"),
+        "rotated": _flag(item, "rotated"),
     }
 
 

@@ -53,6 +53,7 @@ class SessionRecord(NamedTuple):
     roles: tuple[str, ...] = ()
     impersonator_id: str = ""  # an admin impersonating the user ("": none)
     impersonator_email: str = ""
+    rotated: bool = False  # started in place of the user's sessions (an account change)
 
 
 class SessionHandle(NamedTuple):
@@ -177,6 +178,8 @@ def _item(session: SessionRecord) -> Item:
     if session.impersonator_id:
         item["impersonator_id"] = {"S": session.impersonator_id}
         item["impersonator_email"] = {"S": session.impersonator_email}
+    if session.rotated:  # for its event (chalicelib.events): no new sign-in
+        item["rotated"] = {"BOOL": True}
     return item
 
 
@@ -204,4 +207,5 @@ def _record(item: Item) -> SessionRecord:
         roles=tuple(sorted(item.get("role_names", {}).get("SS", []))),
         impersonator_id=item.get("impersonator_id", {}).get("S", ""),
         impersonator_email=item.get("impersonator_email", {}).get("S", ""),
+        rotated=item.get("rotated", {}).get("BOOL", False),
     )
