@@ -1,5 +1,7 @@
-"""`make dev`: DynamoDB Local (persistent), the table, a local OpenID Provider, and `chalice
-local --stage local`.
+"""`make dev`: DynamoDB Local (persistent), the table, a local OpenID Provider, `chalice local
+--stage local`, and the event pipeline: the table's stream read through the consumer's handler
+and the delivery queue (moto's SQS) through the delivery's (devtools.event_workers), printing
+one line per event and per delivery.
 
 Honours PORT (default 8000) for the API, DYNAMODB_DATA_DIR (default .dynamodb/) for the data,
 AWS_ENDPOINT_URL_DYNAMODB (when set, its DynamoDB is used and none is started) and
@@ -40,6 +42,34 @@ from devtools.stage import ENDPOINT_FILE, local_dev_environment, stage_environme
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EXAMPLE_SPA_ORIGIN = "http://localhost:5173"  # examples/spa, served as its README says
 SERVER = "the chalice local server"
+WORKERS = "the event workers"
+
+
+def event_queues(endpoint: str) -> dict[str, str]:
+    """The delivery queue and its dead letters on a local SQS (moto's) at `endpoint`, made now;
+    the settings that name them."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint, **_credentials())
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "false", "VisibilityTimeout": "30"}
+    made = {
+        name: sqs.create_queue(QueueName=f"{name}.fifo", Attributes=fifo)["QueueUrl"]
+        for name in ("webhook-deliveries", "webhook-dead-letters")
+    }
+    return {
+        "AWS_ENDPOINT_URL_SQS": endpoint,
+        "WEBHOOK_QUEUE_URL": made["webhook-deliveries"],
+        "WEBHOOK_DEAD_LETTER_QUEUE_URL": made["webhook-dead-letters"],
+    }
+
+
+def _credentials() -> dict[str, str]:
+    env = local_aws_env()
+    return {
+        "region_name": env["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+    }
 
 
 def _handle_stop_signals(
@@ -99,6 +129,8 @@ def main() -> int:
     database: DynamoDBLocal | MotoServer | None = None
     provider: LocalOpenIDProvider | None = None
     server: subprocess.Popen[bytes] | None = None
+    workers: subprocess.Popen[bytes] | None = None
+    queues: MotoServer | None = None
     try:
         if "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ:
             if java_available():
@@ -120,6 +152,14 @@ def main() -> int:
         table = env["TABLE_NAME"]
         created = create_table(client, table)
         print(f"Table {table} {'created' if created else 'already exists'}", flush=True)
+        queues = MotoServer().start()  # SQS, for the events' delivery queue
+        env.update(event_queues(queues.endpoint))
+        print(
+            f"Events: the table's stream and a delivery queue (moto's SQS on {queues.endpoint});"
+            " one line per event and per delivery below. Webhooks: set WEBHOOKS, and try"
+            " `python -m devtools.webhooks listen`.",
+            flush=True,
+        )
         if "OAUTH_PROVIDERS" in os.environ:
             pass  # the shell's providers, as they are
         elif shutil.which("node") is None:
@@ -155,7 +195,17 @@ def main() -> int:
             f" {outbox}/ and summed up here (python -m devtools.outbox shows the latest).",
             flush=True,
         )
-        children: dict[str, Callable[[], int | None]] = {SERVER: server.poll}
+        workers = subprocess.Popen(
+            [sys.executable, "-m", "devtools.event_workers"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
+        children: dict[str, Callable[[], int | None]] = {
+            SERVER: server.poll,
+            WORKERS: workers.poll,
+        }
         if isinstance(database, DynamoDBLocal):  # moto runs in a thread of this process
             children["DynamoDB Local"] = database.poll
         if provider is not None:
@@ -169,6 +219,10 @@ def main() -> int:
         _handle_stop_signals(signal.SIG_IGN)
         if server is not None:
             stop_process(server)
+        if workers is not None:
+            stop_process(workers)
+        if queues is not None:
+            queues.stop()
         if provider is not None:
             provider.stop()
         if database is not None:
