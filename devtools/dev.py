@@ -15,6 +15,7 @@ own, this says which, stops the others and exits non-zero.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -152,7 +153,9 @@ def main() -> int:
         table = env["TABLE_NAME"]
         created = create_table(client, table)
         print(f"Table {table} {'created' if created else 'already exists'}", flush=True)
-        queues = MotoServer().start()  # SQS, for the events' delivery queue
+        # SQS, for the events' delivery queue; its server's log of every poll is noise here.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        queues = MotoServer().start()
         env.update(event_queues(queues.endpoint))
         print(
             f"Events: the table's stream and a delivery queue (moto's SQS on {queues.endpoint});"
