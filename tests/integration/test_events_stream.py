@@ -1,0 +1,183 @@
+"""Events on DynamoDB Local: its real stream, read as Lambda reads it and handed to the
+consumer's own handler; the delivery queue on moto's SQS server, read through the delivery's
+own handler, to a real receiver whose signatures the Standard Webhooks verifier checks.
+Under load, every sign-in is one event delivered once; under faults, a sign-up that failed has
+no event and a consumer that crashed mid-batch loses none."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from chalice.test import Client
+from standardwebhooks import Webhook
+
+from chalicelib import runtime
+from chalicelib.events import EVENT_TYPES
+from devtools.dev import event_queues
+from devtools.dynamodb_local import MotoServer
+from devtools.faults import FaultInjector
+from devtools.queues import QueueReader
+from devtools.streams import StreamReader
+from tests import helpers
+from tests.helpers import PASSWORD
+from tests.test_event_delivery import Receiver
+
+pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local: make test
+
+ANN = "ann@example.com"
+
+
+@pytest.fixture(scope="module")
+def sqs_server():
+    with_server = MotoServer().start()
+    yield with_server
+    with_server.stop()
+
+
+@pytest.fixture
+def receiver():
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+    found.server.server_close()
+
+
+@pytest.fixture
+def pipeline(live_server, configure, sqs_server, receiver, monkeypatch):
+    """The live server's stage with one webhook for every event type and its queues on moto's
+    SQS server; the stream and the queue read through the functions' own handlers."""
+    queues = event_queues(sqs_server.endpoint)
+    for name, value in queues.items():
+        monkeypatch.setenv(name, value)
+    configure(WEBHOOKS=json.dumps([{"url": receiver.url, "events": list(EVENT_TYPES)}]))
+    services = runtime.get()
+    stream = StreamReader(live_server.table, dynamodb=live_server.client)
+    sqs = boto3.client("sqs", endpoint_url=sqs_server.endpoint)
+    return services, stream, QueueReader(sqs, queues["WEBHOOK_QUEUE_URL"])
+
+
+def events_of(live_server, user_id=None):
+    stored = [json.loads(json.dumps(item)) for item in live_server.items("EVENT#")]
+    found = [
+        (item["event_user_id"]["S"], int(item["event_seq"]["N"]), item["event_type"]["S"])
+        for item in stored
+    ]
+    return sorted(e for e in found if user_id is None or e[0] == user_id)
+
+
+def drain(stream, queue):
+    while stream.poll() or queue.poll():
+        pass
+
+
+def test_a_sign_up_over_http_is_read_from_the_real_stream_and_delivered_signed(
+    live_server, pipeline, receiver
+):
+    services, stream, queue = pipeline
+    browser = helpers.Browser()
+    response = browser.post(
+        f"{live_server.url}/auth/signup", json={"email": ANN, "password": PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+    user_id = response.json()["user"]["id"]
+    drain(stream, queue)
+    assert events_of(live_server) == [
+        (user_id, 1, "user.created"),
+        (user_id, 2, "session.created"),
+    ]
+    assert [(e["type"], e["seq"]) for e in receiver.accepted()] == [
+        ("user.created", 1),
+        ("session.created", 2),
+    ]
+    secrets_file = Path(services.settings.webhook_secrets_file)
+    (secret,) = json.loads(secrets_file.read_text())["secrets"]
+    for _, headers, body in receiver.requests:
+        Webhook(secret).verify(body, headers)
+    # The user's own log, over HTTP.
+    log = browser.get(f"{live_server.url}/auth/events").json()["events"]
+    assert [e["type"] for e in log] == ["session.created", "user.created"]
+
+
+def test_a_hundred_parallel_sign_ins_are_a_hundred_events_each_delivered_once(
+    live_server, pipeline, receiver
+):
+    _, stream, queue = pipeline
+    created = requests.post(
+        f"{live_server.url}/auth/signup", json={"email": ANN, "password": PASSWORD}, timeout=30
+    )
+    user_id = created.json()["user"]["id"]
+
+    def sign_in(_):
+        return requests.post(
+            f"{live_server.url}/auth/login", json={"email": ANN, "password": PASSWORD}, timeout=60
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(sign_in, range(100))) == {200}
+    drain(stream, queue)
+    events = events_of(live_server, user_id)
+    assert [seq for _, seq, _ in events] == list(range(1, 103))  # no gap, no repeat
+    assert sum(1 for *_, kind in events if kind == "session.created") == 101
+    delivered = [e for e in receiver.accepted() if e["type"] == "session.created"]
+    assert len(delivered) == 101
+    assert len({e["id"] for e in delivered}) == 101
+    assert [e["seq"] for e in receiver.accepted()] == list(range(1, 103))  # in the user's order
+
+
+def test_a_sign_up_the_store_fails_writes_no_event(live_server, pipeline):
+    _, stream, queue = pipeline
+    faults = FaultInjector(live_server.client)
+    try:
+        from app import app
+
+        with Client(app) as client:
+            faults.inject("internal", "TransactWriteItems")
+            response = helpers.call(
+                client, "POST", "/auth/signup", {"email": ANN, "password": PASSWORD}
+            )
+            assert response.status_code == 503
+    finally:
+        faults.clear()
+    drain(stream, queue)
+    assert live_server.items("USER#") == []
+    assert events_of(live_server) == []
+
+
+def test_a_consumer_that_crashes_mid_batch_loses_nothing(live_server, pipeline, receiver):
+    _, _, queue = pipeline
+    from chalicelib.store.events import EventItems
+
+    real = EventItems.record
+    crashes = {"left": 1, "calls": 0}
+
+    def crash_once_on_the_third(self, event, expires_at):
+        crashes["calls"] += 1
+        if crashes["calls"] == 3 and crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("the container died")
+        return real(self, event, expires_at)
+
+    EventItems.record = crash_once_on_the_third
+    try:
+        stream = StreamReader(live_server.table, dynamodb=live_server.client)
+        for email in (ANN, "bob@example.com"):  # two browsers
+            answer = helpers.Browser().post(
+                f"{live_server.url}/auth/signup", json={"email": email, "password": PASSWORD}
+            )
+            assert answer.status_code == 201
+        stream.poll()  # the batch fails at its third event; Lambda would retry from there
+        assert crashes["left"] == 0
+        drain(stream, queue)
+    finally:
+        EventItems.record = real
+    events = events_of(live_server)
+    assert sorted(kind for *_, kind in events) == sorted(["user.created", "session.created"] * 2)
+    for user in {user for user, *_ in events}:
+        assert [seq for u, seq, _ in events if u == user] == [1, 2]
+    assert len(receiver.accepted()) == 4
+    assert len({e["id"] for e in receiver.accepted()}) == 4
