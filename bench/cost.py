@@ -651,3 +651,51 @@ def describe(price: Price) -> str:
             amount = f"{_dollars(rate)} each"
         bands.append(amount if upper == INF else f"{amount} up to {upper:,.0f} a month")
     return f"{price.unit}: " + "; then ".join(bands)
+
+
+# -- events ------------------------------------------------------------------------------------
+
+SQS_FIFO_REQUESTS = flat(
+    0.50e-6,
+    "SQS FIFO request (64 KB chunks)",
+    "https://aws.amazon.com/sqs/pricing/",
+    checked="2026-12-06",
+    note="AWS's published FIFO rate for the first 100 billion requests a month; the first "
+    "million a month are free (not counted). Not re-read on the day: this machine has no web",
+)
+
+
+class EventWork(NamedTuple):
+    """What the pipeline spends per event, measured (`make bench` section 10)."""
+
+    units: Units  # the consumer's reads and writes, indexes included
+    stored_bytes: int  # an event item and its two index entries
+    consumer_ms: float  # the consumer's handler time per event (batches of one: the worst)
+
+
+def events_cost(
+    work: EventWork,
+    events_per_user: float,
+    users: int,
+    *,
+    webhooks: int = 1,
+    retention_days: int = 90,
+    memory_mb: int = 256,
+    prices: Prices = PRICES,
+) -> dict[str, float]:
+    """One month of events for `users` MAU, each making `events_per_user`, delivered to
+    `webhooks` endpoints: the consumer's DynamoDB units and Lambda time, the event items kept
+    for `retention_days`, and each delivery's SQS requests (send, receive, delete) and delivery
+    invocation (as long as the consumer's: a POST takes longer, its wait billed the same)."""
+    events = events_per_user * users
+    deliveries = events * webhooks
+    dynamodb = prices.dynamodb_reads.cost(events * work.units.reads) + prices.dynamodb_writes.cost(
+        events * work.units.writes
+    )
+    kept = events * retention_days / 30  # events stored at any time, on average
+    dynamodb += prices.dynamodb_storage.cost(kept * work.stored_bytes / GIB)
+    invocations = events + deliveries
+    gb_seconds = invocations * math.ceil(work.consumer_ms) / 1000 * memory_mb / 1024
+    lambda_ = prices.lambda_requests.cost(invocations) + prices.lambda_duration.cost(gb_seconds)
+    sqs = SQS_FIFO_REQUESTS.cost(3 * deliveries)
+    return {"events": events, "DynamoDB": dynamodb, "Lambda": lambda_, "SQS": sqs}

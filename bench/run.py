@@ -44,11 +44,12 @@ import boto3
 import requests
 from chalice.cli.factory import CLIFactory
 
+from bench import report
 from bench.capacity import TableShape, Units, priced, reported
 from bench.chart import Series, cost_chart
-from bench.cost import CHECKED, CostModel, Inputs, Work
+from bench.cost import CHECKED, CostModel, EventWork, Inputs, Profile, Work, events_cost
 from bench.events import api_event
-from bench.report import Table, Timing, render, spread, to_json
+from bench.report import Table, Timing, render, spread, to_json, usd
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.oauth import Http
@@ -95,6 +96,15 @@ LOCAL_DIFFERENCES = {
 VALIDATION_TARGET = 1.25  # app GET /auth/session / one raw GetItem
 LOGIN_TARGET = 2.5  # (login - argon2 verify) / one raw GetItem
 COLD_START_TARGET = 1.15  # app cold start / chalice + boto3 + one GetItem
+
+# Section 1's calls and write units (table + indexes) of these operations in the run before
+# events existed (make bench, 2026-12-06, commit 88d26d8): events must leave them as they were.
+BEFORE_EVENTS = {
+    "signup": (5, 18.0),
+    "login, no session cookie": (2, 6.0),
+    "code sign-in": (2, 10.0),
+    "logout": (1, 2.0),
+}
 
 
 @dataclass(frozen=True)
@@ -455,6 +465,89 @@ class Bench:
             "session (item and index entry)": shape.stored_bytes(session),
             "account (user item and email claim)": (
                 shape.stored_bytes(user) + shape.stored_bytes(item(claim_pk(email)))
+            ),
+        }
+
+    # -- 10. events --------------------------------------------------------------------------------
+
+    # A monthly active user's events as Profile has them: a session.created per login, and one
+    # change to the account (an address verified, a password changed, a passkey added).
+
+    def events(self) -> dict[str, Any]:
+        """What events cost. On a request, nothing: the stream carries the change itself, so
+        section 1's calls and write units are those of the run before events (BEFORE_EVENTS).
+        Per event, the consumer's calls and units, measured by handing it everything section
+        1's story wrote, read from DynamoDB Local's stream as Lambda reads it."""
+        from chalicelib.events.consumer import consume
+        from devtools.streams import StreamReader
+
+        requests_rows = {}
+        for label, (calls, writes) in BEFORE_EVENTS.items():
+            after = self.units[label]
+            requests_rows[label] = (calls, writes, len(self.calls[label]), after.writes)
+        shape = TableShape.of(TABLE_DEFINITION)
+        stored: list[str] = []
+
+        def handler(event: dict[str, Any], _: Any) -> dict[str, Any]:
+            started = time.perf_counter_ns()
+            answer = consume(
+                self.services, event["Records"], on_event=lambda e: stored.append(e.id)
+            )
+            elapsed.append(time.perf_counter_ns() - started)
+            return answer
+
+        elapsed: list[int] = []
+        with CallRecorder(self.client, capacity=True) as recorder:
+            reader = StreamReader(self.table, handler=handler, dynamodb=self.client)
+            records = reader.poll()
+            measured = [c for c in recorder.measured if c.operation != "DescribeTable"]
+            units = sum((priced(call, shape) for call in measured), Units())
+            operations = sorted({c.operation for c in measured})
+        events = len(stored)
+        if not events or reader.failed:
+            raise RuntimeError(f"the consumer stored {events} events, {len(reader.failed)} failed")
+        one = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": f"EVENT#{stored[0]}"}}, ConsistentRead=True
+        )["Item"]
+        per_event = Units(*(value / events for value in units))
+        self.event_work = EventWork(per_event, shape.stored_bytes(one), sum(elapsed) / 1e6 / events)
+        per_user = Profile().logins + 1
+        costs = {
+            f"{mau:,} MAU": tuple(
+                usd(v) if k != "events" else report.count(v)
+                for k, v in events_cost(self.event_work, per_user, mau).items()
+            )
+            for mau in (10_000, 100_000, 1_000_000)
+        }
+        return {
+            "requests, before and after (calls, write units)": Table(
+                ("operation", "calls before", "writes before", "calls after", "writes after"),
+                requests_rows,
+            ),
+            "targets": {
+                "no request pays for events (calls and write units unchanged)": all(
+                    row[0] == row[2] and row[1] == row[3] for row in requests_rows.values()
+                ),
+                "login: still 2 round trips": len(self.calls["login, no session cookie"]) == 2,
+                "protected request: 1 GetItem, no write": (
+                    self.calls["protected request, steady state"] == ["GetItem"]
+                ),
+            },
+            "consumer": {
+                "stream records": records,
+                "events": events,
+                "calls": ", ".join(operations),
+                "per event: read units": round(per_event.reads, 2),
+                "per event: write units (table + indexes)": (
+                    f"{per_event.write_table:g} + {per_event.write_index:g}"
+                ),
+                "an event stored, bytes (item and index entries)": self.event_work.stored_bytes,
+                "handler ms per event (median batch, this machine)": round(
+                    self.event_work.consumer_ms, 2
+                ),
+            },
+            f"a month of events, one webhook, {per_user} per MAU (its logins', one change)": Table(
+                ("per", "events", "DynamoDB", "Lambda", "SQS"), costs
             ),
         }
 
@@ -1004,6 +1097,8 @@ def run(sizes: Sizes, chart: Path) -> dict[str, Any]:
                 "1. store calls and capacity units per operation": (
                     bench.store_calls_and_capacity()
                 ),
+                # Now, while the stream holds section 1's story alone.
+                "10. events": bench.events(),
                 "2. validation overhead": bench.validation_overhead(),
                 "3. login round trips and cost": bench.login(),
                 "4. cold start": bench.cold_start(),
@@ -1017,6 +1112,7 @@ def run(sizes: Sizes, chart: Path) -> dict[str, Any]:
             bench.close()
     results["7. cost against Amazon Cognito"] = model.report()
     results["8. access tokens"] = tokens
+    results["10. events"] = results.pop("10. events")  # measured early, shown in its place
     machine = platform.machine()
     results["run"] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -10,7 +10,17 @@ import pytest
 
 from bench.capacity import TableShape, Units, item_size, priced, reported
 from bench.chart import BOTTOM, HEIGHT, LEFT, RIGHT, WIDTH, Series, cost_chart
-from bench.cost import PRICES, CostModel, Inputs, Price, Traffic, Work, describe
+from bench.cost import (
+    PRICES,
+    CostModel,
+    EventWork,
+    Inputs,
+    Price,
+    Traffic,
+    Work,
+    describe,
+    events_cost,
+)
 from bench.report import Table, sig, usd
 from chalicelib.store import TABLE_DEFINITION
 from devtools.calls import CallRecorder, MeasuredCall, item_key
@@ -388,3 +398,22 @@ def test_price_bands_stop_at_the_quantity():
     price = Price(((10, 1.0), (math.inf, 0.5)), "thing", "https://example.com")
     assert price.cost(4) == 4
     assert price.cost(14) == 10 + 2
+
+
+def test_events_are_priced_by_what_each_costs_the_pipeline():
+    work = EventWork(Units(read_table=2, write_table=4, write_index=4), 1000, 30.0)
+    month = events_cost(work, 5, 1_000_000, webhooks=1)
+    assert month["events"] == 5_000_000
+    # 5M events x (2 reads + 8 writes), and 15M events kept (90 days) of 1000 bytes.
+    stored = 15_000_000 * 1000 / 1024**3
+    assert month["DynamoDB"] == pytest.approx(
+        PRICES.dynamodb_reads.cost(10e6)
+        + PRICES.dynamodb_writes.cost(40e6)
+        + PRICES.dynamodb_storage.cost(stored)
+    )
+    # The consumer's invocation per event and one delivery's: 10M at 30 ms and 256 MB.
+    assert month["Lambda"] == pytest.approx(
+        PRICES.lambda_requests.cost(10e6) + PRICES.lambda_duration.cost(10e6 * 0.030 / 4)
+    )
+    assert month["SQS"] == pytest.approx(3 * 5e6 * 0.50e-6)  # send, receive, delete
+    assert events_cost(work, 5, 1_000_000, webhooks=2)["SQS"] == pytest.approx(2 * month["SQS"])

@@ -25,8 +25,15 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
         "7. cost against Amazon Cognito",
         "8. access tokens",
         "9. admin search",
+        "10. events",
         "run",
     }
+    # Events cost a request nothing; the consumer's cost per event is measured and priced.
+    events = results["10. events"]
+    assert all(events["targets"].values()), events["targets"]
+    consumer = events["consumer"]
+    assert consumer["events"] > 0
+    assert consumer["calls"] == "BatchGetItem, TransactWriteItems"
 
     # Calls and capacity units are exact, not timings: these are the design's targets.
     store = results["1. store calls and capacity units per operation"]
