@@ -7,6 +7,7 @@ no event and a consumer that crashed mid-batch loses none."""
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from standardwebhooks import Webhook
 from chalicelib import runtime
 from chalicelib.events import EVENT_TYPES
 from devtools.dev import event_queues
-from devtools.dynamodb_local import MotoServer
+from devtools.dynamodb_local import ROOT, MotoServer
 from devtools.faults import FaultInjector
 from devtools.queues import QueueReader
 from devtools.streams import StreamReader
@@ -181,3 +182,39 @@ def test_a_consumer_that_crashes_mid_batch_loses_nothing(live_server, pipeline, 
         assert [seq for u, seq, _ in events if u == user] == [1, 2]
     assert len(receiver.accepted()) == 4
     assert len({e["id"] for e in receiver.accepted()}) == 4
+
+
+def test_nodes_reference_verifier_accepts_our_deliveries(tmp_path):
+    """What a receiver in Node does (docs/events.md): the npm `standardwebhooks` package,
+    verifying a delivery signed during a rotation, and refusing a tampered one."""
+    import subprocess
+
+    from chalicelib.webhooks.signing import WebhookSecret, headers, new_secret
+
+    new, old = new_secret(), new_secret()
+    body = json.dumps({"id": "01KBX5S4G0F7Q4Z1W6J3N8R2TA", "type": "user.created"}).encode()
+    import time
+
+    signed = headers(
+        [WebhookSecret.parse(new), WebhookSecret.parse(old)], "01KBX5S4G0F7Q4Z1W6J3N8R2TA",
+        int(time.time()), body,
+    )  # fmt: skip
+    script = tmp_path / "verify.cjs"
+    script.write_text(
+        'const { Webhook } = require("standardwebhooks");\n'
+        "const [secret, body, headers] = JSON.parse(process.argv[2]);\n"
+        "for (const [text, expect] of [[body, 'ok'], [body + ' ', 'refused']]) {\n"
+        "  try { new Webhook(secret).verify(text, headers); console.log('ok'); }\n"
+        "  catch (error) { console.log('refused'); }\n"
+        "}\n"
+    )
+    results = []
+    for secret in (new, old):
+        argument = json.dumps([secret, body.decode(), signed])
+        done = subprocess.run(
+            ["node", str(script), argument],
+            capture_output=True, text=True, check=True, timeout=30,
+            env={**os.environ, "NODE_PATH": str(ROOT / "node_modules")},
+        )  # fmt: skip
+        results.append(done.stdout.split())
+    assert results == [["ok", "refused"], ["ok", "refused"]]
