@@ -427,3 +427,32 @@ def test_the_settings_page_lists_recent_security_activity(client, services, stre
         "Signed in",
         "Account created",
     ]
+
+
+HOSTILE_REPLAYS = [
+    {},
+    {"since": None, "url": None},
+    {"since": 1, "url": ["x"]},
+    {"since": {"$gt": ""}, "url": "x"},
+    {"since": "2027-01-15T08:00:00Z"},
+    {"since": "2027-01-15T08:00:00Z", "url": "x" * 100_000},
+    {"since": "9" * 5000, "url": "https://hooks.example.com/"},
+    {"since": "2027-13-45T99:99:99Z", "url": "https://hooks.example.com/"},
+    {"since": "0001-01-01T00:00:00+23:59", "url": "https://hooks.example.com/"},
+    {"since": "\u0000", "url": "\u202e"},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_REPLAYS)
+def test_hostile_replays_and_event_queries_get_a_4xx(client, services, clock, body):
+    admin = admin_session(client, clock, services)
+    reauthenticate(client, admin)
+    response = call(client, "POST", "/admin/events/replay", body, admin)
+    assert 400 <= response.status_code < 500, response.body
+    assert set(response.json_body) == {"error"}
+    user_id = user_id_of(client, admin)
+    for query in ("limit=1e3", "cursor=-1", "cursor=%00", "limit=" + "9" * 50, "cursor=٣"):
+        answer = call(client, "GET", f"/admin/users/{user_id}/events?{query}", token=admin)
+        assert answer.status_code == 400, (query, answer.body)
+    for path in ("/admin/users/%2e%2e/events", "/admin/users/" + "a" * 300 + "/events"):
+        assert call(client, "GET", path, token=admin).status_code == 404

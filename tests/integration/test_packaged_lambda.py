@@ -143,6 +143,15 @@ def sent_mail() -> list[Mail]:
     return [parse(message.raw_data.encode()) for message in messages]
 
 
+EVENT_PARAMETERS = {
+    "WEBHOOKS": "Webhooks",
+    "WEBHOOK_SECRETS_PARAMETER": "WebhookSecretsParameter",
+    "HOOKS_MODULE": "HooksModule",
+    "EVENT_RETENTION": "EventRetention",
+    "WEBHOOK_GIVE_UP": "WebhookGiveUp",
+}
+
+
 def function_environment(
     package: Package, table: str, endpoint: str, ses_endpoint: str
 ) -> dict[str, str]:
@@ -159,6 +168,13 @@ def function_environment(
     assert variables.pop("COOKIE_SAMESITE") == {"Ref": "CookieSameSite"}
     assert variables.pop("ACCESS_TOKEN_KEYS_PARAMETER") == {"Ref": "AccessTokenKeysParameter"}
     assert variables.pop("ACCESS_TOKEN_AUDIENCES") == {"Ref": "AccessTokenAudiences"}
+    # The event pipeline's: parameters at their defaults, the queues left out (no SQS here).
+    parameters = package.template["Parameters"]
+    for name, parameter in EVENT_PARAMETERS.items():
+        assert variables.pop(name) == {"Ref": parameter}
+        variables[name] = parameters[parameter]["Default"]
+    assert variables.pop("WEBHOOK_QUEUE_URL") == {"Ref": "WebhookQueue"}
+    assert variables.pop("WEBHOOK_DEAD_LETTER_QUEUE_URL") == {"Ref": "WebhookDeadLetterQueue"}
     assert all(isinstance(value, str) for value in variables.values()), variables
     return {
         **variables,
@@ -178,12 +194,14 @@ def function_environment(
 
 
 @contextmanager
-def running(package: Package, env: dict[str, str]) -> Iterator[PackagedHandler]:
-    """The handler the template names, started; its failures fail the test with its stderr."""
+def running(
+    package: Package, env: dict[str, str], function: str = "APIHandler"
+) -> Iterator[PackagedHandler]:
+    """The handler the template names for `function`, started; its failures fail the test with
+    its stderr."""
+    handler_name = package.template["Resources"][function]["Properties"]["Handler"]
     try:
-        with PackagedHandler(
-            package.task_root, package.runtime_root, package.function["Handler"], env
-        ) as handler:
+        with PackagedHandler(package.task_root, package.runtime_root, handler_name, env) as handler:
             yield handler
     except HandlerFailed as failure:
         pytest.fail(str(failure), pytrace=False)
@@ -525,3 +543,32 @@ def test_the_template_names_the_architecture_and_the_python_3_13_runtime(built):
     for function in functions:
         assert function["Runtime"] == "python3.13"
         assert function["Architectures"] == [arch]
+
+
+def test_the_packaged_consumer_turns_the_tables_stream_into_events(
+    package, table, dynamodb_local, ses
+):
+    """The template's second function, from the same zip: fed DynamoDB Local's stream as
+    Lambda feeds it, it stores each user's numbered events with nothing beyond the zip and
+    the runtime's own libraries."""
+    from devtools.streams import StreamReader
+
+    env = function_environment(package, table, dynamodb_local.endpoint, ses)
+    email = f"events-{package.api}@example.com"
+    with running(package, env) as api:
+        send = functools.partial(request, api=package.api)
+        answer(api, send("POST", "/auth/signup", body={"email": email, "password": PASSWORD}), 201)
+    with running(package, env, "EventsConsumer") as consumer:
+        reader = StreamReader(table, handler=lambda event, _: consumer.invoke(event))
+        assert reader.poll() > 0
+        assert reader.failed == []
+    client = boto3.client("dynamodb", config=ADMIN_CLIENT_CONFIG)
+    events = [
+        item
+        for item in client.scan(TableName=table, ConsistentRead=True)["Items"]
+        if item["pk"]["S"].startswith("EVENT#")
+    ]
+    assert sorted((int(e["event_seq"]["N"]), e["event_type"]["S"]) for e in events) == [
+        (1, "user.created"),
+        (2, "session.created"),
+    ]
