@@ -230,3 +230,13 @@ def audit() -> Iterator[AuditRecords]:
 @pytest.fixture
 def mailbox(dynamodb: Any) -> SesMailbox:
     return SesMailbox()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    """A webhook receiver on this machine (tests.helpers.WebhookReceiver)."""
+    from tests.helpers import WebhookReceiver
+
+    found = WebhookReceiver()
+    yield found
+    found.close()

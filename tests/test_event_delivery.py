@@ -7,10 +7,7 @@ into the dead-letter queue, never dropped."""
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import boto3
 import pytest
@@ -24,42 +21,6 @@ from devtools.queues import QueueReader
 from tests.conftest import table_items
 from tests.helpers import BOB, MotoStream, assert_error, call, log_in, sign_up
 from tests.test_admin import admin_session, reauthenticate, user_id_of
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that keeps every request and answers `status`."""
-
-    def __init__(self) -> None:
-        self.status = 204
-        self.requests: list[tuple[int, dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                receiver.requests.append((receiver.status, headers, body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def accepted(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for status, _, body in self.requests if status < 300]
-
-
-@pytest.fixture
-def receiver():
-    found = Receiver()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
 
 
 @pytest.fixture

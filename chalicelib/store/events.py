@@ -99,10 +99,6 @@ class EventItems:
             return numbered
         raise Conflict()
 
-    def get(self, event_id: str) -> EventRecord | None:
-        (found,) = self._table.read(Read(event_pk(event_id), _record))
-        return found
-
     def of_user(
         self, user_id: str, *, limit: int, before_seq: int | None = None
     ) -> list[EventRecord]:
@@ -114,14 +110,8 @@ class EventItems:
         if before_seq is not None:
             condition += " AND event_seq < :before"
             values[":before"] = {"N": str(before_seq)}
-        items, _ = self._table.query_page(
-            IndexName=USER_EVENTS,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [_record(item) for item in items]
+        events, _ = self._page(USER_EVENTS, condition, values, limit, newest_first=True)
+        return events
 
     def in_hour(
         self, hour: str, *, after_id: str | None, limit: int
@@ -133,14 +123,21 @@ class EventItems:
         if after_id is not None:
             condition += " AND pk > :after"
             values[":after"] = {"S": event_pk(after_id)}
+        events, more = self._page(EVENTS_BY_TIME, condition, values, limit)
+        return events, (events[-1].id if more and events else None)
+
+    def _page(
+        self, index: str, condition: str, values: Item, limit: int, *, newest_first: bool = False
+    ) -> tuple[list[EventRecord], bool]:
+        """One page of an events index: its events, and whether there is more."""
         items, more = self._table.query_page(
-            IndexName=EVENTS_BY_TIME,
+            IndexName=index,
             KeyConditionExpression=condition,
             ExpressionAttributeValues=values,
+            ScanIndexForward=not newest_first,
             Limit=limit,
         )
-        events = [_record(item) for item in items]
-        return events, (events[-1].id if more and events else None)
+        return [_record(item) for item in items], more is not None
 
 
 def event_hour(epoch_seconds: int) -> str:

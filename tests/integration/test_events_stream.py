@@ -26,7 +26,6 @@ from devtools.queues import QueueReader
 from devtools.streams import StreamReader
 from tests import helpers
 from tests.helpers import PASSWORD
-from tests.test_event_delivery import Receiver
 
 pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local: make test
 
@@ -38,14 +37,6 @@ def sqs_server():
     with_server = MotoServer().start()
     yield with_server
     with_server.stop()
-
-
-@pytest.fixture
-def receiver():
-    found = Receiver()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
 
 
 @pytest.fixture
@@ -63,10 +54,9 @@ def pipeline(live_server, configure, sqs_server, receiver, monkeypatch):
 
 
 def events_of(live_server, user_id=None):
-    stored = [json.loads(json.dumps(item)) for item in live_server.items("EVENT#")]
     found = [
         (item["event_user_id"]["S"], int(item["event_seq"]["N"]), item["event_type"]["S"])
-        for item in stored
+        for item in live_server.items("EVENT#")
     ]
     return sorted(e for e in found if user_id is None or e[0] == user_id)
 
