@@ -19,7 +19,7 @@ code needs besides, all built from chalicelib.store so nothing is written twice:
   keyring that signs them), with `ssm:GetParameter` on it alone, and AccessTokenAudiences,
   both passed to the function;
 - the event pipeline (chalicelib.events): the table's stream (new and old images); the
-  function EventsConsumer on it, which sees only the changes of STREAM_FAMILIES' items (event
+  function EventsConsumer on it, which sees only the records STREAM_FILTERS lets through (event
   filtering), reports the records that failed, retries them at most 10 times after halving its
   batch, then sets the batch aside in the queue EventsFailedQueue; the high-throughput FIFO
   queue WebhookQueue (its dead letters in WebhookDeadLetterQueue) and the function
@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.events import CONSUMER_HANDLER, DELIVERY_HANDLER, STREAM_FAMILIES
+from chalicelib.events import CONSUMER_HANDLER, DELIVERY_HANDLER, STREAM_FILTERS
 from chalicelib.store import (
     EVENTS_BY_TIME,
     IAM_INDEX_ACTIONS,
@@ -303,8 +303,6 @@ READ_WEBHOOK_SECRETS = _statement(
 SEND_TO_WEBHOOK_QUEUE = _statement(
     "SendToTheWebhookQueue", IAM_QUEUE_SEND_ACTIONS, _arn(WEBHOOK_QUEUE)
 )
-# The pattern a stream record's pk must fit to invoke the consumer: one of STREAM_FAMILIES.
-STREAM_FILTER = {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": f} for f in STREAM_FAMILIES]}}}}
 
 
 def event_pipeline() -> dict[str, Any]:
@@ -383,10 +381,11 @@ def event_pipeline() -> dict[str, Any]:
                         "MaximumRecordAgeInSeconds": -1,
                         "FunctionResponseTypes": ["ReportBatchItemFailures"],
                         "DestinationConfig": {"OnFailure": {"Destination": _arn(FAILED_EVENTS)}},
-                        # Lambda's event filtering: one pattern, its prefixes ORed.
+                        # Lambda's event filtering: only records that can make an event.
                         "FilterCriteria": {
                             "Filters": [
-                                {"Pattern": json.dumps(STREAM_FILTER, separators=(",", ":"))}
+                                {"Pattern": json.dumps(pattern, separators=(",", ":"))}
+                                for pattern in STREAM_FILTERS
                             ]
                         },
                     },

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.events import CONSUMER_HANDLER, DELIVERY_HANDLER, STREAM_FAMILIES
+from chalicelib.events import CONSUMER_HANDLER, DELIVERY_HANDLER, STREAM_FILTERS
 from chalicelib.store import IAM_INDEX_ACTIONS, IAM_TABLE_ACTIONS, TABLE_DEFINITION
 from chalicelib.store.table import SINGLE_WRITE_CALLS
 from devtools.dynamodb_local import ROOT
@@ -330,11 +330,11 @@ def passes(pattern: Any, value: Any) -> bool:
     return False
 
 
-def stream_record(pk: str) -> dict:
-    """A stream record as the event source mapping filters it (an update of item `pk`)."""
+def stream_record(pk: str, name: str = "MODIFY") -> dict:
+    """A stream record as the event source mapping filters it (a change of item `pk`)."""
     keys = {"pk": {"S": pk}}
     return {
-        "eventName": "MODIFY",
+        "eventName": name,
         "eventSource": "aws:dynamodb",
         "dynamodb": {
             "Keys": keys,
@@ -350,18 +350,23 @@ def test_the_consumer_reads_the_tables_stream_filtered_to_the_event_families(res
     assert source["Stream"] == STREAM
     assert source["StartingPosition"] == "TRIM_HORIZON"  # from the oldest record it keeps
     assert (source["BatchSize"], source["MaximumBatchingWindowInSeconds"]) == (100, 1)
-    (one,) = source["FilterCriteria"]["Filters"]  # one pattern: its prefixes are ORed
-    pattern = json.loads(one["Pattern"])
-    assert pattern == {
-        "dynamodb": {"Keys": {"pk": {"S": [{"prefix": family} for family in STREAM_FAMILIES]}}}
-    }
-    for family in STREAM_FAMILIES:
-        assert passes(pattern, stream_record(f"{family}x"))
-    assert passes(pattern, stream_record("USER#x"))
-    # The consumer's own writes (events) never invoke it again; nor does a lookalike key.
-    for other in ("EVENT#x", "XUSER#x", "user#x", "USER"):
-        assert not passes(pattern, stream_record(other)), other
-    assert not passes(pattern, {"dynamodb": {"Keys": {"id": {"S": "USER#x"}}}})
+    patterns = [json.loads(f["Pattern"]) for f in source["FilterCriteria"]["Filters"]]
+    assert patterns == list(STREAM_FILTERS)
+
+    def let_through(record: dict) -> bool:  # Lambda ORs the patterns
+        return any(passes(pattern, record) for pattern in patterns)
+
+    for pk in ("USER#x", "EMAIL#ann@example.com"):
+        for name in ("INSERT", "MODIFY", "REMOVE"):
+            assert let_through(stream_record(pk, name)), (pk, name)
+    # A session's start and end; never its extensions and activity refreshes.
+    assert let_through(stream_record("SESSION#x", "INSERT"))
+    assert let_through(stream_record("SESSION#x", "REMOVE"))
+    assert not let_through(stream_record("SESSION#x", "MODIFY"))
+    # The consumer's own writes (events, counters) never invoke it again; nor a lookalike key.
+    for other in ("EVENT#x", "EVENTSEQ#x", "DELIVERY#x", "XUSER#x", "user#x", "USER"):
+        assert not let_through(stream_record(other)), other
+    assert not let_through({"dynamodb": {"Keys": {"id": {"S": "USER#x"}}}})
 
 
 def test_a_failing_stream_record_is_isolated_retried_ten_times_then_set_aside(resources):

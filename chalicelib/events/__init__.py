@@ -41,9 +41,17 @@ EVENT_TYPES: tuple[str, ...] = (
     "impersonation.started",
 )
 
-# The item families whose changes are events: the stream's event source mapping lets only
-# these through (FilterCriteria), so the consumer's own writes never invoke it.
-STREAM_FAMILIES: tuple[str, ...] = ("USER#", "EMAIL#", "SESSION#")
+# The stream records that can make an event: every change of a user or an email claim, and a
+# session's start and end (its extensions and activity refreshes, most of its writes, never
+# make one). The stream's event source mapping lets only these through (Lambda's event
+# filtering: the patterns are ORed), so neither those nor the consumer's own writes invoke it.
+STREAM_FILTERS: tuple[dict[str, Any], ...] = (
+    {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "USER#"}, {"prefix": "EMAIL#"}]}}}},
+    {
+        "eventName": ["INSERT", "REMOVE"],
+        "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "SESSION#"}]}}},
+    },
+)
 
 # The Lambda handlers `make package` adds beside the API's, from the same zip.
 CONSUMER_HANDLER = "chalicelib.events.consumer.handler"
