@@ -208,3 +208,28 @@ def test_nodes_reference_verifier_accepts_our_deliveries(tmp_path):
         )  # fmt: skip
         results.append(done.stdout.split())
     assert results == [["ok", "refused"], ["ok", "refused"]]
+
+
+def test_consumers_racing_on_one_users_events_take_every_number_once(live_server):
+    """Two shards' consumers numbering one user's events at once (a session's record and the
+    account's, in two shards), and the same record handled twice at once (a retried batch
+    overlapping its first try): no number taken twice, none skipped, no event stored twice."""
+    from chalicelib.events.derive import event_id
+    from chalicelib.store.events import EventRecord
+
+    events = runtime.get().store.events
+    drafts = [
+        EventRecord(event_id(1_800_000_000_000 + n, f"race-{n}"), "session.created",
+                    1_800_000_000_000 + n, "racer", 0, {"n": n})
+        for n in range(24)
+    ]  # fmt: skip
+    work = [*drafts, *drafts]  # each event twice, the copies in flight at the same time
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        stored = list(pool.map(lambda draft: events.record(draft, 1_900_000_000), work))
+    by_id: dict[str, set[int]] = {}
+    for event in stored:
+        by_id.setdefault(event.id, set()).add(event.seq)
+    assert all(len(seqs) == 1 for seqs in by_id.values())  # both copies got the same number
+    assert sorted(seq for (seq,) in by_id.values()) == list(range(1, 25))
+    assert [e.seq for e in events.of_user("racer", limit=100)] == list(range(24, 0, -1))
