@@ -54,7 +54,10 @@ def command_line(pid: int) -> list[str]:
 
 
 def kind_of(argv: list[str]) -> str:
+    """java, node, python (the chalice server) or workers (the event workers, Python too)."""
     name = Path(argv[0]).name if argv else ""
+    if "devtools.event_workers" in argv:
+        return "workers"
     return "python" if name.startswith("python") or name == "chalice" else name
 
 
@@ -74,7 +77,7 @@ class Dev:
         return self.log.read_text()
 
     def child(self, program: str) -> int:
-        """The child that runs `program` ("java", "node", or "python": the chalice server)."""
+        """The child that runs `program` (a kind_of)."""
         return next(p for p, argv in self.children.items() if kind_of(argv) == program)
 
     def stop(self, signum: int = signal.SIGINT, *, group: bool = True) -> None:
@@ -187,8 +190,13 @@ def restarted(account: Account, log: Path) -> Iterator[Dev]:
 )
 def test_a_stop_signal_stops_everything_make_dev_started(account, tmp_path, signum):
     with restarted(account, tmp_path / "dev.log") as dev:
-        # The server, DynamoDB Local and the local OpenID Provider.
-        assert sorted(kind_of(argv) for argv in dev.children.values()) == ["java", "node", "python"]
+        # The server, the event workers, DynamoDB Local and the local OpenID Provider.
+        assert sorted(kind_of(argv) for argv in dev.children.values()) == [
+            "java",
+            "node",
+            "python",
+            "workers",
+        ]
         dev.stop(signum, group=False)
         assert "DynamoDB stopped" in dev.output()  # after the server: the orderly path
 
@@ -199,6 +207,7 @@ def test_a_stop_signal_stops_everything_make_dev_started(account, tmp_path, sign
         pytest.param("java", "DynamoDB Local", id="DynamoDB Local dies"),
         pytest.param("python", "the chalice local server", id="the server dies"),
         pytest.param("node", "the local OpenID Provider", id="the provider dies"),
+        pytest.param("workers", "the event workers", id="the event workers die"),
     ],
 )
 def test_when_a_child_dies_make_dev_names_it_and_stops_the_others(account, tmp_path, program, name):

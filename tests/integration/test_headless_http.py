@@ -146,7 +146,9 @@ def json_routes() -> list[tuple[str, list[str]]]:
     document = json.loads(DOCUMENT.read_text())
     routes = []
     for path, item in document["paths"].items():
-        api = path.startswith(("/auth/", "/.well-known/", "/admin/users")) or path in (
+        api = path.startswith(
+            ("/auth/", "/.well-known/", "/admin/users", "/admin/events")
+        ) or path in (
             "/trainings",
             "/openapi.json",
             "/whoami",

@@ -33,7 +33,12 @@ def test_moto_server_stands_in_without_java():
         client = _client(server.endpoint)
         assert create_table(client, "dev-table") is True
         indexes = client.describe_table(TableName="dev-table")["Table"]["GlobalSecondaryIndexes"]
-        assert [index["IndexName"] for index in indexes] == ["user_session_keys", "user_search"]
+        assert [index["IndexName"] for index in indexes] == [
+            "user_session_keys",
+            "user_search",
+            "user_events",
+            "events_by_time",
+        ]
     finally:
         server.stop()
 
@@ -47,3 +52,28 @@ def test_a_table_created_without_ttl_gets_it_on_the_next_start():
         assert create_table(client, "half-made") is False
         ttl = client.describe_time_to_live(TableName="half-made")["TimeToLiveDescription"]
         assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+
+def test_a_table_made_before_events_gets_its_stream_and_indexes_on_the_next_start():
+    """A `make dev` table kept in .dynamodb/ from before events: the next start adds them."""
+    with DynamoDBLocal() as database:
+        client = _client(database.endpoint)
+        definition = {k: v for k, v in TABLE_DEFINITION.items() if k != "TimeToLiveSpecification"}
+        definition["GlobalSecondaryIndexes"] = definition["GlobalSecondaryIndexes"][:2]
+        definition["AttributeDefinitions"] = [
+            a
+            for a in definition["AttributeDefinitions"]
+            if a["AttributeName"] not in ("event_user_id", "event_seq", "event_hour")
+        ]
+        client.create_table(TableName="old-table", **definition)
+        assert "StreamSpecification" not in client.describe_table(TableName="old-table")["Table"]
+        assert create_table(client, "old-table") is False
+        table = client.describe_table(TableName="old-table")["Table"]
+        assert table["StreamSpecification"] == {
+            "StreamEnabled": True,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
+        assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} >= {
+            "user_events",
+            "events_by_time",
+        }
