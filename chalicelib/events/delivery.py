@@ -24,7 +24,7 @@ from typing import Any
 
 from chalicelib.audit import Event
 from chalicelib.events import payload
-from chalicelib.events.queue import REPLAY, Delivery, parse, replay_job, send
+from chalicelib.events.queue import REPLAY, Delivery, parse, replay_job, send, set_aside
 from chalicelib.store.events import event_hour
 
 logger = logging.getLogger(__name__)
@@ -184,8 +184,6 @@ def _wait(services: Any, record: dict[str, Any], seconds: int) -> None:
 
 
 def _give_up(services: Any, delivery: Delivery, error: str, record: dict[str, Any]) -> None:
-    from chalicelib.events.queue import set_aside
-
     services.store.webhooks.mark_failing(delivery.target, services.clock.now(), error)
     services.audit.record(
         Event.WEBHOOK_GAVE_UP,
