@@ -139,7 +139,9 @@ def test_a_json_body_is_accepted_exactly_when_it_is_an_object_of_encodable_text(
 def test_generated_text_does_include_lone_surrogates():
     from hypothesis import find
 
-    assert not encodable(find(ANY_TEXT, lambda text: not encodable(text)))
+    # Derandomized: a random search of 2,000 examples missed one now and then (CI, 2026-12-06).
+    searched = settings(derandomize=True, database=None, max_examples=10_000)
+    assert not encodable(find(ANY_TEXT, lambda text: not encodable(text), settings=searched))
 
 
 @given(st.binary(max_size=300))
