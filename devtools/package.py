@@ -487,21 +487,15 @@ def merge_template() -> dict[str, Any]:
     table_policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "SessionsTable",
-                "Effect": "Allow",
-                "Action": list(IAM_TABLE_ACTIONS),
-                "Resource": {"Fn::GetAtt": [TABLE, "Arn"]},
-            },
-            {
-                "Sid": "TableIndexes",
-                "Effect": "Allow",
-                "Action": list(IAM_INDEX_ACTIONS),
-                "Resource": [
+            _statement("SessionsTable", IAM_TABLE_ACTIONS, _arn(TABLE)),
+            _statement(
+                "TableIndexes",
+                IAM_INDEX_ACTIONS,
+                [
                     _index_arn(index)
                     for index in (SESSIONS_BY_USER, USER_SEARCH, USER_EVENTS, EVENTS_BY_TIME)
                 ],
-            },
+            ),
         ],
     }
     mail_policy = {
@@ -523,14 +517,15 @@ def merge_template() -> dict[str, Any]:
     keys_policy = {
         "Version": "2012-10-17",
         "Statement": [
-            _statement(sid, ["ssm:GetParameter"], _ssm_parameter_arn(parameter))
-            for sid, parameter in (
-                ("ReadTheTotpKeyring", "TotpKeysParameter"),
-                ("ReadTheOAuthSecrets", "OAuthSecretsParameter"),
-                ("ReadTheAccessTokenKeys", "AccessTokenKeysParameter"),
-                # Hook endpoints sign like webhooks.
-                ("ReadTheWebhookSecrets", "WebhookSecretsParameter"),
-            )
+            *(
+                _statement(sid, ["ssm:GetParameter"], _ssm_parameter_arn(parameter))
+                for sid, parameter in (
+                    ("ReadTheTotpKeyring", "TotpKeysParameter"),
+                    ("ReadTheOAuthSecrets", "OAuthSecretsParameter"),
+                    ("ReadTheAccessTokenKeys", "AccessTokenKeysParameter"),
+                )
+            ),
+            READ_WEBHOOK_SECRETS,  # hook endpoints sign like webhooks
         ],
     }
     return {

@@ -10,7 +10,6 @@ retried from that record, at most `max_retries` times, after which that record g
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -134,20 +133,3 @@ class StreamReader:
                 self.failed.append(pending.pop(0))
             else:
                 return handled  # retried at the next poll
-
-
-class StreamPoller(threading.Thread):
-    """`make dev`'s: polls the stream every `interval` seconds until stopped."""
-
-    def __init__(self, reader: StreamReader, interval: float = 0.5) -> None:
-        super().__init__(daemon=True, name="stream-poller")
-        self.reader = reader
-        self.interval = interval
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                self.reader.poll()
-            except Exception:
-                logger.exception("reading the table's stream failed; trying again")

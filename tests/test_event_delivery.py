@@ -143,7 +143,13 @@ def test_a_delivery_failing_past_the_give_up_is_set_aside_and_its_endpoint_marke
         "session.created",
         "user.created",
     ]
-    assert built.store.webhooks.failing_since(f"webhook:{receiver.url}") is not None
+    (marked,) = [
+        i for i in table_items(built.client, built.settings.table_name)
+        if i["pk"]["S"].startswith("WEBHOOK#")
+    ]  # fmt: skip
+    assert marked["target"]["S"] == f"webhook:{receiver.url}"
+    assert marked["last_error"]["S"] == "HTTP 500"
+    assert int(marked["failing_since"]["N"]) > 0
     # Waits grew up to a day; a wait past 12 hours is taken in two (SQS's longest).
     assert max(waits) == 12 * 3600
 

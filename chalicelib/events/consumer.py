@@ -54,8 +54,9 @@ def consume(
             sequence = records[first]["dynamodb"]["SequenceNumber"]
             return {"batchItemFailures": [{"itemIdentifier": sequence}]}
         done.add(index)
-        for event in stored if on_event is not None else ():
-            on_event(event)
+        if on_event is not None:
+            for event in stored:
+                on_event(event)
     return {"batchItemFailures": []}
 
 
@@ -77,9 +78,8 @@ def handle(services: Any, record: dict[str, Any]) -> list[EventRecord]:
     """Store a record's events and queue their deliveries; returns them as stored."""
     retention = int(services.settings.event_retention.total_seconds())
     stored = []
-    for draft in events_of(record):
-        event = EventRecord(draft.id, draft.type, draft.occurred_at, draft.user_id, 0, draft.data)
-        stored.append(services.store.events.record(event, draft.occurred_at // 1000 + retention))
+    for event in events_of(record):
+        stored.append(services.store.events.record(event, event.occurred_at // 1000 + retention))
     deliveries = [
         Delivery(target, payload(event))
         for event in stored

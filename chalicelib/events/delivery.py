@@ -184,7 +184,8 @@ def _wait(services: Any, record: dict[str, Any], seconds: int) -> None:
 
 
 def _give_up(services: Any, delivery: Delivery, error: str, record: dict[str, Any]) -> None:
-    services.store.webhooks.mark_failing(delivery.target, services.clock.now(), error)
+    now = services.clock.now()
+    services.store.webhooks.mark_failing(delivery.target, _name(delivery), now, error)
     services.audit.record(
         Event.WEBHOOK_GAVE_UP,
         user_id=delivery.event.get("user_id"),
@@ -204,6 +205,8 @@ def describe(body: str) -> tuple[str, str]:
 
 
 def _name(delivery: Delivery) -> str:
-    """A target as logs may show it: a webhook's URL without its query."""
+    """A target as logs may show it: a webhook's (or a replay's) URL without its query."""
+    from chalicelib.webhooks.endpoints import shown
+
     kind, _, name = delivery.target.partition(":")
-    return f"{kind}:{name.split('?', 1)[0]}"
+    return f"{kind}:{name if kind == 'reaction' else shown(name)}"

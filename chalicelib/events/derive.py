@@ -9,11 +9,12 @@ place in it, so processing a record again gives the same events with the same id
 from __future__ import annotations
 
 import hashlib
-from typing import Any, NamedTuple
+from typing import Any
 
 from chalicelib.clock import isoformat
 from chalicelib.store.accounts import BANNED_FOREVER
 from chalicelib.store.changes import Change, change_of
+from chalicelib.store.events import EventRecord
 
 # How a session's user signed in, from its first method (RFC 8176 amr).
 _METHODS = (
@@ -25,18 +26,9 @@ _METHODS = (
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-class Draft(NamedTuple):
-    """An event before its user's number is given."""
-
-    id: str
-    type: str
-    occurred_at: int  # epoch milliseconds
-    user_id: str
-    data: dict[str, Any]
-
-
-def events_of(record: dict[str, Any]) -> list[Draft]:
-    """The events of one Lambda-shaped DynamoDB Streams record, in order."""
+def events_of(record: dict[str, Any]) -> list[EventRecord]:
+    """The events of one Lambda-shaped DynamoDB Streams record, in order; not yet numbered
+    (`seq` 0: store.events gives the user's next number)."""
     change = change_of(record)
     if change is None or not change.user_id:
         return []
@@ -47,8 +39,8 @@ def events_of(record: dict[str, Any]) -> list[Draft]:
     else:
         found = _claim_events(change)
     return [
-        Draft(event_id(change.at_ms, f"{record['eventID']}:{index}"), kind, change.at_ms,
-              change.user_id, data)
+        EventRecord(event_id(change.at_ms, f"{record['eventID']}:{index}"), kind, change.at_ms,
+                    change.user_id, 0, data)
         for index, (kind, data) in enumerate(found)
     ]  # fmt: skip
 

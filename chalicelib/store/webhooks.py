@@ -47,21 +47,18 @@ class WebhookItems:
             )
         )
 
-    def mark_failing(self, target: str, now: int, error: str) -> None:
-        """Mark the target failing since `now` (the first mark's time stays)."""
+    def mark_failing(self, target: str, shown: str, now: int, error: str) -> None:
+        """Mark the target failing since `now` (the first mark's time stays); `shown` is the
+        target as it may be kept (a URL without its query)."""
         self._table.commit(
             update(
                 webhook_pk(target),
                 "SET target = :t, last_error = :e,"
                 " failing_since = if_not_exists(failing_since, :now)",
                 values={
-                    ":t": {"S": target.split("?", 1)[0]},
+                    ":t": {"S": shown},
                     ":e": {"S": error[:200]},
                     ":now": {"N": str(now)},
                 },
             )
         )
-
-    def failing_since(self, target: str) -> int | None:
-        item = self._table.get(webhook_pk(target))
-        return None if item is None else int(item["failing_since"]["N"])

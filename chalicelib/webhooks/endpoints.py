@@ -96,7 +96,7 @@ def parse_webhooks(text: str, *, local: bool, known_types: Collection[str]) -> t
             raise ConfigError(f"{where}: url must be a string")
         _check_url(where, url, local=local)
         if url in (e.url for e in endpoints):
-            raise ConfigError(f"{where}: {_shown(url)} is listed twice")
+            raise ConfigError(f"{where}: {shown(url)} is listed twice")
         if not isinstance(events, list) or not events:
             raise ConfigError(f"{where}: events must be a list of one or more event types")
         for event in events:
@@ -113,31 +113,31 @@ def _check_url(where: str, url: str, *, local: bool) -> None:
     if not url.isprintable() or any(c.isspace() for c in url):
         raise ConfigError(f"{where}: the url holds spaces or control characters")
     parts = urlsplit(url)
-    shown = _shown(url)
+    safe = shown(url)
     if "@" in parts.netloc:
-        raise ConfigError(f"{where}: {shown} must not hold user:password@")
+        raise ConfigError(f"{where}: {safe} must not hold user:password@")
     if "#" in url:
-        raise ConfigError(f"{where}: {shown} must not have a #fragment")
+        raise ConfigError(f"{where}: {safe} must not have a #fragment")
     host = parts.hostname or ""
     try:
         parts.port  # noqa: B018 (raises for a port out of range or not a number)
     except ValueError:
-        raise ConfigError(f"{where}: {shown} has no valid port") from None
+        raise ConfigError(f"{where}: {safe} has no valid port") from None
     if parts.scheme == "http" and host in _LOOPBACK_HOSTS and local:
         return
     if parts.scheme != "https":
         raise ConfigError(
-            f"{where}: {shown} must be https (http only to localhost, 127.0.0.1 or [::1] on the "
+            f"{where}: {safe} must be https (http only to localhost, 127.0.0.1 or [::1] on the "
             "local stage)"
         )
     literal = _ip(host)
     if literal is None and not _HOST.fullmatch(host):
-        raise ConfigError(f"{where}: {shown} has no valid host name")
+        raise ConfigError(f"{where}: {safe} has no valid host name")
     if literal is not None and not local and not public_address(host):
-        raise ConfigError(f"{where}: {shown} is not a public address")
+        raise ConfigError(f"{where}: {safe} is not a public address")
 
 
-def _shown(url: str) -> str:
+def shown(url: str) -> str:
     """A URL fit for an error message: its query may hold a token, its userinfo a password."""
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
