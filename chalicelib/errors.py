@@ -215,6 +215,15 @@ class LastSignInMethod(AppError):
     message = "This is your last way to sign in. Add a password or a passkey first."
 
 
+class AlreadyImported(AppError):
+    """An import's line whose source id an earlier import brought in (devtools.users: skipped,
+    so running an import again is safe). No route raises it."""
+
+    status = 409
+    code = "already_imported"
+    message = "This user was imported already."
+
+
 class AlreadyVerified(AppError):
     status = 409
     code = "already_verified"

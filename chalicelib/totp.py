@@ -17,6 +17,12 @@ PERIOD = 30
 _CODE = re.compile(r"\d{6}")
 
 
+def secret_context(user_id: str) -> str:
+    """What a user's secret is encrypted with (chalicelib.keyring): it opens only as this
+    user's TOTP secret, never copied onto another account."""
+    return f"totp:{user_id}"
+
+
 def new_secret() -> str:
     """160 random bits, base32 (32 characters), as RFC 4226 recommends."""
     import pyotp

@@ -268,5 +268,4 @@ def _method(proof: Proof) -> str:
 
 
 def _context(user_id: str) -> str:
-    # The ciphertext opens only as this user's TOTP secret.
-    return f"totp:{user_id}"
+    return totp.secret_context(user_id)

@@ -17,6 +17,7 @@ from chalicelib.store.directory import Directory
 from chalicelib.store.events import EventItems
 from chalicelib.store.granters import GranterItems
 from chalicelib.store.identities import IdentityItems
+from chalicelib.store.imports import ImportItems
 from chalicelib.store.passkeys import PasskeyItems
 from chalicelib.store.secrets import SecretItems
 from chalicelib.store.sessions import SessionItems
@@ -69,6 +70,7 @@ class Store(NamedTuple):
     granters: GranterItems
     events: EventItems
     webhooks: WebhookItems
+    imports: ImportItems
 
 
 def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
@@ -86,4 +88,5 @@ def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = ti
         granters=GranterItems(),
         events=EventItems(table),
         webhooks=WebhookItems(table),
+        imports=ImportItems(),
     )

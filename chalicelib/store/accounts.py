@@ -6,7 +6,8 @@
   handle, and its authenticator app (store.twofactor); its roles (role_names, a string set,
   absent: none; `roles` is a reserved word in DynamoDB's expressions); a ban (banned_until,
   banned_at, ban_reason, banned_by; absent: not banned); and search_shard, its partition in
-  the admin search index (store.directory). Read whole as a `UserItem`.
+  the admin search index (store.directory); an imported user's source_id (store.imports). Read
+  whole as a `UserItem`.
 - email claim: pk `EMAIL#<normalised email>`; user_id, password_hash (absent: no password),
   password_rehashed (true: the hash was last written by a rehash at sign-in, not a change),
   email_verified, two_factor, role_names and banned_until (copies, for sign-in), devices (a map
@@ -56,6 +57,16 @@ class UserRecord(NamedTuple):
     identities: tuple[str, ...] = ()  # ids of sign-in identities linked at creation
 
 
+class Imported(NamedTuple):
+    """What an imported user brings besides a new account's fields (store.imports)."""
+
+    source_id: str
+    roles: tuple[str, ...] = ()
+    passkeys: tuple[str, ...] = ()  # credential ids (their items: store.passkeys.put_new)
+    webauthn_handle: str | None = None
+    totp_secret: str | None = None  # encrypted with the keyring
+
+
 class Ban(NamedTuple):
     until: int  # BANNED_FOREVER: no end
     at: int
@@ -84,6 +95,7 @@ class UserItem(NamedTuple):
     roles: tuple[str, ...] = ()
     ban: Ban | None = None
     created_at: int = 0
+    source_id: str | None = None  # an imported user's id in the system it came from
 
     @property
     def totp(self) -> bool:
@@ -120,6 +132,7 @@ class AccountItems:
                 roles=tuple(sorted(_strings(item, "role_names"))),
                 ban=_ban(item),
                 created_at=int(item.get("created_at", {}).get("N", "0")),
+                source_id=item.get("source_id", {}).get("S"),
             )
 
         return Read(user_pk(user_id), parse)
@@ -144,18 +157,40 @@ class AccountItems:
 
     def create(self, user: UserRecord, password_hash: str | None) -> list[Write]:
         """The claim and the user, each only if new: a taken email raises EmailTaken."""
+        return self._create(user, password_hash, {}, {})
+
+    def imported(self, user: UserRecord, password_hash: str | None, extra: Imported) -> list[Write]:
+        """An imported user's claim and user item, each only if new (EmailTaken): `create`'s,
+        with what the user brings along (chalicelib.imports)."""
+        claim: Item = {}
+        account: Item = {"source_id": {"S": extra.source_id}}
+        if extra.roles:
+            claim["role_names"] = account["role_names"] = {"SS": list(extra.roles)}
+        if extra.passkeys:
+            account["passkeys"] = {"SS": list(extra.passkeys)}
+        if extra.webauthn_handle is not None:
+            account["webauthn_handle"] = {"S": extra.webauthn_handle}
+        if extra.totp_secret is not None:
+            account["totp_secret"] = {"S": extra.totp_secret}
+        return self._create(user, password_hash, claim, account)
+
+    def _create(
+        self, user: UserRecord, password_hash: str | None, claim_extra: Item, account_extra: Item
+    ) -> list[Write]:
         flags = _flags(user.email_verified, user.two_factor)
         claim = {
             "pk": {"S": claim_pk(user.email)},
             "user_id": {"S": user.user_id},
             **_password(password_hash),
             **flags,
+            **claim_extra,
         }
         account = {
             "pk": {"S": user_pk(user.user_id)},
             "email": {"S": user.email},
             "created_at": {"N": str(user.created_at)},
             **flags,
+            **account_extra,
         }
         account[SEARCH_SHARD] = {"S": search_shard(user.user_id)}
         if password_hash is None:

@@ -71,21 +71,8 @@ class PasskeyItems:
     def add(self, owner: UserItem, record: PasskeyRecord, handle: str) -> list[Write]:
         """The passkey item (new: a credential registers once) and the user item's set, within
         the limit; the user has two factors from now on."""
-        item: Item = {
-            "pk": {"S": passkey_pk(record.credential_id)},
-            "user_id": {"S": record.user_id},
-            "public_key": {"B": record.public_key},
-            "sign_count": {"N": str(record.sign_count)},
-            "transports": {"L": [{"S": t} for t in record.transports]},
-            "device_type": {"S": record.device_type},
-            "backed_up": {"BOOL": record.backed_up},
-            "aaguid": {"S": record.aaguid},
-            "name": {"S": record.name},
-            "created_at": {"N": str(record.created_at)},
-            "last_used_at": {"N": str(record.last_used_at)},
-        }
         return [
-            put(item, "attribute_not_exists(pk)", on_condition_failed=PasskeyExists),
+            self.put_new(record),
             update(
                 user_pk(owner.user_id),
                 "ADD passkeys :id SET two_factor = :on",
@@ -101,6 +88,24 @@ class PasskeyItems:
                 on_condition_failed=TooManyPasskeys,
             ),
         ]
+
+    def put_new(self, record: PasskeyRecord) -> Write:
+        """The passkey item alone, only if no account has the credential (PasskeyExists): its
+        user item lists it in the same transaction (`add`, or an import's new user)."""
+        item: Item = {
+            "pk": {"S": passkey_pk(record.credential_id)},
+            "user_id": {"S": record.user_id},
+            "public_key": {"B": record.public_key},
+            "sign_count": {"N": str(record.sign_count)},
+            "transports": {"L": [{"S": t} for t in record.transports]},
+            "device_type": {"S": record.device_type},
+            "backed_up": {"BOOL": record.backed_up},
+            "aaguid": {"S": record.aaguid},
+            "name": {"S": record.name},
+            "created_at": {"N": str(record.created_at)},
+            "last_used_at": {"N": str(record.last_used_at)},
+        }
+        return put(item, "attribute_not_exists(pk)", on_condition_failed=PasskeyExists)
 
     def remove(self, owner: UserItem, credential_id: str) -> list[Write]:
         """The passkey gone, from the user's set too; the user keeps two factors if another
