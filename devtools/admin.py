@@ -17,9 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
-
-import boto3
 
 from chalicelib.audit import AuditLog, Event
 from chalicelib.clock import SystemClock
@@ -28,23 +25,11 @@ from chalicelib.errors import AppError
 from chalicelib.flows.admin import role_change
 from chalicelib.roles import Roles, normalize_roles
 from chalicelib.sessions import SessionManager
-from chalicelib.store import ADMIN_CLIENT_CONFIG, Store, open_store
+from chalicelib.store import Store, open_store
 from chalicelib.store.directory import SEARCH_SHARD, search_shard
 from chalicelib.store.table import update
 from chalicelib.users import normalize_email
-from devtools.dynamodb_local import local_client
-from devtools.stage import ENDPOINT_FILE, stage_environment
-
-
-def _client(stage: str) -> Any:
-    if stage != "local":
-        return boto3.client("dynamodb", config=ADMIN_CLIENT_CONFIG)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
-    if endpoint is None and ENDPOINT_FILE.exists():
-        endpoint = ENDPOINT_FILE.read_text(encoding="utf-8").strip()
-    if endpoint is None:
-        raise SystemExit("admin: no local DynamoDB: run `make dev` first")
-    return local_client(endpoint)
+from devtools.stage import operator_client, stage_environment
 
 
 def change_roles(
@@ -111,7 +96,7 @@ def main(argv: list[str]) -> int:
     except ConfigError as error:
         print(f"admin: {error}", file=sys.stderr)
         return 1
-    store = open_store(_client(args.stage), settings.table_name)
+    store = open_store(operator_client(args.stage), settings.table_name)
     if args.command == "reindex":
         print(f"{reindex(store)} users indexed for the admin search")
         return 0

@@ -207,9 +207,10 @@ def local_aws_env() -> dict[str, str]:
     return {key: os.environ.get(key, value) for key, value in LOCAL_AWS_ENV.items()}
 
 
-def local_client(endpoint: str) -> Any:
+def local_client(endpoint: str, config: Any = None) -> Any:
     """A DynamoDB client for setting up and tending a local DynamoDB at `endpoint` (`make dev`
-    and its tools), signed with `local_aws_env`'s credentials and region."""
+    and its tools), signed with `local_aws_env`'s credentials and region; `config` for another
+    than ADMIN_CLIENT_CONFIG."""
     import boto3
 
     from chalicelib.store import ADMIN_CLIENT_CONFIG
@@ -221,5 +222,5 @@ def local_client(endpoint: str) -> Any:
         region_name=env["AWS_DEFAULT_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        config=ADMIN_CLIENT_CONFIG,
+        config=config or ADMIN_CLIENT_CONFIG,
     )

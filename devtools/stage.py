@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from chalice.cli.factory import CLIFactory
 
-from devtools.dynamodb_local import ROOT
+from devtools.dynamodb_local import ROOT, local_client
 
 # Where `make dev` notes the endpoint of the DynamoDB it started (a free port each time).
 ENDPOINT_FILE = ROOT / ".dynamodb" / "endpoint"
@@ -33,3 +35,24 @@ def local_dev_environment(
         "ACCESS_TOKEN_KEYS_FILE": str(token_keys or keys.with_name("access-token-keys.json")),
         "WEBHOOK_SECRETS_FILE": str(keys.with_name("webhook-secrets.json")),
     }
+
+
+def operator_client(stage: str, connections: int = 10) -> Any:
+    """A DynamoDB client for an operator's tool (devtools.admin, devtools.users) on `stage`'s
+    table, with the operator's own AWS credentials; `--stage local` reaches the DynamoDB Local
+    that `make dev` runs (or AWS_ENDPOINT_URL_DYNAMODB). `connections`: for tools that call
+    from several threads."""
+    import boto3
+    from botocore.config import Config
+
+    from chalicelib.store import ADMIN_CLIENT_CONFIG
+
+    config = ADMIN_CLIENT_CONFIG.merge(Config(max_pool_connections=connections))
+    if stage != "local":
+        return boto3.client("dynamodb", config=config)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    if endpoint is None and ENDPOINT_FILE.exists():
+        endpoint = ENDPOINT_FILE.read_text(encoding="utf-8").strip()
+    if endpoint is None:
+        raise SystemExit("no local DynamoDB: run `make dev` first")
+    return local_client(endpoint, config)
