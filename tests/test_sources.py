@@ -1,0 +1,314 @@
+"""`--from SYSTEM` adapters (devtools.sources): each reads a sample export in its system's
+documented shape (tests/data/sources) into exactly our import format's records, rejects its bad
+records with a reason that never quotes a hash, and turns hostile input into rejections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devtools.sources import SYSTEMS, SourceError, SourceLine, options_of, read
+from devtools.sources._common import Reject, flag, issuers, seconds
+
+DATA = Path(__file__).parent / "data" / "sources"
+GOOGLE = "https://accounts.google.com"
+GITHUB = "https://github.com"
+
+
+def record(source_id: str, email: str, **fields: object) -> dict:
+    """Our import format's record with every key, as the adapters write it."""
+    return {
+        "email": email,
+        "email_verified": False,
+        "created_at": None,
+        "password": None,
+        "totp_secret": None,
+        "identities": [],
+        "passkeys": [],
+        "roles": [],
+        "source_id": source_id,
+    } | fields
+
+
+def hashed(format: str, value: str, **params: object) -> dict:
+    return {"format": format, "hash": value, "params": params}
+
+
+def ok(number: int, expected: dict) -> SourceLine:
+    return SourceLine(number, expected, None)
+
+
+def rejected(number: int, reason: str) -> SourceLine:
+    return SourceLine(number, None, reason)
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+# -- the interface -------------------------------------------------------------------------
+
+
+def test_each_system_names_its_options() -> None:
+    assert SYSTEMS == (
+        "auth0",
+        "firebase",
+        "supabase",
+        "clerk",
+        "cognito",
+        "django",
+        "lucia",
+        "better-auth",
+    )
+    assert options_of("firebase")[:4] == ("signer_key", "salt_separator", "rounds", "mem_cost")
+    assert options_of("clerk") == ()
+    assert options_of("django") == ("superuser_role", "model")
+    assert options_of("lucia") == ("version", "issuers")
+
+
+def test_an_unknown_system_or_option_is_refused_before_reading(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="unknown source system 'okta'"):
+        read("okta", tmp_path / "users.json", {})
+    with pytest.raises(SourceError, match="auth0 takes no option rounds"):
+        read("auth0", tmp_path / "users.json", {"rounds": "8"})
+
+
+def test_a_missing_file_is_a_source_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="cannot read"):
+        read("auth0", tmp_path / "absent.json", {"issuers": None})  # None: not given
+
+
+# -- shared field rules --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        ("2019-12-06T18:36:12.412Z", "auto", 1575657372),  # Auth0
+        ("2024-01-17 12:00:00.5+00", "auto", 1705492800),  # psql's text form of timestamptz
+        ("2023-06-01T09:30:00", "auto", 1685611800),  # Django, USE_TZ = False: taken as UTC
+        ("1704067200000", "ms", 1704067200),  # Firebase's createdAt
+        (1706868000.5, "s", 1706868000),  # Cognito through CLI v1 or the raw API
+        (1740909600000, "auto", 1740909600),  # Better Auth on SQLite: milliseconds
+        ({"$date": "2019-12-06T18:36:12.412Z"}, "auto", 1575657372),  # MongoDB extended JSON
+        (None, "auto", None),
+        ("", "auto", None),
+    ],
+)
+def test_dates_become_seconds(value: object, unit: str, expected: int | None) -> None:
+    assert seconds(value, "created_at", unit=unit) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["yesterday", True, -1, 1e300, "9" * 30, {"$date": []}, [2024], "2024-13-01"]
+)
+def test_what_is_not_a_date_is_rejected(value: object) -> None:
+    with pytest.raises(Reject, match="created_at is"):
+        seconds(value, "created_at")
+
+
+def test_flags_read_json_sqlite_and_text_exports() -> None:
+    assert [flag(v, "f") for v in (True, 1, "true", "t", "TRUE", None, False, 0, "f", "")] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
+    for value in (2, "maybe", [], {}):
+        with pytest.raises(Reject, match="f is not true or false"):
+            flag(value, "f")
+
+
+def test_issuers_extend_and_replace_the_defaults() -> None:
+    mapping = issuers(
+        {"github": GITHUB}, "github=https://github.example.com/, oidc.acme=https://id.acme.io"
+    )
+    assert mapping == {"github": "https://github.example.com", "oidc.acme": "https://id.acme.io"}
+    for bad in ("github", "=https://x.io", "github=http://github.com", "x=https://a.io?q=1"):
+        with pytest.raises(SourceError, match="--issuers"):
+            issuers({}, bad)
+
+
+# -- Auth0 ---------------------------------------------------------------------------------
+
+BCRYPT_2B = "$2b$10$kvJHeq0TT02PRPzzVWjGJeYc/.801b4Q57voXAwpuI5OMrcxmSV56"
+BCRYPT_2A = "$2a$10$Dxv5R0auWDoCkWd/YNl97ecv3DYd1sq3MtgYKQ0DSs4jPRudiV.ee"
+AUTH0_SHA256 = "aeb3788525676b801353cca5e790c0703d52b6ed9297959b4094c505a30eb414"
+AUTH0_PBKDF2 = (
+    "$pbkdf2-sha256$i=10000,l=32$7zUIak1Co5BNN12FMghidQ$VLlQLOdtf+sAWaJPOyDE182aVv9i8Lg1u110nDUf1Kg"
+)
+AUTH0_EXPORT = [
+    ok(
+        1,
+        record(
+            "auth0|64b0c1f2a3b4c5d6e7f80911",
+            "ann@example.com",
+            email_verified=True,
+            created_at=1689327000,
+            password=hashed("bcrypt", BCRYPT_2B),
+        ),
+    ),
+    ok(
+        2,
+        record(
+            "google-oauth2|109876543210987654321",
+            "ben@gmail.com",
+            email_verified=True,
+            created_at=1690891200,
+            identities=[{"issuer": GOOGLE, "subject": "109876543210987654321"}],
+        ),
+    ),
+    ok(
+        3,
+        record(
+            "auth0|64b0c1f2a3b4c5d6e7f80922",
+            "cleo@example.com",
+            created_at=1693642530,
+            password=hashed(
+                "sha256",
+                AUTH0_SHA256,
+                salt="pepper-pot",
+                salt_position="prefix",
+                salt_encoding="utf8",
+                hash_encoding="hex",
+            ),
+        ),
+    ),
+    ok(
+        4,
+        record(
+            "auth0|64b0c1f2a3b4c5d6e7f80933",
+            "dev@example.com",
+            email_verified=True,
+            created_at=1696932610,
+            password=hashed("pbkdf2", AUTH0_PBKDF2),
+        ),
+    ),
+    # the auth0 identity is the password; windowslive's id is not Microsoft's OIDC subject
+    ok(
+        5,
+        record(
+            "auth0|5dea9f9c82dd7c0e76e4ec93",
+            "eve@example.com",
+            email_verified=True,
+            created_at=1575657372,
+            identities=[{"issuer": GITHUB, "subject": "1234567"}],
+        ),
+    ),
+    rejected(7, "no email"),  # line 6 is blank
+    rejected(8, "Auth0 password algorithm 'md4' is not supported"),
+    rejected(9, "blocked in Auth0: not imported, as it would be allowed in again"),
+    rejected(10, "not JSON (Expecting value, column 1)"),
+]
+
+
+def test_auth0_bulk_export_with_custom_password_hashes() -> None:
+    assert list(read("auth0", DATA / "auth0-export.ndjson", {})) == AUTH0_EXPORT
+
+
+def test_auth0_support_export_adds_the_hashes_by_user_id() -> None:
+    lines = list(
+        read(
+            "auth0",
+            DATA / "auth0-export.ndjson",
+            {"passwords": str(DATA / "auth0-passwords.ndjson")},
+        )
+    )
+    eve = AUTH0_EXPORT[4].record | {"password": hashed("bcrypt", BCRYPT_2B)}
+    assert lines == [*AUTH0_EXPORT[:4], ok(5, eve), *AUTH0_EXPORT[5:]]
+
+
+def test_auth0_support_export_read_alone() -> None:
+    assert list(read("auth0", DATA / "auth0-passwords.ndjson", {})) == [
+        ok(
+            1,
+            record(
+                "auth0|5dea9f9c82dd7c0e76e4ec93",
+                "eve@example.com",
+                email_verified=True,
+                password=hashed("bcrypt", BCRYPT_2B),
+            ),
+        ),
+        # alt_id names the user; the email is only in identifiers
+        ok(2, record("auth0|euclid", "fay@example.com", password=hashed("bcrypt", BCRYPT_2A))),
+        rejected(3, "no email"),
+    ]
+
+
+def test_auth0_reads_a_json_array_and_the_import_schemas_fields(tmp_path: Path) -> None:
+    users = """[
+      {"user_id": "auth0|a1", "email": "a@x.io", "password_hash": "@BCRYPT@"},
+      {"user_id": "github|77", "email": "b@x.io"},
+      {"user_id": "auth0|c3", "email": "c@x.io", "custom_password_hash": {"algorithm": "md5",
+       "hash": {"value": "q83vEjRWYeQ=", "encoding": "base64"},
+       "salt": {"value": "c2FsdA==", "encoding": "base64", "position": "suffix"}}},
+      {"user_id": "auth0|d4", "email": "d@x.io", "custom_password_hash": {"algorithm": "sha1",
+       "hash": {"value": "ab"}, "password": {"encoding": "utf16le"}}},
+      {"user_id": "auth0|e5", "email": "e@x.io", "custom_password_hash": {"algorithm": "sha1",
+       "hash": {"value": "ab", "encoding": "utf8"}}},
+      {"user_id": "auth0|f6", "email": "f@x.io", "custom_password_hash": {"algorithm": "scrypt",
+       "hash": {"value": "c2VjcmV0LWhhc2g=", "encoding": "base64"}}}
+    ]""".replace("@BCRYPT@", BCRYPT_2A)
+    path = write(tmp_path, "users.json", users)
+    assert list(read("auth0", path, {})) == [
+        ok(1, record("auth0|a1", "a@x.io", password=hashed("bcrypt", BCRYPT_2A))),
+        ok(2, record("github|77", "b@x.io", identities=[{"issuer": GITHUB, "subject": "77"}])),
+        ok(
+            3,
+            record(
+                "auth0|c3",
+                "c@x.io",
+                password=hashed(
+                    "md5",
+                    "q83vEjRWYeQ=",
+                    salt="c2FsdA==",
+                    salt_position="suffix",
+                    salt_encoding="base64",
+                    hash_encoding="base64",
+                ),
+            ),
+        ),
+        rejected(4, "Auth0 password encoding 'utf16le' is not supported"),
+        rejected(5, "Auth0 hash encoding 'utf8' is not supported (one of hex, base64)"),
+        rejected(6, "Auth0 password algorithm 'scrypt' is not supported"),
+    ]
+
+
+def test_auth0_issuers_option_maps_more_connections() -> None:
+    lines = list(
+        read(
+            "auth0", DATA / "auth0-export.ndjson", {"issuers": "windowslive=https://login.live.com"}
+        )
+    )
+    assert lines[4].record["identities"] == [
+        {"issuer": GITHUB, "subject": "1234567"},
+        {"issuer": "https://login.live.com", "subject": "3f1a2b3c4d5e6f70"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "neither JSON Lines nor a JSON array"),
+        ("user_id,email\n", "neither JSON Lines nor a JSON array"),
+        ("[1, 2", "is not JSON"),
+        (b"\xff\xfe[]", "neither JSON Lines nor a JSON array"),
+    ],
+)
+def test_auth0_garbage_file_is_a_source_error(
+    tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    with pytest.raises(SourceError, match=message):
+        read("auth0", write(tmp_path, "users.json", content), {})
