@@ -312,3 +312,170 @@ def test_auth0_garbage_file_is_a_source_error(
 ) -> None:
     with pytest.raises(SourceError, match=message):
         read("auth0", write(tmp_path, "users.json", content), {})
+
+
+# -- Firebase ------------------------------------------------------------------------------
+
+# The published vector of Firebase's modified scrypt (github.com/firebase/scrypt), password
+# "user1password": the project's parameters and one user's hash and salt.
+SIGNER_KEY = (
+    "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA=="
+)
+FIREBASE = {"signer_key": SIGNER_KEY, "salt_separator": "Bw==", "rounds": "8", "mem_cost": "14"}
+VECTOR_HASH = (
+    "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ=="
+)
+VECTOR = hashed(
+    "firebase_scrypt",
+    VECTOR_HASH,
+    salt="42xEC+ixf3L2lw==",
+    signer_key=SIGNER_KEY,
+    salt_separator="Bw==",
+    rounds=8,
+    mem_cost=14,
+)
+
+
+def test_firebase_auth_export() -> None:
+    assert list(read("firebase", DATA / "firebase-users.json", FIREBASE)) == [
+        ok(
+            1,
+            record(
+                "Yl2f2Jw8bkQpV7sTnA3cZkD0xR12",
+                "user1@example.com",
+                email_verified=True,
+                created_at=1704067200,
+                password=VECTOR,
+            ),
+        ),
+        # google.com is an identity; facebook.com has no issuer here and is dropped
+        ok(
+            2,
+            record(
+                "Qm9bU3kfLx0aW1eR5tY7uI9oP2s4",
+                "gus@gmail.com",
+                email_verified=True,
+                created_at=1704240000,
+                identities=[{"issuer": GOOGLE, "subject": "112233445566778899000"}],
+            ),
+        ),
+        rejected(3, "no email"),  # a phone-only user
+        rejected(4, "disabled in Firebase: not imported, as it would be allowed in again"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "--signer-key, --salt-separator, --rounds, --mem-cost"),
+        (FIREBASE | {"mem_cost": None}, "needs the project's password hash parameters: --mem-cost"),
+        (FIREBASE | {"signer_key": "not base64!"}, "--signer-key is not base64"),
+        (FIREBASE | {"rounds": "9"}, "--rounds is not a whole number from 1 to 8"),
+        (FIREBASE | {"mem_cost": "fourteen"}, "--mem-cost is not a whole number from 1 to 14"),
+    ],
+)
+def test_firebase_needs_the_projects_hash_parameters(options: dict, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        read("firebase", DATA / "firebase-users.json", options)
+
+
+def test_firebase_hash_without_salt_or_not_base64_is_rejected(tmp_path: Path) -> None:
+    users = write(
+        tmp_path,
+        "users.json",
+        '{"users": [{"localId": "a", "email": "a@x.io", "passwordHash": "aGFzaA=="},'
+        ' {"localId": "b", "email": "b@x.io", "passwordHash": "h@sh!", "salt": "c2FsdA=="},'
+        ' {"localId": "c", "email": "c@x.io", "passwordHash": "", "salt": ""}]}',
+    )
+    assert list(read("firebase", users, FIREBASE)) == [
+        rejected(1, "passwordHash without its salt"),
+        rejected(2, "passwordHash: the Firebase scrypt hash is not base64"),
+        ok(3, record("c", "c@x.io")),  # a hash Firebase made another way: no password
+    ]
+
+
+# -- Supabase ------------------------------------------------------------------------------
+
+
+def test_supabase_auth_users_with_identities() -> None:
+    assert list(read("supabase", DATA / "supabase-users.json", {})) == [
+        ok(
+            1,
+            record(
+                "8d1f3c8e-5b2a-4c1e-9f0a-1b2c3d4e5f60",
+                "jo@example.com",
+                email_verified=True,
+                created_at=1705314600,
+                password=hashed("bcrypt", BCRYPT_2A),
+            ),
+        ),
+        ok(
+            2,
+            record(
+                "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                "kim@gmail.com",
+                email_verified=True,
+                created_at=1705402800,
+                identities=[
+                    {"issuer": GOOGLE, "subject": "104455667788990011223"},
+                    {"issuer": GITHUB, "subject": "7654321"},
+                ],
+            ),
+        ),
+        # GoTrue's $fbscrypt$ (a Firebase hash imported into Supabase): n is mem_cost, r rounds
+        ok(
+            3,
+            record(
+                "f0e1d2c3-b4a5-4968-8776-655443322110",
+                "lee@example.com",
+                created_at=1705492800,
+                password=VECTOR,
+            ),
+        ),
+        rejected(4, "deleted in Supabase"),
+        rejected(5, "an anonymous user: no email"),
+    ]
+
+
+def test_supabase_ban_in_force_when_read_is_rejected(tmp_path: Path) -> None:
+    from devtools.sources import supabase
+
+    rows = write(
+        tmp_path,
+        "users.json",
+        '[{"id": "a", "email": "a@x.io", "banned_until": "2030-01-01T00:00:00+00:00"},'
+        ' {"id": "b", "email": "b@x.io", "banned_until": "2020-01-01T00:00:00+00:00"},'
+        ' {"id": "c", "email": "c@x.io", "encrypted_password": "$scrypt$ln=14,r=8,p=1$c$h"},'
+        ' {"id": "d", "email": "d@x.io", "encrypted_password": "$md5$deadbeef"},'
+        ' {"id": "e", "email": "e@x.io", "encrypted_password": "5f4dcc3b5aa765d61d8327deb882"},'
+        ' {"id": "f", "email": "f@x.io", "identities": [{"provider": "github",'
+        ' "identity_data": "{\\"sub\\": \\"42\\"}"}, {"provider": "azure", "provider_id": "x"}]}]',
+    )
+    assert list(supabase.read(rows, {}, now=lambda: 1800000000)) == [  # 2027-01-15
+        rejected(1, "banned in Supabase: not imported, as it would be allowed in again"),
+        ok(2, record("b", "b@x.io")),
+        ok(3, record("c", "c@x.io", password=hashed("scrypt", "$scrypt$ln=14,r=8,p=1$c$h"))),
+        rejected(4, "encrypted_password: 'md5' password hash format is not supported"),
+        rejected(5, "encrypted_password: an unrecognised password hash format is not supported"),
+        # identity_data as text (a CSV-to-JSON export); azure's issuer is per tenant: dropped
+        ok(6, record("f", "f@x.io", identities=[{"issuer": GITHUB, "subject": "42"}])),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("system", "content", "message"),
+    [
+        ("firebase", "[]", 'no "users" list'),
+        ("firebase", '{"users": {}}', 'no "users" list'),
+        ("firebase", "users:\n - a", "is not JSON"),
+        ("supabase", '{"users": []}', "not a JSON array of auth.users rows"),
+        ("supabase", "NaN", "not JSON this tool reads: NaN is not a JSON value"),
+        ("supabase", b"\xc3\x28[]", "is not UTF-8 text"),
+    ],
+)
+def test_garbage_json_files_are_source_errors(
+    tmp_path: Path, system: str, content: str | bytes, message: str
+) -> None:
+    options = FIREBASE if system == "firebase" else {}
+    with pytest.raises(SourceError, match=message):
+        read(system, write(tmp_path, "users.json", content), options)
