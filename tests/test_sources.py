@@ -455,8 +455,8 @@ def test_supabase_ban_in_force_when_read_is_rejected(tmp_path: Path) -> None:
         rejected(1, "banned in Supabase: not imported, as it would be allowed in again"),
         ok(2, record("b", "b@x.io")),
         ok(3, record("c", "c@x.io", password=hashed("scrypt", "$scrypt$ln=14,r=8,p=1$c$h"))),
-        rejected(4, "encrypted_password: 'md5' password hash format is not supported"),
-        rejected(5, "encrypted_password: an unrecognised password hash format is not supported"),
+        rejected(4, "encrypted_password: password hash format 'md5' is not supported"),
+        rejected(5, "encrypted_password: password hash format (unrecognised) is not supported"),
         # identity_data as text (a CSV-to-JSON export); azure's issuer is per tenant: dropped
         ok(6, record("f", "f@x.io", identities=[{"issuer": GITHUB, "subject": "42"}])),
     ]
@@ -479,3 +479,152 @@ def test_garbage_json_files_are_source_errors(
     options = FIREBASE if system == "firebase" else {}
     with pytest.raises(SourceError, match=message):
         read(system, write(tmp_path, "users.json", content), options)
+
+
+# -- Clerk ---------------------------------------------------------------------------------
+
+ARGON2ID = (
+    "$argon2id$v=19$m=19456,t=2,p=1$2BNHAA7cgDozoAAeecoDUQ"
+    "$o5luK7S2grBSMzGE9qLpJiuhWd4nDjJkMpR3V1KMrlc"
+)
+PHPASS = "$P$984478476IagS59wHZvyQMArzfx58u."
+UNSALTED = {"salt": "", "salt_position": "prefix", "salt_encoding": "utf8", "hash_encoding": "hex"}
+CLERK_HEADER = (
+    "id,first_name,last_name,username,primary_email_address,primary_phone_number,"
+    "verified_email_addresses,unverified_email_addresses,verified_phone_numbers,"
+    "unverified_phone_numbers,totp_secret,password_digest,password_hasher\n"
+)
+
+
+def test_clerk_csv_export() -> None:
+    assert list(read("clerk", DATA / "clerk-users.csv", {})) == [  # line 1 is the header
+        ok(
+            2,
+            record(
+                "user_2YDryYFVMM1W1plDDKz7Gzf4we6",
+                "janedoe@example.com",
+                email_verified=True,
+                password=hashed("bcrypt", BCRYPT_2B),
+                totp_secret="JBSWY3DPEHPK3PXP",
+            ),
+        ),
+        # Clerk's pbkdf2_sha256 (base64 salt and hash) as a PHC string
+        ok(
+            3,
+            record(
+                "user_2ZZCgLE7kJG2CRBxTZ6YUIvzS10",
+                "johndoe@example.com",
+                email_verified=True,
+                password=hashed(
+                    "pbkdf2",
+                    "$pbkdf2-sha256$i=10000,l=32$RmQMPPJnLl2C1HH4"
+                    "$pnONN/jwPkc/q1TromBej53MEGxQ8LRj1TlGfDhy1fc",
+                ),
+            ),
+        ),
+        ok(
+            4,
+            record(
+                "user_2cWszPHuo6P2lCdnhhZbVMfbAIC",
+                "lena@example.com",
+                email_verified=True,
+                password=VECTOR,
+            ),
+        ),
+        # the primary address is among the unverified ones
+        ok(
+            5,
+            record(
+                "user_2cukOsyNsh0J3MCEvrgM6PkoB0I",
+                "omar@example.com",
+                password=hashed("argon2", ARGON2ID),
+            ),
+        ),
+        ok(
+            6,
+            record(
+                "user_2dA1B2C3D4E5F6G7H8I9J0K1L2M",
+                "pia@example.com",
+                email_verified=True,
+                password=hashed("md5", "ebf2ab53747a2240becb504eecd6d767", **UNSALTED),
+            ),
+        ),
+        rejected(7, "password hasher 'phpass' is not supported"),
+        rejected(8, "no email address"),  # a phone-only user
+        ok(9, record("user_2dD4E5F6G7H8I9J0K1L2M3N4O5P", "tom@example.com", email_verified=True)),
+    ]
+
+
+def test_clerk_more_hashers_and_bad_rows(tmp_path: Path) -> None:
+    rows = [
+        ",,,,,,a@x.io|b@x.io,,,,,,",  # no id
+        "u2,,,,,,c@x.io|d@x.io,,,,,,",  # no primary address: the first verified one
+        "u3,,,,e@x.io,,,,,,,pbkdf2_sha1$30000$NaCl$0a1b2c3d4e5f60718293a4b5c6d7e8f901234567,"
+        "pbkdf2_sha1",
+        "u4,,,,f@x.io,,,,,,,bcrypt_sha256$$2b$12$zvLDSU3z72zZ5V3w9uCXQ.hZ.SPsWLJkAsfrkgn.xAm1lr0"
+        "Fbymve,bcrypt_sha256_django",
+        "u5,,,,g@x.io,,,,,,,5E884898DA28047151D0E56F8DC6292773603D0D6AABBDD62A11EF721D1542D8,"
+        "sha256",
+        "u6,,,,h@x.io,,,,,,,$2b$10$abc,0a1b2c3d4e5f60718293a4b5",  # a digest in the hasher column
+        "u7,,,,i@x.io,,,,,,,$2b$10$abc,",
+        "u8,,,,j@x.io,,,,,,,pbkdf2_sha256$10000$not base64!$aGFzaA==,pbkdf2_sha256",
+        "u9,,,,k@x.io,,,,,,,a$b$c,scrypt_firebase",
+        "u10,,,,l@x.io,,,,,,not-base32!,,",
+        "u11,,,,m@x.io,,,,,,,,,extra",
+    ]
+    path = write(tmp_path, "users.csv", CLERK_HEADER + "\n".join(rows) + "\n")
+    assert list(read("clerk", path, {})) == [
+        rejected(2, "no id"),
+        ok(3, record("u2", "c@x.io", email_verified=True)),
+        ok(
+            4,
+            record(
+                "u3",
+                "e@x.io",
+                password=hashed(
+                    "pbkdf2", "$pbkdf2-sha1$i=30000,l=20$TmFDbA$ChssPU5fYHGCk6S1xtfo+QEjRWc"
+                ),
+            ),
+        ),
+        ok(
+            5,
+            record(
+                "u4",
+                "f@x.io",
+                password=hashed(
+                    "django",
+                    "bcrypt_sha256$$2b$12$zvLDSU3z72zZ5V3w9uCXQ.hZ.SPsWLJkAsfrkgn.xAm1lr0Fbymve",
+                ),
+            ),
+        ),
+        ok(
+            6,
+            record(
+                "u5",
+                "g@x.io",
+                password=hashed(
+                    "sha256",
+                    "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+                    **UNSALTED,
+                ),
+            ),
+        ),
+        rejected(7, "password hasher (not a name: not shown) is not supported"),
+        rejected(8, "password_digest without a password_hasher"),
+        rejected(9, "pbkdf2_sha256 digest's salt is not base64"),
+        rejected(
+            10,
+            "scrypt_firebase digest is not hash$salt$signer_key$salt_separator$rounds$mem_cost",
+        ),
+        rejected(11, "totp_secret is not base32"),
+        rejected(12, "14 fields where the header names 13"),
+    ]
+
+
+def test_clerk_csv_without_its_columns_is_a_source_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no column primary_email_address"):
+        read("clerk", write(tmp_path, "users.csv", "id,email\nu1,a@x.io\n"), {})
+    with pytest.raises(SourceError, match="no CSV header"):
+        read("clerk", write(tmp_path, "users.csv", ""), {})
+    with pytest.raises(SourceError, match="no column id, primary_email_address"):
+        read("clerk", write(tmp_path, "users.csv", '{"users": []}'), {})

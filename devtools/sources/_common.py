@@ -240,8 +240,8 @@ def password_string(value: str, what: str) -> dict:
     if value.startswith("$scrypt$"):
         return password("scrypt", value)
     prefix = re.match(r"\$([A-Za-z0-9-]{1,32})\$", value)
-    shown = name(prefix.group(1)) if prefix else "an unrecognised"
-    raise Reject(f"{what}: {shown} password hash format is not supported")
+    shown = name(prefix.group(1)) if prefix else "(unrecognised)"
+    raise Reject(f"{what}: password hash format {shown} is not supported")
 
 
 _FBSCRYPT = re.compile(
@@ -310,7 +310,7 @@ def name(value: object) -> str:
     the wrong column is never echoed."""
     if isinstance(value, str) and _NAME.fullmatch(value) and not _HEXISH.search(value):
         return repr(value)
-    return "an unreadable"
+    return "(not a name: not shown)"
 
 
 # -- fields --------------------------------------------------------------------------------
