@@ -1,0 +1,630 @@
+"""`--from SYSTEM` adapters (devtools.sources): each reads a sample export in its system's
+documented shape (tests/data/sources) into exactly our import format's records, rejects its bad
+records with a reason that never quotes a hash, and turns hostile input into rejections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devtools.sources import SYSTEMS, SourceError, SourceLine, options_of, read
+from devtools.sources._common import Reject, flag, issuers, seconds
+
+DATA = Path(__file__).parent / "data" / "sources"
+GOOGLE = "https://accounts.google.com"
+GITHUB = "https://github.com"
+
+
+def record(source_id: str, email: str, **fields: object) -> dict:
+    """Our import format's record with every key, as the adapters write it."""
+    return {
+        "email": email,
+        "email_verified": False,
+        "created_at": None,
+        "password": None,
+        "totp_secret": None,
+        "identities": [],
+        "passkeys": [],
+        "roles": [],
+        "source_id": source_id,
+    } | fields
+
+
+def hashed(format: str, value: str, **params: object) -> dict:
+    return {"format": format, "hash": value, "params": params}
+
+
+def ok(number: int, expected: dict) -> SourceLine:
+    return SourceLine(number, expected, None)
+
+
+def rejected(number: int, reason: str) -> SourceLine:
+    return SourceLine(number, None, reason)
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+# -- the interface -------------------------------------------------------------------------
+
+
+def test_each_system_names_its_options() -> None:
+    assert SYSTEMS == (
+        "auth0",
+        "firebase",
+        "supabase",
+        "clerk",
+        "cognito",
+        "django",
+        "lucia",
+        "better-auth",
+    )
+    assert options_of("firebase")[:4] == ("signer_key", "salt_separator", "rounds", "mem_cost")
+    assert options_of("clerk") == ()
+    assert options_of("django") == ("superuser_role", "model")
+    assert options_of("lucia") == ("version", "issuers")
+
+
+def test_an_unknown_system_or_option_is_refused_before_reading(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="unknown source system 'okta'"):
+        read("okta", tmp_path / "users.json", {})
+    with pytest.raises(SourceError, match="auth0 takes no option rounds"):
+        read("auth0", tmp_path / "users.json", {"rounds": "8"})
+
+
+def test_a_missing_file_is_a_source_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="cannot read"):
+        read("auth0", tmp_path / "absent.json", {"issuers": None})  # None: not given
+
+
+# -- shared field rules --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        ("2019-12-06T18:36:12.412Z", "auto", 1575657372),  # Auth0
+        ("2024-01-17 12:00:00.5+00", "auto", 1705492800),  # psql's text form of timestamptz
+        ("2023-06-01T09:30:00", "auto", 1685611800),  # Django, USE_TZ = False: taken as UTC
+        ("1704067200000", "ms", 1704067200),  # Firebase's createdAt
+        (1706868000.5, "s", 1706868000),  # Cognito through CLI v1 or the raw API
+        (1740909600000, "auto", 1740909600),  # Better Auth on SQLite: milliseconds
+        ({"$date": "2019-12-06T18:36:12.412Z"}, "auto", 1575657372),  # MongoDB extended JSON
+        (None, "auto", None),
+        ("", "auto", None),
+    ],
+)
+def test_dates_become_seconds(value: object, unit: str, expected: int | None) -> None:
+    assert seconds(value, "created_at", unit=unit) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["yesterday", True, -1, 1e300, "9" * 30, {"$date": []}, [2024], "2024-13-01"]
+)
+def test_what_is_not_a_date_is_rejected(value: object) -> None:
+    with pytest.raises(Reject, match="created_at is"):
+        seconds(value, "created_at")
+
+
+def test_flags_read_json_sqlite_and_text_exports() -> None:
+    assert [flag(v, "f") for v in (True, 1, "true", "t", "TRUE", None, False, 0, "f", "")] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
+    for value in (2, "maybe", [], {}):
+        with pytest.raises(Reject, match="f is not true or false"):
+            flag(value, "f")
+
+
+def test_issuers_extend_and_replace_the_defaults() -> None:
+    mapping = issuers(
+        {"github": GITHUB}, "github=https://github.example.com/, oidc.acme=https://id.acme.io"
+    )
+    assert mapping == {"github": "https://github.example.com", "oidc.acme": "https://id.acme.io"}
+    for bad in ("github", "=https://x.io", "github=http://github.com", "x=https://a.io?q=1"):
+        with pytest.raises(SourceError, match="--issuers"):
+            issuers({}, bad)
+
+
+# -- Auth0 ---------------------------------------------------------------------------------
+
+BCRYPT_2B = "$2b$10$kvJHeq0TT02PRPzzVWjGJeYc/.801b4Q57voXAwpuI5OMrcxmSV56"
+BCRYPT_2A = "$2a$10$Dxv5R0auWDoCkWd/YNl97ecv3DYd1sq3MtgYKQ0DSs4jPRudiV.ee"
+AUTH0_SHA256 = "aeb3788525676b801353cca5e790c0703d52b6ed9297959b4094c505a30eb414"
+AUTH0_PBKDF2 = (
+    "$pbkdf2-sha256$i=10000,l=32$7zUIak1Co5BNN12FMghidQ$VLlQLOdtf+sAWaJPOyDE182aVv9i8Lg1u110nDUf1Kg"
+)
+AUTH0_EXPORT = [
+    ok(
+        1,
+        record(
+            "auth0|64b0c1f2a3b4c5d6e7f80911",
+            "ann@example.com",
+            email_verified=True,
+            created_at=1689327000,
+            password=hashed("bcrypt", BCRYPT_2B),
+        ),
+    ),
+    ok(
+        2,
+        record(
+            "google-oauth2|109876543210987654321",
+            "ben@gmail.com",
+            email_verified=True,
+            created_at=1690891200,
+            identities=[{"issuer": GOOGLE, "subject": "109876543210987654321"}],
+        ),
+    ),
+    ok(
+        3,
+        record(
+            "auth0|64b0c1f2a3b4c5d6e7f80922",
+            "cleo@example.com",
+            created_at=1693642530,
+            password=hashed(
+                "sha256",
+                AUTH0_SHA256,
+                salt="pepper-pot",
+                salt_position="prefix",
+                salt_encoding="utf8",
+                hash_encoding="hex",
+            ),
+        ),
+    ),
+    ok(
+        4,
+        record(
+            "auth0|64b0c1f2a3b4c5d6e7f80933",
+            "dev@example.com",
+            email_verified=True,
+            created_at=1696932610,
+            password=hashed("pbkdf2", AUTH0_PBKDF2),
+        ),
+    ),
+    # the auth0 identity is the password; windowslive's id is not Microsoft's OIDC subject
+    ok(
+        5,
+        record(
+            "auth0|5dea9f9c82dd7c0e76e4ec93",
+            "eve@example.com",
+            email_verified=True,
+            created_at=1575657372,
+            identities=[{"issuer": GITHUB, "subject": "1234567"}],
+        ),
+    ),
+    rejected(7, "no email"),  # line 6 is blank
+    rejected(8, "Auth0 password algorithm 'md4' is not supported"),
+    rejected(9, "blocked in Auth0: not imported, as it would be allowed in again"),
+    rejected(10, "not JSON (Expecting value, column 1)"),
+]
+
+
+def test_auth0_bulk_export_with_custom_password_hashes() -> None:
+    assert list(read("auth0", DATA / "auth0-export.ndjson", {})) == AUTH0_EXPORT
+
+
+def test_auth0_support_export_adds_the_hashes_by_user_id() -> None:
+    lines = list(
+        read(
+            "auth0",
+            DATA / "auth0-export.ndjson",
+            {"passwords": str(DATA / "auth0-passwords.ndjson")},
+        )
+    )
+    eve = AUTH0_EXPORT[4].record | {"password": hashed("bcrypt", BCRYPT_2B)}
+    assert lines == [*AUTH0_EXPORT[:4], ok(5, eve), *AUTH0_EXPORT[5:]]
+
+
+def test_auth0_support_export_read_alone() -> None:
+    assert list(read("auth0", DATA / "auth0-passwords.ndjson", {})) == [
+        ok(
+            1,
+            record(
+                "auth0|5dea9f9c82dd7c0e76e4ec93",
+                "eve@example.com",
+                email_verified=True,
+                password=hashed("bcrypt", BCRYPT_2B),
+            ),
+        ),
+        # alt_id names the user; the email is only in identifiers
+        ok(2, record("auth0|euclid", "fay@example.com", password=hashed("bcrypt", BCRYPT_2A))),
+        rejected(3, "no email"),
+    ]
+
+
+def test_auth0_reads_a_json_array_and_the_import_schemas_fields(tmp_path: Path) -> None:
+    users = """[
+      {"user_id": "auth0|a1", "email": "a@x.io", "password_hash": "@BCRYPT@"},
+      {"user_id": "github|77", "email": "b@x.io"},
+      {"user_id": "auth0|c3", "email": "c@x.io", "custom_password_hash": {"algorithm": "md5",
+       "hash": {"value": "q83vEjRWYeQ=", "encoding": "base64"},
+       "salt": {"value": "c2FsdA==", "encoding": "base64", "position": "suffix"}}},
+      {"user_id": "auth0|d4", "email": "d@x.io", "custom_password_hash": {"algorithm": "sha1",
+       "hash": {"value": "ab"}, "password": {"encoding": "utf16le"}}},
+      {"user_id": "auth0|e5", "email": "e@x.io", "custom_password_hash": {"algorithm": "sha1",
+       "hash": {"value": "ab", "encoding": "utf8"}}},
+      {"user_id": "auth0|f6", "email": "f@x.io", "custom_password_hash": {"algorithm": "scrypt",
+       "hash": {"value": "c2VjcmV0LWhhc2g=", "encoding": "base64"}}}
+    ]""".replace("@BCRYPT@", BCRYPT_2A)
+    path = write(tmp_path, "users.json", users)
+    assert list(read("auth0", path, {})) == [
+        ok(1, record("auth0|a1", "a@x.io", password=hashed("bcrypt", BCRYPT_2A))),
+        ok(2, record("github|77", "b@x.io", identities=[{"issuer": GITHUB, "subject": "77"}])),
+        ok(
+            3,
+            record(
+                "auth0|c3",
+                "c@x.io",
+                password=hashed(
+                    "md5",
+                    "q83vEjRWYeQ=",
+                    salt="c2FsdA==",
+                    salt_position="suffix",
+                    salt_encoding="base64",
+                    hash_encoding="base64",
+                ),
+            ),
+        ),
+        rejected(4, "Auth0 password encoding 'utf16le' is not supported"),
+        rejected(5, "Auth0 hash encoding 'utf8' is not supported (one of hex, base64)"),
+        rejected(6, "Auth0 password algorithm 'scrypt' is not supported"),
+    ]
+
+
+def test_auth0_issuers_option_maps_more_connections() -> None:
+    lines = list(
+        read(
+            "auth0", DATA / "auth0-export.ndjson", {"issuers": "windowslive=https://login.live.com"}
+        )
+    )
+    assert lines[4].record["identities"] == [
+        {"issuer": GITHUB, "subject": "1234567"},
+        {"issuer": "https://login.live.com", "subject": "3f1a2b3c4d5e6f70"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "neither JSON Lines nor a JSON array"),
+        ("user_id,email\n", "neither JSON Lines nor a JSON array"),
+        ("[1, 2", "is not JSON"),
+        (b"\xff\xfe[]", "neither JSON Lines nor a JSON array"),
+    ],
+)
+def test_auth0_garbage_file_is_a_source_error(
+    tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    with pytest.raises(SourceError, match=message):
+        read("auth0", write(tmp_path, "users.json", content), {})
+
+
+# -- Firebase ------------------------------------------------------------------------------
+
+# The published vector of Firebase's modified scrypt (github.com/firebase/scrypt), password
+# "user1password": the project's parameters and one user's hash and salt.
+SIGNER_KEY = (
+    "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA=="
+)
+FIREBASE = {"signer_key": SIGNER_KEY, "salt_separator": "Bw==", "rounds": "8", "mem_cost": "14"}
+VECTOR_HASH = (
+    "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ=="
+)
+VECTOR = hashed(
+    "firebase_scrypt",
+    VECTOR_HASH,
+    salt="42xEC+ixf3L2lw==",
+    signer_key=SIGNER_KEY,
+    salt_separator="Bw==",
+    rounds=8,
+    mem_cost=14,
+)
+
+
+def test_firebase_auth_export() -> None:
+    assert list(read("firebase", DATA / "firebase-users.json", FIREBASE)) == [
+        ok(
+            1,
+            record(
+                "Yl2f2Jw8bkQpV7sTnA3cZkD0xR12",
+                "user1@example.com",
+                email_verified=True,
+                created_at=1704067200,
+                password=VECTOR,
+            ),
+        ),
+        # google.com is an identity; facebook.com has no issuer here and is dropped
+        ok(
+            2,
+            record(
+                "Qm9bU3kfLx0aW1eR5tY7uI9oP2s4",
+                "gus@gmail.com",
+                email_verified=True,
+                created_at=1704240000,
+                identities=[{"issuer": GOOGLE, "subject": "112233445566778899000"}],
+            ),
+        ),
+        rejected(3, "no email"),  # a phone-only user
+        rejected(4, "disabled in Firebase: not imported, as it would be allowed in again"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "--signer-key, --salt-separator, --rounds, --mem-cost"),
+        (FIREBASE | {"mem_cost": None}, "needs the project's password hash parameters: --mem-cost"),
+        (FIREBASE | {"signer_key": "not base64!"}, "--signer-key is not base64"),
+        (FIREBASE | {"rounds": "9"}, "--rounds is not a whole number from 1 to 8"),
+        (FIREBASE | {"mem_cost": "fourteen"}, "--mem-cost is not a whole number from 1 to 14"),
+    ],
+)
+def test_firebase_needs_the_projects_hash_parameters(options: dict, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        read("firebase", DATA / "firebase-users.json", options)
+
+
+def test_firebase_hash_without_salt_or_not_base64_is_rejected(tmp_path: Path) -> None:
+    users = write(
+        tmp_path,
+        "users.json",
+        '{"users": [{"localId": "a", "email": "a@x.io", "passwordHash": "aGFzaA=="},'
+        ' {"localId": "b", "email": "b@x.io", "passwordHash": "h@sh!", "salt": "c2FsdA=="},'
+        ' {"localId": "c", "email": "c@x.io", "passwordHash": "", "salt": ""}]}',
+    )
+    assert list(read("firebase", users, FIREBASE)) == [
+        rejected(1, "passwordHash without its salt"),
+        rejected(2, "passwordHash: the Firebase scrypt hash is not base64"),
+        ok(3, record("c", "c@x.io")),  # a hash Firebase made another way: no password
+    ]
+
+
+# -- Supabase ------------------------------------------------------------------------------
+
+
+def test_supabase_auth_users_with_identities() -> None:
+    assert list(read("supabase", DATA / "supabase-users.json", {})) == [
+        ok(
+            1,
+            record(
+                "8d1f3c8e-5b2a-4c1e-9f0a-1b2c3d4e5f60",
+                "jo@example.com",
+                email_verified=True,
+                created_at=1705314600,
+                password=hashed("bcrypt", BCRYPT_2A),
+            ),
+        ),
+        ok(
+            2,
+            record(
+                "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                "kim@gmail.com",
+                email_verified=True,
+                created_at=1705402800,
+                identities=[
+                    {"issuer": GOOGLE, "subject": "104455667788990011223"},
+                    {"issuer": GITHUB, "subject": "7654321"},
+                ],
+            ),
+        ),
+        # GoTrue's $fbscrypt$ (a Firebase hash imported into Supabase): n is mem_cost, r rounds
+        ok(
+            3,
+            record(
+                "f0e1d2c3-b4a5-4968-8776-655443322110",
+                "lee@example.com",
+                created_at=1705492800,
+                password=VECTOR,
+            ),
+        ),
+        rejected(4, "deleted in Supabase"),
+        rejected(5, "an anonymous user: no email"),
+    ]
+
+
+def test_supabase_ban_in_force_when_read_is_rejected(tmp_path: Path) -> None:
+    from devtools.sources import supabase
+
+    rows = write(
+        tmp_path,
+        "users.json",
+        '[{"id": "a", "email": "a@x.io", "banned_until": "2030-01-01T00:00:00+00:00"},'
+        ' {"id": "b", "email": "b@x.io", "banned_until": "2020-01-01T00:00:00+00:00"},'
+        ' {"id": "c", "email": "c@x.io", "encrypted_password": "$scrypt$ln=14,r=8,p=1$c$h"},'
+        ' {"id": "d", "email": "d@x.io", "encrypted_password": "$md5$deadbeef"},'
+        ' {"id": "e", "email": "e@x.io", "encrypted_password": "5f4dcc3b5aa765d61d8327deb882"},'
+        ' {"id": "f", "email": "f@x.io", "identities": [{"provider": "github",'
+        ' "identity_data": "{\\"sub\\": \\"42\\"}"}, {"provider": "azure", "provider_id": "x"}]}]',
+    )
+    assert list(supabase.read(rows, {}, now=lambda: 1800000000)) == [  # 2027-01-15
+        rejected(1, "banned in Supabase: not imported, as it would be allowed in again"),
+        ok(2, record("b", "b@x.io")),
+        ok(3, record("c", "c@x.io", password=hashed("scrypt", "$scrypt$ln=14,r=8,p=1$c$h"))),
+        rejected(4, "encrypted_password: password hash format 'md5' is not supported"),
+        rejected(5, "encrypted_password: password hash format (unrecognised) is not supported"),
+        # identity_data as text (a CSV-to-JSON export); azure's issuer is per tenant: dropped
+        ok(6, record("f", "f@x.io", identities=[{"issuer": GITHUB, "subject": "42"}])),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("system", "content", "message"),
+    [
+        ("firebase", "[]", 'no "users" list'),
+        ("firebase", '{"users": {}}', 'no "users" list'),
+        ("firebase", "users:\n - a", "is not JSON"),
+        ("supabase", '{"users": []}', "not a JSON array of auth.users rows"),
+        ("supabase", "NaN", "not JSON this tool reads: NaN is not a JSON value"),
+        ("supabase", b"\xc3\x28[]", "is not UTF-8 text"),
+    ],
+)
+def test_garbage_json_files_are_source_errors(
+    tmp_path: Path, system: str, content: str | bytes, message: str
+) -> None:
+    options = FIREBASE if system == "firebase" else {}
+    with pytest.raises(SourceError, match=message):
+        read(system, write(tmp_path, "users.json", content), options)
+
+
+# -- Clerk ---------------------------------------------------------------------------------
+
+ARGON2ID = (
+    "$argon2id$v=19$m=19456,t=2,p=1$2BNHAA7cgDozoAAeecoDUQ"
+    "$o5luK7S2grBSMzGE9qLpJiuhWd4nDjJkMpR3V1KMrlc"
+)
+PHPASS = "$P$984478476IagS59wHZvyQMArzfx58u."
+UNSALTED = {"salt": "", "salt_position": "prefix", "salt_encoding": "utf8", "hash_encoding": "hex"}
+CLERK_HEADER = (
+    "id,first_name,last_name,username,primary_email_address,primary_phone_number,"
+    "verified_email_addresses,unverified_email_addresses,verified_phone_numbers,"
+    "unverified_phone_numbers,totp_secret,password_digest,password_hasher\n"
+)
+
+
+def test_clerk_csv_export() -> None:
+    assert list(read("clerk", DATA / "clerk-users.csv", {})) == [  # line 1 is the header
+        ok(
+            2,
+            record(
+                "user_2YDryYFVMM1W1plDDKz7Gzf4we6",
+                "janedoe@example.com",
+                email_verified=True,
+                password=hashed("bcrypt", BCRYPT_2B),
+                totp_secret="JBSWY3DPEHPK3PXP",
+            ),
+        ),
+        # Clerk's pbkdf2_sha256 (base64 salt and hash) as a PHC string
+        ok(
+            3,
+            record(
+                "user_2ZZCgLE7kJG2CRBxTZ6YUIvzS10",
+                "johndoe@example.com",
+                email_verified=True,
+                password=hashed(
+                    "pbkdf2",
+                    "$pbkdf2-sha256$i=10000,l=32$RmQMPPJnLl2C1HH4"
+                    "$pnONN/jwPkc/q1TromBej53MEGxQ8LRj1TlGfDhy1fc",
+                ),
+            ),
+        ),
+        ok(
+            4,
+            record(
+                "user_2cWszPHuo6P2lCdnhhZbVMfbAIC",
+                "lena@example.com",
+                email_verified=True,
+                password=VECTOR,
+            ),
+        ),
+        # the primary address is among the unverified ones
+        ok(
+            5,
+            record(
+                "user_2cukOsyNsh0J3MCEvrgM6PkoB0I",
+                "omar@example.com",
+                password=hashed("argon2", ARGON2ID),
+            ),
+        ),
+        ok(
+            6,
+            record(
+                "user_2dA1B2C3D4E5F6G7H8I9J0K1L2M",
+                "pia@example.com",
+                email_verified=True,
+                password=hashed("md5", "ebf2ab53747a2240becb504eecd6d767", **UNSALTED),
+            ),
+        ),
+        rejected(7, "password hasher 'phpass' is not supported"),
+        rejected(8, "no email address"),  # a phone-only user
+        ok(9, record("user_2dD4E5F6G7H8I9J0K1L2M3N4O5P", "tom@example.com", email_verified=True)),
+    ]
+
+
+def test_clerk_more_hashers_and_bad_rows(tmp_path: Path) -> None:
+    rows = [
+        ",,,,,,a@x.io|b@x.io,,,,,,",  # no id
+        "u2,,,,,,c@x.io|d@x.io,,,,,,",  # no primary address: the first verified one
+        "u3,,,,e@x.io,,,,,,,pbkdf2_sha1$30000$NaCl$0a1b2c3d4e5f60718293a4b5c6d7e8f901234567,"
+        "pbkdf2_sha1",
+        "u4,,,,f@x.io,,,,,,,bcrypt_sha256$$2b$12$zvLDSU3z72zZ5V3w9uCXQ.hZ.SPsWLJkAsfrkgn.xAm1lr0"
+        "Fbymve,bcrypt_sha256_django",
+        "u5,,,,g@x.io,,,,,,,5E884898DA28047151D0E56F8DC6292773603D0D6AABBDD62A11EF721D1542D8,"
+        "sha256",
+        "u6,,,,h@x.io,,,,,,,$2b$10$abc,0a1b2c3d4e5f60718293a4b5",  # a digest in the hasher column
+        "u7,,,,i@x.io,,,,,,,$2b$10$abc,",
+        "u8,,,,j@x.io,,,,,,,pbkdf2_sha256$10000$not base64!$aGFzaA==,pbkdf2_sha256",
+        "u9,,,,k@x.io,,,,,,,a$b$c,scrypt_firebase",
+        "u10,,,,l@x.io,,,,,,not-base32!,,",
+        "u11,,,,m@x.io,,,,,,,,,extra",
+    ]
+    path = write(tmp_path, "users.csv", CLERK_HEADER + "\n".join(rows) + "\n")
+    assert list(read("clerk", path, {})) == [
+        rejected(2, "no id"),
+        ok(3, record("u2", "c@x.io", email_verified=True)),
+        ok(
+            4,
+            record(
+                "u3",
+                "e@x.io",
+                password=hashed(
+                    "pbkdf2", "$pbkdf2-sha1$i=30000,l=20$TmFDbA$ChssPU5fYHGCk6S1xtfo+QEjRWc"
+                ),
+            ),
+        ),
+        ok(
+            5,
+            record(
+                "u4",
+                "f@x.io",
+                password=hashed(
+                    "django",
+                    "bcrypt_sha256$$2b$12$zvLDSU3z72zZ5V3w9uCXQ.hZ.SPsWLJkAsfrkgn.xAm1lr0Fbymve",
+                ),
+            ),
+        ),
+        ok(
+            6,
+            record(
+                "u5",
+                "g@x.io",
+                password=hashed(
+                    "sha256",
+                    "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+                    **UNSALTED,
+                ),
+            ),
+        ),
+        rejected(7, "password hasher (not a name: not shown) is not supported"),
+        rejected(8, "password_digest without a password_hasher"),
+        rejected(9, "pbkdf2_sha256 digest's salt is not base64"),
+        rejected(
+            10,
+            "scrypt_firebase digest is not hash$salt$signer_key$salt_separator$rounds$mem_cost",
+        ),
+        rejected(11, "totp_secret is not base32"),
+        rejected(12, "14 fields where the header names 13"),
+    ]
+
+
+def test_clerk_csv_without_its_columns_is_a_source_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no column primary_email_address"):
+        read("clerk", write(tmp_path, "users.csv", "id,email\nu1,a@x.io\n"), {})
+    with pytest.raises(SourceError, match="no CSV header"):
+        read("clerk", write(tmp_path, "users.csv", ""), {})
+    with pytest.raises(SourceError, match="no column id, primary_email_address"):
+        read("clerk", write(tmp_path, "users.csv", '{"users": []}'), {})
