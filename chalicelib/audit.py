@@ -63,6 +63,9 @@ class Event(StrEnum):
     ACCESS_TOKEN_ISSUED = "access_token_issued"  # noqa: S105 (an event name)
     WEBHOOK_GAVE_UP = "webhook_gave_up"  # a delivery past WEBHOOK_GIVE_UP: its endpoint failing
     LOGIN_REFUSED_BANNED = "login_refused_banned"
+    DATA_EXPORTED = "data_exported"  # the user took a copy of their data (GET /auth/account/export)
+    # Migration on first sign-in (chalicelib.migration): an account the old system vouched for.
+    USER_MIGRATED = "user_migrated"
     # The team's hooks (chalicelib.hooks): a sign-up a before_sign_up hook refused (its method),
     # and a hook that failed (which hook, where it runs, a short reason; never what it was
     # given or answered).

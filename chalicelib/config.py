@@ -111,6 +111,10 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
   endpoint's failure (a timeout, an error, a wrong answer) means: deny refuses the sign-up
   (403 sign_up_denied) or the token (503); allow lets the sign-up go on, or issues the token
   without extra claims. A function's own on_error comes with its decorator.
+- MIGRATE_FROM_URL (unset): the team's HTTPS endpoint that a sign-in finding no account asks
+  whether the old system knows the user (and, for a password sign-in, the password); on yes
+  the account is made then (chalicelib.migration, docs/migration.md). Signed like webhooks,
+  within HOOK_TIMEOUT; http only to this machine where cookies are not Secure.
 """
 
 from __future__ import annotations
@@ -227,6 +231,7 @@ class Settings:
     hook_access_token_claims_url: str | None = None
     hook_before_sign_up_on_error: str = "deny"
     hook_access_token_claims_on_error: str = "allow"  # noqa: S105 (not a secret)
+    migrate_from_url: str | None = None
 
     @property
     def emailed_codes_sign_in(self) -> bool:
@@ -297,6 +302,7 @@ class Settings:
         for name, url in (
             ("HOOK_BEFORE_SIGN_UP_URL", self.hook_before_sign_up_url),
             ("HOOK_ACCESS_TOKEN_CLAIMS_URL", self.hook_access_token_claims_url),
+            ("MIGRATE_FROM_URL", self.migrate_from_url),
         ):
             if url is not None:
                 _check_url(name, url, secure=self.cookie_secure)
@@ -411,6 +417,7 @@ class Settings:
             hooks_module=env.get("HOOKS_MODULE", "").strip() or None,
             hook_timeout=_hook_timeout(env, defaults.hook_timeout),
             hook_before_sign_up_url=env.get("HOOK_BEFORE_SIGN_UP_URL", "").strip() or None,
+            migrate_from_url=env.get("MIGRATE_FROM_URL", "").strip() or None,
             hook_access_token_claims_url=(
                 env.get("HOOK_ACCESS_TOKEN_CLAIMS_URL", "").strip() or None
             ),

@@ -1,4 +1,6 @@
-"""Password policy and Argon2id hashing (argon2-cffi), with rehash-on-login.
+"""Password policy and Argon2id hashing (argon2-cffi), with rehash-on-login: a hash under
+outdated Argon2 parameters, or one imported from another system (chalicelib.password_formats),
+is replaced by today's Argon2id at the first right password.
 
 argon2 is imported lazily: a protected request never hashes, so it should not pay the import.
 """
@@ -6,6 +8,7 @@ argon2 is imported lazily: a protected request never hashes, so it should not pa
 from __future__ import annotations
 
 import re
+import time
 from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +49,7 @@ class PasswordHasher:
         self._memory_kib = settings.argon2_memory_kib
         self._time_cost = settings.argon2_time_cost
         self._parallelism = settings.argon2_parallelism
+        self._measured: dict[str, float] = {}
 
     @cached_property
     def _argon2(self) -> argon2.PasswordHasher:
@@ -59,19 +63,26 @@ class PasswordHasher:
         )
 
     @cached_property
-    def _dummy_hash(self) -> str:
+    def dummy_hash(self) -> str:
         return self._argon2.hash("dummy password for unknown accounts")
 
     def hash(self, password: str) -> str:
         return self._argon2.hash(password)
 
     def verify(self, encoded: str, password: str) -> tuple[bool, str | None]:
-        """Check a password; on success also return a new hash if the parameters changed.
+        """Check a password; on success also return a new hash if the parameters changed or the
+        hash was imported (always, then: the upgrade to our own).
 
         Like Django's check_password(..., setter): the caller stores the second value if set.
         """
         from argon2.exceptions import InvalidHashError, VerificationError
 
+        if is_imported(encoded):
+            from chalicelib import password_formats
+
+            if not password_formats.verify(encoded, password):
+                return False, None
+            return True, self._argon2.hash(password)
         try:
             self._argon2.verify(encoded, password)
         except (VerificationError, InvalidHashError):
@@ -82,4 +93,19 @@ class PasswordHasher:
 
     def verify_dummy(self, password: str) -> None:
         """Spend the same time as a real verify, for logins of unknown accounts."""
-        self.verify(self._dummy_hash, password)
+        self.verify(self.dummy_hash, password)
+
+    def seconds_to_verify(self, encoded: str) -> float:
+        """How long checking a password against `encoded` takes in this container: measured
+        once per hash (a sample of an imported format: chalicelib.users' failure timing)."""
+        seconds = self._measured.get(encoded)
+        if seconds is None:
+            started = time.perf_counter()
+            self.verify(encoded, "a password nobody has")
+            seconds = self._measured[encoded] = time.perf_counter() - started
+        return seconds
+
+
+def is_imported(encoded: str) -> bool:
+    """A hash imported from another system, stored in our import format's JSON (not ours)."""
+    return encoded.startswith("{")

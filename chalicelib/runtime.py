@@ -35,6 +35,7 @@ from chalicelib.users import Users
 
 if TYPE_CHECKING:
     from chalicelib.hooks import Hooks
+    from chalicelib.migration import Migration
     from chalicelib.oauth import Http
     from chalicelib.webhooks.endpoints import Endpoint
     from chalicelib.webhooks.signing import WebhookSecret
@@ -144,6 +145,14 @@ class Services:
         from chalicelib.hooks import Hooks
 
         return Hooks(self.settings, secrets=lambda: self.webhook_secrets)
+
+    @cached_property
+    def migration(self) -> Migration:
+        """Migration on first sign-in (MIGRATE_FROM_URL): asked only by a sign-in that finds
+        no account, and only when the stage names an endpoint."""
+        from chalicelib.migration import Migration
+
+        return Migration(self.settings, secrets=lambda: self.webhook_secrets)
 
 
 def build(

@@ -12,6 +12,8 @@ from chalicelib.store import Store
 from chalicelib.store.accounts import Credentials, UserItem, UserRecord
 from chalicelib.store.table import Read, Write
 
+HELD_FORMATS_SECONDS = 300  # how long a container trusts its read of the imported formats held
+
 # RFC 5321 caps an address at 254 octets; anything far longer is refused before parsing.
 _MAX_EMAIL_INPUT = 320
 
@@ -108,6 +110,8 @@ class Users:
         self._store = store
         self._hasher = hasher
         self._clock = clock
+        self._held: tuple[str, ...] = ()  # samples of the imported formats the stage holds
+        self._held_until = 0
 
     def register(self, email: str, password_hash: str) -> tuple[User, list[Write]]:
         """A new account for a normalised `email`, unverified, with a password (its hash), as
@@ -156,28 +160,41 @@ class Users:
         """The read of what logging in as the normalised `email` needs (None: no account)."""
         return self._store.accounts.claim(email)
 
+    def failure_seconds(self) -> float:
+        """How long a failed password check takes, at least, while the stage holds users with
+        hashes imported from other systems (0: it holds none): the slowest of their formats'
+        verifiers and ours. Then the clock cannot tell an unknown address, an account with our
+        hash and one whose imported hash is not yet upgraded apart. The formats held are read
+        once per HELD_FORMATS_SECONDS per container; each verifier is timed here once."""
+        now = self._clock.now()
+        if now >= self._held_until:
+            (formats,) = self._store.table.read(self._store.imports.hash_formats())
+            self._held = tuple(sample for count, sample in (formats or {}).values() if count > 0)
+            self._held_until = now + HELD_FORMATS_SECONDS
+        if not self._held:
+            return 0.0
+        samples = (self._hasher.dummy_hash, *self._held)
+        return max(self._hasher.seconds_to_verify(sample) for sample in samples)
+
     def refuse_unknown(self, password: str) -> NoReturn:
         """InvalidCredentials for an email without an account, after the same Argon2 work as a
         real check, so timing does not tell whether the account exists."""
         self._hasher.verify_dummy(password[:MAX_PASSWORD_LENGTH])
         raise InvalidCredentials()
 
-    def verify(self, credentials: Credentials, password: str) -> tuple[User, Write | None]:
-        """The user whose password this is, or InvalidCredentials. Also the write a success
-        owes when the hash's parameters are outdated: the re-hash (like Django's check_password
-        with its setter)."""
+    def verify(self, credentials: Credentials, password: str) -> tuple[User, str | None]:
+        """The user whose password this is, or InvalidCredentials. Also the hash a success owes
+        when the stored one is outdated or imported: today's Argon2id of the same password
+        (like Django's check_password with its setter; store.accounts.after_password)."""
         if len(password) > MAX_PASSWORD_LENGTH or credentials.password_hash is None:
             # An account without a password: the same work and answer as a wrong one.
             self.refuse_unknown(password)
         ok, new_hash = self._hasher.verify(credentials.password_hash, password)
         if not ok:
             raise InvalidCredentials()
-        rehash = None
-        if new_hash is not None:
-            rehash = self._store.accounts.rehash(credentials, new_hash)
-        return user_of(credentials), rehash
+        return user_of(credentials), new_hash
 
-    def authenticate(self, email: str, password: str) -> tuple[User, Write | None]:
+    def authenticate(self, email: str, password: str) -> tuple[User, str | None]:
         """`verify` for a raw email, reading its claim (one GetItem)."""
         try:
             normalized = normalize_email(email)

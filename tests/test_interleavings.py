@@ -128,7 +128,7 @@ def test_a_double_clicked_login_under_new_parameters_signs_in_twice(
     def the_other_click_upgrades_first():
         (credentials,) = store.table.read(services.users.credentials(ANN))
         upgraded = services.users.new_password_hash(PASSWORD)
-        store.table.commit(store.accounts.rehash(credentials, upgraded))
+        store.table.commit(store.accounts.after_password(credentials, new_hash=upgraded))
 
     after_the_check(services, the_other_click_upgrades_first)
     first = log_in(client)

@@ -133,10 +133,11 @@ def test_login_rehashes_an_outdated_hash(store, sessions, clock, dynamodb, setti
     old = Users(store, PasswordHasher(replace(settings, argon2_time_cost=3)), clock)
     user = sign_up(old, sessions, "ann@example.com", PASSWORD)
     current = Users(store, PasswordHasher(settings), clock)
-    authenticated, rehash = current.authenticate("ann@example.com", PASSWORD)
+    authenticated, new_hash = current.authenticate("ann@example.com", PASSWORD)
     assert authenticated == user
-    assert rehash is not None  # the re-hash, for the login to commit with its session
-    store.table.commit(rehash)
+    assert new_hash is not None  # the re-hash, for the login to commit with its session
+    (credentials,) = store.table.read(current.credentials("ann@example.com"))
+    store.table.commit(store.accounts.after_password(credentials, new_hash=new_hash))
     items = {i["pk"]["S"]: i for i in table_items(dynamodb, settings.table_name)}
     assert items["EMAIL#ann@example.com"]["password_hash"]["S"].startswith(
         "$argon2id$v=19$m=1024,t=1,p=1$"

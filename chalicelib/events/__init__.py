@@ -27,6 +27,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "user.deleted",
     "user.email_verified",
     "user.password_changed",
+    "user.password_upgraded",
+    "user.data_exported",
     "user.two_factor_enabled",
     "user.two_factor_disabled",
     "user.passkey_added",

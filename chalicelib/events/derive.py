@@ -114,6 +114,8 @@ def _user_events(change: Change) -> list[tuple[str, dict[str, Any]]]:
         )
     elif old["banned_until"] and not new["banned_until"]:
         found.append(("user.unbanned", {}))
+    if new["data_exported_at"] != old["data_exported_at"]:
+        found.append(("user.data_exported", {}))
     return found
 
 
@@ -128,6 +130,9 @@ def _claim_events(change: Change) -> list[tuple[str, dict[str, Any]]]:
         return [("user.password_changed", {"action": "set"})]
     if new["has_password"] and new["password_changed"] and not new["password_rehashed"]:
         return [("user.password_changed", {"action": "changed"})]
+    if new["password_changed"] and old["imported_format"] and not new["imported_format"]:
+        # The same password, its imported hash replaced by our own at the first sign-in.
+        return [("user.password_upgraded", {"from_format": old["imported_format"]})]
     return []  # a rehash of the same password at sign-in, or no password change at all
 
 

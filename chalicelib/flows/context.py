@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -42,7 +43,7 @@ from chalicelib.errors import (
 )
 from chalicelib.mail import Kind
 from chalicelib.sessions import Impersonator, Session
-from chalicelib.store.accounts import Credentials
+from chalicelib.store.accounts import Credentials, KnownDevice, Rehashed
 from chalicelib.store.table import Read, Write, both
 from chalicelib.throttle import Attempt
 from chalicelib.transports import CLEARED, Handout, Presented, Reply, Transport
@@ -75,7 +76,7 @@ class _Owed(NamedTuple):
 
     write: Write
     handout: Handout | None = None
-    joins: bool = True  # False: always on its own after the flow's write (see `_write`)
+    fallback: Write | None = None  # instead of `write` when it raises Rehashed (see `_write`)
 
 
 class PasswordCheck(NamedTuple):
@@ -356,35 +357,48 @@ class RequestContext:
         except TooManyAttempts:
             self.audit(Event.LOGIN_THROTTLED, user_id, **details)
             raise
+        started = time.perf_counter()
         try:
             if credentials is None:
                 services.users.refuse_unknown(password)
-            user, rehash = services.users.verify(credentials, password)
+            user, new_hash = services.users.verify(credentials, password)
         except InvalidCredentials:
+            # Every failure takes as long as the slowest verifier the stage holds hashes of
+            # (a success is not padded: it tells nothing the session it starts does not).
+            services.pause(services.users.failure_seconds() - (time.perf_counter() - started))
             throttle.record_failure(attempt, seen, trusted=trusted)
             self.audit(Event.LOGIN_FAILURE, user_id, **details)
             raise
         if had_failures:
             self._owed.append(_Owed(throttle.clear(attempt, trusted=trusted)))
-        if rehash is not None:
-            # On its own: a parallel check that upgraded first (a double click) fails its
-            # condition, which must not fail this flow.
-            self._owed.append(_Owed(rehash, joins=False))
         if credentials is not None and not credentials.email_verified:
             # The password of an unverified account is gone or replaced once the address is
             # first proven (flows.mailbox): a flow that checked it before then fails.
             self._guards.append(services.store.accounts.still_unproven(credentials))
-        if not trusted and credentials is not None and self.presented.transport is Transport.COOKIE:
-            self._know_this_browser(credentials, now)
+        self._owe_the_claim(credentials, new_hash, trusted, now)
         return PasswordCheck(user, rest)
 
-    def _know_this_browser(self, credentials: Credentials, now: int) -> None:
-        """A device cookie for this browser, known to the account from now on."""
-        token = secrets.token_urlsafe(32)
-        until = now + DEVICE_SECONDS
+    def _owe_the_claim(
+        self, credentials: Credentials | None, new_hash: str | None, trusted: bool, now: int
+    ) -> None:
+        """What a right password owes its claim, in one write: the hash upgraded (outdated or
+        imported: in the same transaction as the session a sign-in starts), and this browser
+        known to the account from now on (a device cookie), if it was not."""
+        if credentials is None:
+            return
+        handout, device = None, None
+        if not trusted and self.presented.transport is Transport.COOKIE:
+            token = secrets.token_urlsafe(32)
+            handout = Handout(token, now + DEVICE_SECONDS)
+            device = KnownDevice(str(_digest(token)), handout.expires_at, now)
+        if new_hash is None and device is None:
+            return
         accounts = self.services.store.accounts
-        known = accounts.know_device(credentials, str(_digest(token)), until, now)
-        self._owed.append(_Owed(known, Handout(token, until)))
+        write = accounts.after_password(credentials, new_hash=new_hash, device=device)
+        # A parallel check of the same password that upgraded first (a double click) must not
+        # fail this flow: it goes on over that upgrade instead.
+        fallback = None if new_hash is None else accounts.after_other_upgrade(credentials, device)
+        self._owed.append(_Owed(write, handout, fallback=fallback))
 
     def reauthenticate(self, password: str | None, *, extra: Sequence[Read] = ()) -> PasswordCheck:
         """Re-authentication before a sensitive change: the signed-in user's password, checked
@@ -465,12 +479,18 @@ class RequestContext:
         items |= set(by_item)
         joining, waiting = [], []
         for owed in self._owed:
-            if owed.joins and owed.write.pk not in items:
+            if owed.write.pk not in items:
                 joining.append(owed)
                 items.add(owed.write.pk)
             else:
                 waiting.append(owed)
-        result = run([*writes, *guards, *(owed.write for owed in joining)])
+        try:
+            result = run([*writes, *guards, *(owed.write for owed in joining)])
+        except Rehashed:
+            # The hash this password was checked against was upgraded by a parallel check of
+            # the same password: once more, over that upgrade (the fallback's condition).
+            joining = [o._replace(write=o.fallback or o.write, fallback=None) for o in joining]
+            result = run([*writes, *guards, *(owed.write for owed in joining)])
         self._guards, self._owed = [], waiting
         self._hand_out(joining)
         self.settle()
@@ -484,9 +504,15 @@ class RequestContext:
         5xx, whose failed writes must hand nothing out; guards are never written alone."""
         owed, self._owed, self._guards = self._owed, [], []
         written = []
+        table = self.services.store.table
         for entry in owed:
             try:
-                if self.services.store.table.try_commit(entry.write):
+                if table.try_commit(entry.write) or (
+                    # Lost to a parallel upgrade: the browser is still to be known.
+                    entry.fallback is not None
+                    and entry.handout is not None
+                    and table.try_commit(entry.fallback)
+                ):
                     written.append(entry)
             except ServiceUnavailable:
                 # Best effort: what the flow did is done; the next right password owes it again.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import web
 from chalicelib.clock import isoformat
-from chalicelib.flows import activity, codes, signin
+from chalicelib.flows import activity, codes, data_export, signin
 from chalicelib.routes.shapes import (
     accepted,
     impersonator_json,
@@ -124,6 +125,21 @@ def change_password() -> dict[str, Any]:
     current = web.optional_json_field("current_password")
     user = signin.change_password(web.context(), current, new_password)
     return {"user": user_json(user)}
+
+
+@blueprint.route("/auth/account/export", methods=["GET"])
+@web.account_required
+def export_account() -> Response:
+    """The user's data as a JSON attachment (flows.data_export): a browser saves it as a file."""
+    document = data_export.export_own_data(web.context())
+    return Response(
+        body=json.dumps(document, ensure_ascii=False, indent=2),
+        status_code=200,
+        headers={
+            "Content-Type": "application/json",
+            "Content-Disposition": f'attachment; filename="{data_export.FILE_NAME}"',
+        },
+    )
 
 
 @blueprint.route("/auth/account", methods=["DELETE"])

@@ -5,11 +5,12 @@
   identities (store.identities) and passkeys (store.passkeys) as string sets, its WebAuthn
   handle, and its authenticator app (store.twofactor); its roles (role_names, a string set,
   absent: none; `roles` is a reserved word in DynamoDB's expressions); a ban (banned_until,
-  banned_at, ban_reason, banned_by; absent: not banned); and search_shard, its partition in
-  the admin search index (store.directory); an imported user's source_id (store.imports). Read
-  whole as a `UserItem`.
+  banned_at, ban_reason, banned_by; absent: not banned); data_exported_at, when the user last
+  took a copy of their data; an imported user's source_id (store.imports); and search_shard,
+  its partition in the admin search index (store.directory). Read whole as a `UserItem`.
 - email claim: pk `EMAIL#<normalised email>`; user_id, password_hash (absent: no password),
-  password_rehashed (true: the hash was last written by a rehash at sign-in, not a change),
+  password_rehashed (true: the hash was last written by a rehash at sign-in, not a change)
+  and rehashed_from (the digest of the hash it replaced),
   email_verified, two_factor, role_names and banned_until (copies, for sign-in), devices (a map
   from the digest of a known browser's device cookie to when it stops being known:
   chalicelib.throttle). It makes an email belong to at
@@ -22,11 +23,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
-from chalicelib.errors import EmailTaken, InvalidCredentials, Unauthenticated
+from chalicelib.errors import AppError, EmailTaken, InvalidCredentials, Unauthenticated
 from chalicelib.store.directory import SEARCH_SHARD, search_shard
 from chalicelib.store.table import Conflict, Item, Read, Write, check, delete, put, update
 
@@ -45,6 +47,20 @@ class Credentials(NamedTuple):
     devices: Mapping[str, int] = MappingProxyType({})  # device cookie digest -> known until
     roles: tuple[str, ...] = ()
     banned_until: int = 0  # 0: not banned
+
+
+class KnownDevice(NamedTuple):
+    """A browser to know (chalicelib.throttle): its device cookie's digest, until when."""
+
+    digest: str
+    until: int
+    now: int
+
+
+class Rehashed(Conflict):
+    """The hash a right password was checked against was replaced before its upgrade could
+    be written: by a parallel sign-in's upgrade (then `after_other_upgrade` goes on) or a
+    new password."""
 
 
 class UserRecord(NamedTuple):
@@ -219,7 +235,7 @@ class AccountItems:
             {":user_id": {"S": user_id}},
             password_hash=password_hash,
             two_factor=two_factor,
-            remove=("password_rehashed",) if password_hash is not None else (),
+            remove=("password_rehashed", "rehashed_from") if password_hash is not None else (),
         )
 
     def update_user(
@@ -239,36 +255,69 @@ class AccountItems:
             has_password=has_password,
         )
 
-    def rehash(self, credentials: Credentials, new_hash: str) -> Write:
-        """The same password under today's Argon2 parameters: only over the hash that was
-        verified, so it never overwrites a password set meanwhile."""
-        return _after_check(
-            credentials,
-            # The mark tells the event stream this is no password change (chalicelib.events):
-            # every write of a new password removes it.
-            "SET password_hash = :new, password_rehashed = :t",
-            "password_hash = :old",
-            {
+    def after_password(
+        self,
+        credentials: Credentials,
+        *,
+        new_hash: str | None = None,
+        device: KnownDevice | None = None,
+    ) -> Write:
+        """What a right password owes the claim it was checked against, as one update:
+        - `new_hash`: the same password under today's Argon2id (outdated parameters, or a hash
+          imported from another system), only over the hash that was verified, so it never
+          overwrites a password set meanwhile (else Rehashed: see `after_other_upgrade`). The
+          marks tell the event stream this is no password change (chalicelib.events), and
+          which hash it replaced; every write of a new password removes them.
+        - `device`: a browser that gave the right password is known to this account until its
+          `until`: the claim's live devices as read, this one added, at most MAX_DEVICES. Only
+          while the address is as proven as it was read: the first proof of an unverified
+          address forgets every browser (`first_proof`), and one that checked the squatter's
+          password just before it must not come back."""
+        sets, conditions, values = [], [], {}
+        if new_hash is not None:
+            sets.append("password_hash = :new, password_rehashed = :t, rehashed_from = :from")
+            conditions.append("password_hash = :old")
+            values |= {
                 ":new": {"S": new_hash},
                 ":old": {"S": str(credentials.password_hash)},
                 ":t": {"BOOL": True},
-            },
+                ":from": {"S": _hash_digest(credentials.password_hash)},
+            }
+        if device is not None:
+            sets.append("devices = :devices")
+            conditions.append("email_verified = :v")
+            values |= _devices(credentials, device)
+        if not sets:
+            raise ValueError("nothing owed")
+        return _after_check(
+            credentials,
+            "SET " + ", ".join(sets),
+            " AND ".join(conditions),
+            values,
+            on_condition_failed=InvalidCredentials if new_hash is None else Rehashed,
         )
 
-    def know_device(self, credentials: Credentials, digest: str, until: int, now: int) -> Write:
-        """A browser that gave the right password is known to this account until `until`: the
-        claim's live devices as read, this one added, at most MAX_DEVICES. Only while the
-        address is as proven as it was read: the first proof of an unverified address forgets
-        every browser (`first_proof`), and one that checked the squatter's password just
-        before it must not come back."""
-        live = {d: t for d, t in credentials.devices.items() if t > now and d != digest}
-        kept = sorted(live.items(), key=lambda entry: entry[1])[-(MAX_DEVICES - 1) :]
-        devices = {d: {"N": str(t)} for d, t in [*kept, (digest, until)]}
+    def after_other_upgrade(
+        self, credentials: Credentials, device: KnownDevice | None = None
+    ) -> Write:
+        """`after_password` for a check whose upgrade lost to a parallel one (a double click,
+        six tabs): the hash is no longer the one verified, but it is the upgrade of exactly
+        that one (the same password, so this sign-in goes on), and the browser is still to be
+        known. Anything else (a new password meanwhile) fails it: InvalidCredentials."""
+        upgraded = "rehashed_from = :from"
+        values: Item = {":from": {"S": _hash_digest(credentials.password_hash)}}
+        if device is None:
+            return check(
+                claim_pk(credentials.email),
+                f"user_id = :u AND {upgraded}",
+                values={":u": {"S": credentials.user_id}, **values},
+                on_condition_failed=InvalidCredentials,
+            )
         return _after_check(
             credentials,
             "SET devices = :devices",
-            "email_verified = :v",
-            {":devices": {"M": devices}, ":v": {"BOOL": credentials.email_verified}},
+            f"email_verified = :v AND {upgraded}",
+            {**values, **_devices(credentials, device)},
         )
 
     def still_unproven(self, credentials: Credentials) -> Write:
@@ -316,12 +365,12 @@ class AccountItems:
         # Browsers known for the squatter's password (chalicelib.throttle) are known no more.
         claim_update = (
             "SET email_verified = :t, two_factor = :f"
-            " REMOVE password_hash, password_rehashed, devices"
+            " REMOVE password_hash, password_rehashed, rehashed_from, devices"
         )
         if password_hash is not None:
             claim_update = (
                 "SET email_verified = :t, two_factor = :f, password_hash = :h"
-                " REMOVE password_rehashed, devices"
+                " REMOVE password_rehashed, rehashed_from, devices"
             )
             claim_values[":h"] = {"S": password_hash}
         passkeys, passkey_values = _exactly("passkeys", account.passkeys, "p")
@@ -393,6 +442,16 @@ class AccountItems:
                 on_condition_failed=Unauthenticated,
             ),
         ]
+
+    def data_exported(self, user_id: str, at: int) -> Write:
+        """The user took a copy of their data (flows.data_export): the mark makes its event."""
+        return update(
+            user_pk(user_id),
+            "SET data_exported_at = :at",
+            "attribute_exists(pk)",
+            values={":at": {"N": str(at)}},
+            on_condition_failed=Unauthenticated,
+        )
 
     def standing(self, user_id: str, roles: tuple[str, ...], now: int) -> Write:
         """A condition for a transaction that starts a session: the account is not banned now and
@@ -487,7 +546,13 @@ def _ban(item: Item) -> Ban | None:
     )
 
 
-def _after_check(credentials: Credentials, expression: str, condition: str, values: Item) -> Write:
+def _after_check(
+    credentials: Credentials,
+    expression: str,
+    condition: str,
+    values: Item,
+    on_condition_failed: Callable[[], AppError] = InvalidCredentials,
+) -> Write:
     """An update of the email claim a right password was checked against, only while it is
     still that account's and `condition` holds (else InvalidCredentials: that password signs
     in there no more)."""
@@ -496,8 +561,22 @@ def _after_check(credentials: Credentials, expression: str, condition: str, valu
         expression,
         f"user_id = :u AND {condition}",
         values={":u": {"S": credentials.user_id}, **values},
-        on_condition_failed=InvalidCredentials,
+        on_condition_failed=on_condition_failed,
     )
+
+
+def _devices(credentials: Credentials, device: KnownDevice) -> Item:
+    """The claim's live devices as read and `device`, at most MAX_DEVICES (those that expire
+    soonest make way), and the address as proven as it was read."""
+    live = {d: t for d, t in credentials.devices.items() if t > device.now and d != device.digest}
+    kept = sorted(live.items(), key=lambda entry: entry[1])[-(MAX_DEVICES - 1) :]
+    devices = {d: {"N": str(t)} for d, t in [*kept, (device.digest, device.until)]}
+    return {":devices": {"M": devices}, ":v": {"BOOL": credentials.email_verified}}
+
+
+def _hash_digest(password_hash: str | None) -> str:
+    """Which hash an upgrade replaced, without keeping the hash itself."""
+    return hashlib.sha256(str(password_hash).encode()).hexdigest()
 
 
 def _set(

@@ -3,11 +3,13 @@
 The stream (NEW_AND_OLD_IMAGES) carries every item write that landed, each with the item
 before and after; this module alone knows which keys and attributes they hold, and hands
 chalicelib.events plain views of the fields events are made of. Nothing secret is in a view:
-of a password hash, only whether there is one and whether it changed.
+of a password hash, only whether there is one, whether it changed, and the name of an
+imported one's format.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, NamedTuple
 
 from chalicelib.store.table import Item
@@ -82,6 +84,7 @@ def _user(item: Item | None) -> dict[str, Any] | None:
         "banned_until": _number(item, "banned_until"),
         "ban_reason": _text(item, "ban_reason"),
         "banned_by": _text(item, "banned_by"),
+        "data_exported_at": _number(item, "data_exported_at"),
     }
 
 
@@ -106,4 +109,16 @@ def _claim(item: Item | None) -> dict[str, Any] | None:
     return {
         "has_password": "password_hash" in item,
         "password_rehashed": _flag(item, "password_rehashed"),
+        "imported_format": _imported_format(_text(item, "password_hash")),
     }
+
+
+def _imported_format(password_hash: str) -> str:
+    """The format of a hash imported from another system ("": ours, or none). Its name only:
+    the import format's JSON (chalicelib.password_formats) holds the hash beside it."""
+    if not password_hash.startswith("{"):
+        return ""
+    try:
+        return str(json.loads(password_hash).get("format", "unknown"))
+    except (ValueError, AttributeError):
+        return "unknown"
