@@ -1,6 +1,6 @@
 """The benchmark: DynamoDB calls and capacity units per operation, validation overhead, login
-round trips and cost, cold start, scale, package size, and what it all costs on AWS against
-Amazon Cognito, measured on DynamoDB Local in one run.
+round trips and cost, cold start, scale, package size, import throughput, and what it all costs
+on AWS against Amazon Cognito, measured on DynamoDB Local in one run.
 
     python -m bench            # the full run (`make bench`), about two minutes on 2 cores
     python -m bench --quick    # tiny sizes: proves the code runs (the test suite uses it)
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -96,6 +97,8 @@ LOCAL_DIFFERENCES = {
 VALIDATION_TARGET = 1.25  # app GET /auth/session / one raw GetItem
 LOGIN_TARGET = 2.5  # (login - argon2 verify) / one raw GetItem
 COLD_START_TARGET = 1.15  # app cold start / chalice + boto3 + one GetItem
+IMPORT_TARGET = 1.20  # time per user: devtools.users import / raw TransactWriteItems
+IMPORT_CHUNK = 50  # users per timed run, each way in turn
 
 # Section 1's calls and write units (table + indexes) of these operations in the run before
 # events existed (make bench, 2026-12-06, commit 88d26d8): events must leave them as they were.
@@ -118,6 +121,7 @@ class Sizes:
     scale: tuple[int, ...]  # sessions in the table
     listing: tuple[int, ...]  # sessions of one user
     users: tuple[int, ...] = (1_000, 100_000)  # users for the admin's search
+    imported: int = 400  # users imported each way (section 11)
 
 
 FULL = Sizes(
@@ -140,6 +144,7 @@ QUICK = Sizes(
     scale=(10, 30),
     listing=(1, 3),
     users=(20, 60),
+    imported=40,
 )
 
 
@@ -549,6 +554,94 @@ class Bench:
             f"a month of events, one webhook, {per_user} per MAU (its logins', one change)": Table(
                 ("per", "events", "DynamoDB", "Lambda", "SQS"), costs
             ),
+        }
+
+    # -- 11. import --------------------------------------------------------------------------------
+
+    def imports(self) -> dict[str, Any]:
+        """Users a second through devtools.users's import (each line checked, its hash's shape
+        validated, one transaction, reported) against raw TransactWriteItems of the same items
+        written by hand, on the same table, one worker each: what our code adds per user.
+        Alternately, IMPORT_CHUNK users each way, after one chunk each of warm-up. Each run of
+        the import also ends with its one HASHFORMATS read and write (counted: a real run does
+        it once for all its users, so this overstates it)."""
+        from chalicelib import imports
+        from devtools.sources import SourceLine
+        from devtools.users import Importer
+
+        store, now = self.services.store, int(time.time())
+        hashed = PasswordHasher(self.settings).hash(PASSWORD)  # not verified on import
+        batch = itertools.count()
+
+        def record(n: int, way: str) -> dict[str, Any]:
+            return {
+                "email": f"import-{way}-{n:05d}@example.com",
+                "email_verified": True,
+                "created_at": "2024-03-01T12:00:00Z",
+                "password": {"format": "argon2", "hash": hashed},
+                "identities": [{"issuer": "https://accounts.google.com", "subject": f"{way}{n}"}]
+                if n % 3 == 0
+                else [],
+                "roles": [],
+                "source_id": f"bench|{way}|{n}",
+            }
+
+        def chunk() -> tuple[list[SourceLine], list[list[dict[str, Any]]]]:
+            first = next(batch) * IMPORT_CHUNK
+            ours = [SourceLine(k, record(first + k, "ours"), None) for k in range(IMPORT_CHUNK)]
+            raw = []
+            for k in range(IMPORT_CHUNK):
+                user = imports.parse(record(first + k, "raw"), settings=self.settings, now=now)
+                writes = imports.writes(store, user, None, now)
+                raw.append([{w.action: {"TableName": self.table, **w.params}} for w in writes])
+            return ours, raw
+
+        ours_ns: list[int] = []
+        raw_ns: list[int] = []
+        rounds = max(1, self.sizes.imported // IMPORT_CHUNK)
+
+        def through_import(lines: list[SourceLine]) -> int:
+            importer = Importer(
+                store, self.settings, now=now, keyring=lambda: self.services.keys.keyring
+            )
+            started = time.perf_counter_ns()
+            summary = importer.run(lines, io.StringIO())
+            elapsed = time.perf_counter_ns() - started
+            if summary.imported != IMPORT_CHUNK:
+                raise RuntimeError(f"the import brought {summary.imported} of {IMPORT_CHUNK}")
+            return elapsed
+
+        def raw_transactions(raw: list[list[dict[str, Any]]]) -> int:
+            started = time.perf_counter_ns()
+            for items in raw:
+                self.client.transact_write_items(TransactItems=items)
+            return time.perf_counter_ns() - started
+
+        for round_ in range(rounds + 1):  # the first round warms up
+            lines, raw = chunk()
+            # Each goes first in every other round: neither always meets the table warmer.
+            if round_ % 2:
+                ours, theirs = through_import(lines), raw_transactions(raw)
+            else:
+                theirs, ours = raw_transactions(raw), through_import(lines)
+            if round_:
+                ours_ns.append(ours)
+                raw_ns.append(theirs)
+        users = rounds * IMPORT_CHUNK
+        ours_time = Timing.of([t // IMPORT_CHUNK for t in ours_ns])
+        raw_time = Timing.of([t // IMPORT_CHUNK for t in raw_ns])
+        ratio = sum(ours_ns) / sum(raw_ns)
+        return {
+            "users each way": users,
+            "devtools.users import, users a second": round(users / (sum(ours_ns) / 1e9)),
+            "raw TransactWriteItems, same items, users a second": round(
+                users / (sum(raw_ns) / 1e9)
+            ),
+            "per user, import": ours_time,
+            "per user, raw": raw_time,
+            "ratio import / raw (time per user)": ratio,
+            "target": IMPORT_TARGET,
+            "target met": ratio <= IMPORT_TARGET,
         }
 
     # -- 2. validation overhead -------------------------------------------------------------------
@@ -1106,6 +1199,7 @@ def run(sizes: Sizes, chart: Path) -> dict[str, Any]:
             results["5. scale"] = bench.scale()
             results["6. deployment package"] = package = bench.package_size()
             results["9. admin search"] = bench.admin_search()
+            results["11. import"] = bench.imports()
             tokens = bench.access_tokens()
             model = bench.cost_model(package.get("deployment.zip (KiB)", 0))
         finally:
@@ -1113,6 +1207,7 @@ def run(sizes: Sizes, chart: Path) -> dict[str, Any]:
     results["7. cost against Amazon Cognito"] = model.report()
     results["8. access tokens"] = tokens
     results["10. events"] = results.pop("10. events")  # measured early, shown in its place
+    results["11. import"] = results.pop("11. import")
     machine = platform.machine()
     results["run"] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

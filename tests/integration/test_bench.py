@@ -26,6 +26,7 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
         "8. access tokens",
         "9. admin search",
         "10. events",
+        "11. import",
         "run",
     }
     # Events cost a request nothing; the consumer's cost per event is measured and priced.
@@ -122,6 +123,12 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path, capsys):
     assert all(calls == ["GetItem"] + ["Query"] * 16 for calls in search["store calls"].values())
     assert search["no Scan"] is True
     assert search["ratio largest/smallest"] > 0
+
+    imported = results["11. import"]
+    assert imported["users each way"] > 0
+    assert imported["devtools.users import, users a second"] > 0
+    assert imported["ratio import / raw (time per user)"] > 0
+    assert isinstance(imported["target met"], bool)
 
     cost = results["7. cost against Amazon Cognito"]
     assert set(cost["per 1M requests (USD)"]) == {"1M protected requests", "1M logins"}
