@@ -313,12 +313,12 @@ class FormatTally:
 # -- the fields ----------------------------------------------------------------------------------
 
 
-def _text(value: Any, field: str, limit: int) -> str:
-    """A non-empty string of at most `limit` characters, no control or format character, that
-    UTF-8 can carry (a lone surrogate cannot, and DynamoDB would refuse it)."""
+def _text(value: Any, field: str, limit: int, *, empty: bool = False) -> str:
+    """A string of at most `limit` characters (empty only if `empty`), no control or format
+    character, that UTF-8 can carry (a lone surrogate cannot, and DynamoDB would refuse it)."""
     if not isinstance(value, str):
         raise Rejected(f"{field}: not a string")
-    if not value or len(value) > limit:
+    if (not value and not empty) or len(value) > limit:
         raise Rejected(f"{field}: empty or longer than {limit} characters")
     if any(unicodedata.category(c) in _REFUSED for c in value):
         raise Rejected(f"{field}: holds control characters")
@@ -399,7 +399,7 @@ def _password(value: Any) -> str | None:
             if not isinstance(key, str) or not _FORMAT_NAME.fullmatch(key):
                 raise Rejected("password.params: not an object of a few values")
             if isinstance(item, str):
-                _text(item, f"password.params.{key}", MAX_HASH)
+                _text(item, f"password.params.{key}", MAX_HASH, empty=True)  # no salt: ""
             elif item is not None and not isinstance(item, int | float | bool):
                 raise Rejected(f"password.params.{key}: not a string or a number")
     try:
