@@ -66,6 +66,7 @@ _BASE64_ANY = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")  # Firebase's tools write ei
 _AB64 = re.compile(r"[A-Za-z0-9./]+")  # passlib's "adapted base64": '.' for '+', no padding
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _DECIMAL = re.compile(r"[1-9][0-9]{0,9}")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 
 
 class FormatError(ValueError):
@@ -152,8 +153,11 @@ def _canonical(format: str, hash: str, params: Mapping[str, object]) -> str:
 
 
 def _shown(value: object) -> str:
-    """A name from an import file, fit for a report line (names are not secrets)."""
-    return repr(str(value)[:40])
+    """A name from an import file (a format, a parameter), fit for a report line. Names are
+    not secrets, but anything that does not look like one might be a hash: it stays out."""
+    if isinstance(value, str) and _NAME.fullmatch(value):
+        return repr(value)
+    return "(not a name)"
 
 
 def _kind(format: str) -> _Kind:
@@ -187,7 +191,7 @@ def _load(stored: str) -> _Spec:
         raise FormatError("not an imported password hash")
     try:
         data = json.loads(stored)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise FormatError("the stored password hash is not JSON") from None
     if not isinstance(data, dict) or set(data) != {"format", "hash", "params"}:
         raise FormatError("the stored password hash is not {format, hash, params}")
@@ -558,6 +562,9 @@ def _parse_pbkdf2(fmt: str, encoded: str, params: Mapping[str, object]) -> _Pbkd
     expected = _DIGESTS[digest] if length is None else _decimal(length, fmt, "l", 1, 1024)
     if len(key_bytes) != expected:
         raise FormatError("pbkdf2: the hash has the wrong length")
+    blocks = -(-expected // _DIGESTS[digest])  # each block of the key costs every iteration
+    if iterations * blocks > MAX_PBKDF2_ITERATIONS:
+        raise FormatError("pbkdf2: the cost is above this service's limit")
     return _Pbkdf2(digest, iterations, salt_bytes, key_bytes, variant)
 
 

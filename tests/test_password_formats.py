@@ -399,6 +399,8 @@ MALFORMED = [
     ("sha512", "a" * 128, {"salt": SECRET, "salt_encoding": "hex"}),
     ("sha512", "a" * 128, {"salt_position": "middle"}),
     ("md5", "5f4dcc3b5aa765d61d8327deb882cf99", {"pepper": SECRET}),
+    ("md5", "5f4dcc3b5aa765d61d8327deb882cf99", {SECRET: "salt"}),
+    ("django", SECRET, {}),
     ("md5", "", {}),
     ("md5", "5f4dcc3b5aa765d61d8327deb882cf99", ["salt"]),
     ("md5", 1234, {}),
@@ -426,6 +428,7 @@ ABSURD = [
     ("argon2", "$argon2id$v=19$m=65536,t=100,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", {}),
     ("django", f"pbkdf2_sha256$10000001$salt${'A' * 43}=", {}),
     ("pbkdf2", "$pbkdf2-sha512$i=20000000,l=64$c2FsdA$" + "A" * 86, {}),
+    ("pbkdf2", "$pbkdf2-sha1$i=1000000,l=600$c2FsdA$" + "A" * 800, {}),  # 30 blocks
     ("scrypt", "$scrypt$ln=21,r=8,p=1$c2FsdA$" + "A" * 43, {}),
     ("scrypt", "$scrypt$ln=20,r=8,p=1$c2FsdA$" + "A" * 43, {}),  # 1 GiB
     ("scrypt", "$scrypt$ln=16,r=8,p=16$c2FsdA$" + "A" * 43, {}),  # 16 passes of 64 MiB
