@@ -439,6 +439,8 @@ class _Django:
 
 
 def _parse_django(fmt: str, encoded: str, params: Mapping[str, object]) -> _Django:
+    if "$" not in encoded:  # then it is no name but maybe a bare digest, kept out of the message
+        raise FormatError("django: not a Django password hash")
     algorithm = encoded.split("$", 1)[0]
     if algorithm not in _DJANGO_DEFAULTS:
         raise FormatError(f"django: unknown algorithm {_shown(algorithm)}")
