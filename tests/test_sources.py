@@ -628,3 +628,120 @@ def test_clerk_csv_without_its_columns_is_a_source_error(tmp_path: Path) -> None
         read("clerk", write(tmp_path, "users.csv", ""), {})
     with pytest.raises(SourceError, match="no column id, primary_email_address"):
         read("clerk", write(tmp_path, "users.csv", '{"users": []}'), {})
+
+
+# -- Cognito -------------------------------------------------------------------------------
+
+
+def test_cognito_list_users() -> None:
+    assert list(read("cognito", DATA / "cognito-users.json", {})) == [
+        ok(
+            1,
+            record(
+                "5f1e2d3c-4b5a-4968-a7b6-c5d4e3f2a1b0",
+                "nia@example.com",
+                email_verified=True,
+                created_at=1706781600,
+            ),
+        ),
+        # a federated user: the identities attribute names Google's user id
+        ok(
+            2,
+            record(
+                "6a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                "oli@gmail.com",
+                created_at=1706868000,
+                identities=[{"issuer": GOOGLE, "subject": "118877665544332211009"}],
+            ),
+        ),
+        rejected(3, "no email attribute"),
+        rejected(4, "disabled in Cognito: not imported, as it would be allowed in again"),
+    ]
+
+
+def test_cognito_oidc_provider_by_its_pool_name_and_bad_attributes(tmp_path: Path) -> None:
+    users = write(
+        tmp_path,
+        "users.json",
+        '{"Users": [{"Attributes": [{"Name": "sub", "Value": "s1"}, {"Name": "email", "Value":'
+        ' "a@x.io"}, {"Name": "identities", "Value": "[{\\"userId\\": \\"abc\\", \\"providerName'
+        '\\": \\"Acme\\", \\"providerType\\": \\"OIDC\\"}]"}]},'
+        ' {"Attributes": [{"Name": "sub", "Value": "s2"}, {"Name": "email", "Value": "b@x.io"},'
+        ' {"Name": "identities", "Value": "[{"}]},'
+        ' {"Attributes": {"sub": "s3"}},'
+        ' {"Attributes": [{"Value": "s4"}]}]}',
+    )
+    assert list(read("cognito", users, {"issuers": "Acme=https://id.acme.io"})) == [
+        ok(
+            1,
+            record("s1", "a@x.io", identities=[{"issuer": "https://id.acme.io", "subject": "abc"}]),
+        ),
+        rejected(2, "identities attribute is not JSON"),
+        rejected(3, "Attributes is not a list"),
+        rejected(4, "no Attributes[0].Name"),
+    ]
+
+
+# -- Django --------------------------------------------------------------------------------
+
+DJANGO_PBKDF2 = (
+    "pbkdf2_sha256$1500000$xVYNlaoETkkN92o01bt4q3$w8Aiia1m0D2Hh7VaX4+gaOBoutL66YMcDEPtJ2ewUOg="
+)
+DJANGO_ARGON2 = (
+    "argon2$argon2id$v=19$m=102400,t=2,p=8$Q3lBcW92eTB2ZTlwU3RWZVNRMWlPRA"
+    "$YGXjtjrTK9Z/ACiBwD9UyMjghk3eajugXXNAjLu1zfo"
+)
+DJANGO = [
+    ok(
+        1,
+        record(
+            "1",
+            "root@example.com",
+            created_at=1682928000,
+            password=hashed("django", DJANGO_PBKDF2),
+            roles=["admin"],
+        ),
+    ),
+    # allauth's verified address, matched case-insensitively
+    ok(
+        2,
+        record(
+            "2",
+            "rae@example.com",
+            email_verified=True,
+            created_at=1685611800,
+            password=hashed("django", DJANGO_ARGON2),
+        ),
+    ),
+    ok(3, record("3", "sam@example.com", created_at=1688205600)),  # an unusable password
+    rejected(6, "no email"),  # records 4 and 5 are allauth's addresses
+    rejected(7, "inactive in Django: not imported, as it would be allowed in again"),
+]
+
+
+def test_django_dumpdata_with_allauth_addresses() -> None:
+    assert list(read("django", DATA / "django-users.json", {"superuser_role": "admin"})) == DJANGO
+
+
+def test_django_superusers_get_no_role_unless_asked() -> None:
+    lines = list(read("django", DATA / "django-users.json", {}))
+    assert lines[0] == ok(1, DJANGO[0].record | {"roles": []})
+    assert lines[1:] == DJANGO[1:]
+
+
+def test_django_custom_user_model(tmp_path: Path) -> None:
+    dump = write(
+        tmp_path,
+        "users.json",
+        '[{"model": "accounts.user", "pk": "8c6f", "fields": {"email": "a@x.io", "password": ""}},'
+        ' {"model": "auth.user", "pk": 1, "fields": {"email": "b@x.io"}},'
+        ' {"pk": 2, "fields": {"email": "c@x.io"}}]',
+    )
+    assert list(read("django", dump, {"model": "accounts.User"})) == [
+        ok(1, record("8c6f", "a@x.io")),
+        rejected(3, "no model name"),
+    ]
+    with pytest.raises(SourceError, match="--superuser-role is not a role name"):
+        read("django", dump, {"superuser_role": "Admin Role"})
+    with pytest.raises(SourceError, match="not an array of records"):
+        read("django", write(tmp_path, "one.json", '{"model": "auth.user"}'), {})
