@@ -628,3 +628,293 @@ def test_clerk_csv_without_its_columns_is_a_source_error(tmp_path: Path) -> None
         read("clerk", write(tmp_path, "users.csv", ""), {})
     with pytest.raises(SourceError, match="no column id, primary_email_address"):
         read("clerk", write(tmp_path, "users.csv", '{"users": []}'), {})
+
+
+# -- Cognito -------------------------------------------------------------------------------
+
+
+def test_cognito_list_users() -> None:
+    assert list(read("cognito", DATA / "cognito-users.json", {})) == [
+        ok(
+            1,
+            record(
+                "5f1e2d3c-4b5a-4968-a7b6-c5d4e3f2a1b0",
+                "nia@example.com",
+                email_verified=True,
+                created_at=1706781600,
+            ),
+        ),
+        # a federated user: the identities attribute names Google's user id
+        ok(
+            2,
+            record(
+                "6a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                "oli@gmail.com",
+                created_at=1706868000,
+                identities=[{"issuer": GOOGLE, "subject": "118877665544332211009"}],
+            ),
+        ),
+        rejected(3, "no email attribute"),
+        rejected(4, "disabled in Cognito: not imported, as it would be allowed in again"),
+    ]
+
+
+def test_cognito_oidc_provider_by_its_pool_name_and_bad_attributes(tmp_path: Path) -> None:
+    users = write(
+        tmp_path,
+        "users.json",
+        '{"Users": [{"Attributes": [{"Name": "sub", "Value": "s1"}, {"Name": "email", "Value":'
+        ' "a@x.io"}, {"Name": "identities", "Value": "[{\\"userId\\": \\"abc\\", \\"providerName'
+        '\\": \\"Acme\\", \\"providerType\\": \\"OIDC\\"}]"}]},'
+        ' {"Attributes": [{"Name": "sub", "Value": "s2"}, {"Name": "email", "Value": "b@x.io"},'
+        ' {"Name": "identities", "Value": "[{"}]},'
+        ' {"Attributes": {"sub": "s3"}},'
+        ' {"Attributes": [{"Value": "s4"}]}]}',
+    )
+    assert list(read("cognito", users, {"issuers": "Acme=https://id.acme.io"})) == [
+        ok(
+            1,
+            record("s1", "a@x.io", identities=[{"issuer": "https://id.acme.io", "subject": "abc"}]),
+        ),
+        rejected(2, "identities attribute is not JSON"),
+        rejected(3, "Attributes is not a list"),
+        rejected(4, "no Attributes[0].Name"),
+    ]
+
+
+# -- Django --------------------------------------------------------------------------------
+
+DJANGO_PBKDF2 = (
+    "pbkdf2_sha256$1500000$xVYNlaoETkkN92o01bt4q3$w8Aiia1m0D2Hh7VaX4+gaOBoutL66YMcDEPtJ2ewUOg="
+)
+DJANGO_ARGON2 = (
+    "argon2$argon2id$v=19$m=102400,t=2,p=8$Q3lBcW92eTB2ZTlwU3RWZVNRMWlPRA"
+    "$YGXjtjrTK9Z/ACiBwD9UyMjghk3eajugXXNAjLu1zfo"
+)
+DJANGO = [
+    ok(
+        1,
+        record(
+            "1",
+            "root@example.com",
+            created_at=1682928000,
+            password=hashed("django", DJANGO_PBKDF2),
+            roles=["admin"],
+        ),
+    ),
+    # allauth's verified address, matched case-insensitively
+    ok(
+        2,
+        record(
+            "2",
+            "rae@example.com",
+            email_verified=True,
+            created_at=1685611800,
+            password=hashed("django", DJANGO_ARGON2),
+        ),
+    ),
+    ok(3, record("3", "sam@example.com", created_at=1688205600)),  # an unusable password
+    rejected(6, "no email"),  # records 4 and 5 are allauth's addresses
+    rejected(7, "inactive in Django: not imported, as it would be allowed in again"),
+]
+
+
+def test_django_dumpdata_with_allauth_addresses() -> None:
+    assert list(read("django", DATA / "django-users.json", {"superuser_role": "admin"})) == DJANGO
+
+
+def test_django_superusers_get_no_role_unless_asked() -> None:
+    lines = list(read("django", DATA / "django-users.json", {}))
+    assert lines[0] == ok(1, DJANGO[0].record | {"roles": []})
+    assert lines[1:] == DJANGO[1:]
+
+
+def test_django_custom_user_model(tmp_path: Path) -> None:
+    dump = write(
+        tmp_path,
+        "users.json",
+        '[{"model": "accounts.user", "pk": "8c6f", "fields": {"email": "a@x.io", "password": ""}},'
+        ' {"model": "auth.user", "pk": 1, "fields": {"email": "b@x.io"}},'
+        ' {"pk": 2, "fields": {"email": "c@x.io"}}]',
+    )
+    assert list(read("django", dump, {"model": "accounts.User"})) == [
+        ok(1, record("8c6f", "a@x.io")),
+        rejected(3, "no model name"),
+    ]
+    with pytest.raises(SourceError, match="--superuser-role is not a role name"):
+        read("django", dump, {"superuser_role": "Admin Role"})
+    with pytest.raises(SourceError, match="not an array of records"):
+        read("django", write(tmp_path, "one.json", '{"model": "auth.user"}'), {})
+
+
+# -- Lucia ---------------------------------------------------------------------------------
+
+LUCIA_S2 = (
+    "8836f25006b12ad8f0ab9206fed5dbb1:4a18ca375772739fff5d69ab196097afb422895d7d5114f0f5bcc613a7"
+    "d29225b6c11ca903d5e7c19e464b15e9017b9bf78b6d0f9e0804fd3cf0c9b0184cd1f8"
+)
+LUCIA_V1 = (
+    "ebb27f96d45fb74068e74b6a94a78e34:5b374c35e57d3317457d41a513e2b69859d6f06f06f159ff844152a365"
+    "3c02c771dcb0a1b4c6e1eed60f97a25f04be1ef85391001122de5eab9e3403dc4f496f"
+)
+LUCIA_V3 = (
+    "bb67420c76cb9e54e1e9b4f44edafe92:14d01c612ffdc8174bfe93491e34368756449982c6bb81cdd440eff626"
+    "5820e37ea5e632ff2c195bd46a5e8ad4f6df3729b553b040cfaa800e837b5326d0f8aa"
+)
+
+
+def test_lucia_v2_user_and_key_tables() -> None:
+    assert list(read("lucia", DATA / "lucia-v2.json", {"version": "v2"})) == [
+        # "s2:" is v2's own hash (r = 16) whatever --version says
+        ok(
+            1,
+            record(
+                "k8x2m4p6q8r0s2t4",
+                "val@example.com",
+                email_verified=True,
+                password=hashed("lucia_scrypt", LUCIA_S2, version="v2"),
+            ),
+        ),
+        # a bare salt:key in a v2 table is v1's (r = 8); the email comes from the email: key
+        ok(
+            2,
+            record(
+                "a1b2c3d4e5f6g7h8",
+                "wes@example.com",
+                password=hashed("lucia_scrypt", LUCIA_V1, version="v1"),
+                identities=[{"issuer": GITHUB, "subject": "9988776"}],
+            ),
+        ),
+        rejected(3, "no email (no email column and no email: key)"),  # a username: key only
+        rejected(4, "hashed_password is neither Lucia's salt:key nor a PHC or bcrypt string"),
+    ]
+
+
+def test_lucia_v3_user_rows_and_oauth_accounts() -> None:
+    assert list(read("lucia", DATA / "lucia-v3.json", {})) == [
+        ok(
+            1,
+            record(
+                "u3a1",
+                "yan@example.com",
+                email_verified=True,
+                created_at=1714561200,
+                password=hashed("lucia_scrypt", LUCIA_V3, version="v3"),
+            ),
+        ),
+        # oslo's Argon2id, v3's recommended hasher; a github_id column
+        ok(
+            2,
+            record(
+                "u3b2",
+                "zed@example.com",
+                password=hashed("argon2", ARGON2ID),
+                identities=[{"issuer": GITHUB, "subject": "4455667"}],
+            ),
+        ),
+        # the oauth_account table; discord has no issuer here and is dropped
+        ok(
+            3,
+            record(
+                "u3c3",
+                "amy@example.com",
+                email_verified=True,
+                identities=[{"issuer": GOOGLE, "subject": "100200300400500600700"}],
+            ),
+        ),
+        rejected(4, "no email (no email column and no email: key)"),
+    ]
+
+
+def test_lucia_version_decides_a_bare_salt_key(tmp_path: Path) -> None:
+    tables = write(
+        tmp_path,
+        "tables.json",
+        '{"user": [{"id": "a", "email": "a@x.io"}], "key": [{"id":'
+        f' "email:a@x.io", "user_id": "a", "hashed_password": "{LUCIA_V1}"}}]}}',
+    )
+    for version, read_as in (("v1", "v1"), ("v2", "v1"), ("v3", "v3")):
+        (line,) = read("lucia", tables, {"version": version})
+        assert line.record["password"] == hashed("lucia_scrypt", LUCIA_V1, version=read_as)
+    with pytest.raises(SourceError, match="--version is one of v1, v2, v3"):
+        read("lucia", tables, {"version": "4"})
+    with pytest.raises(SourceError, match='no "key" table: Lucia v2 keeps passwords there'):
+        read("lucia", DATA / "lucia-v3.json", {"version": "v2"})
+    with pytest.raises(SourceError, match='no "user" table'):
+        read("lucia", write(tmp_path, "empty.json", '{"users": []}'), {})
+
+
+# -- Better Auth ---------------------------------------------------------------------------
+
+BETTER_AUTH = (
+    "a3a5d17c0409efb3ea2d6fc1da26cb98:e7fd74fefd223a2301f7886996fc8f9440228c03fb92b4e664fb1656"
+    "05c2488237d0aa224abb2ae3490831fa8242f004967ab6ba58e4a72ce92012341665e51b"
+)
+
+
+def test_better_auth_user_and_account_tables() -> None:
+    assert list(read("better-auth", DATA / "better-auth.json", {})) == [
+        # the admin plugin's role is not carried
+        ok(
+            1,
+            record(
+                "Vb7cN2mX9qL4pR8sT1uW6yZ3",
+                "bo@example.com",
+                email_verified=True,
+                created_at=1740823200,
+                password=hashed("better_auth_scrypt", BETTER_AUTH),
+            ),
+        ),
+        # SQLite's 1 and milliseconds
+        ok(
+            2,
+            record(
+                "Hk3jL5mN7pQ9rS2tU4vW6xY8",
+                "cy@gmail.com",
+                email_verified=True,
+                created_at=1740909600,
+                identities=[
+                    {"issuer": GOOGLE, "subject": "108642097531086420975"},
+                    {"issuer": GITHUB, "subject": "31415926"},
+                ],
+            ),
+        ),
+        rejected(3, "banned in Better Auth: not imported, as it would be allowed in again"),
+        rejected(4, "no email"),
+    ]
+
+
+def test_better_auth_snake_case_columns_and_an_ended_ban(tmp_path: Path) -> None:
+    from devtools.sources import better_auth
+
+    tables = write(
+        tmp_path,
+        "tables.json",
+        '{"user": [{"id": "a", "email": "a@x.io", "email_verified": true, "banned": true,'
+        ' "ban_expires": "2026-01-01T00:00:00Z", "created_at": "2025-01-01T00:00:00Z"},'
+        ' {"id": "b", "email": "b@x.io"}, {"id": "c", "email": "c@x.io"}],'
+        ' "account": [{"account_id": "a", "provider_id": "credential", "user_id": "a",'
+        f' "password": "{BCRYPT_2A}"}},'
+        ' {"account_id": "d-1", "provider_id": "discord", "user_id": "b"},'
+        ' {"account_id": "c", "provider_id": "credential", "user_id": "c", "password": "x"}]}',
+    )
+    lines = better_auth.read(tables, {"issuers": "discord=https://discord.com"}, now=lambda: 1.8e9)
+    assert list(lines) == [
+        ok(
+            1,
+            record(
+                "a",
+                "a@x.io",
+                email_verified=True,
+                created_at=1735689600,
+                password=hashed("bcrypt", BCRYPT_2A),
+            ),
+        ),
+        ok(
+            2,
+            record("b", "b@x.io", identities=[{"issuer": "https://discord.com", "subject": "d-1"}]),
+        ),
+        rejected(
+            3, "credential password is neither Better Auth's salt:key nor a bcrypt/PHC string"
+        ),
+    ]
