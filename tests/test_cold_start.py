@@ -21,6 +21,8 @@ NOT_ON_THE_PROTECTED_PATH = {
     "OpenSSL": "pyOpenSSL (py_webauthn's): botocore would import it, were it not kept out",
     "webauthn": "passkey routes only",
     "argon2": "routes that take a password only",
+    "bcrypt": "sign-ins with an imported bcrypt hash only",
+    "chalicelib.password_formats": "sign-ins with an imported hash, and imports, only",
     "jinja2": "pages only",
     "email_validator": "routes that take an address only",
     "pyotp": "two-factor routes only",
