@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import argon2
+import bcrypt
 import boto3
 import pyrage
 import pytest
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.integration  # DynamoDB Local, chalice local, Chromium:
 
 NATIVE = "native@example.com"
 IMPORTED = "imported@example.com"
+BCRYPT = "bcrypt@example.com"
 GOOGLE = "https://accounts.google.com"
 
 
@@ -90,10 +92,19 @@ def test_an_exported_stage_imported_into_an_empty_one_has_the_same_users_who_sig
         "roles": ["support"],
         "source_id": "auth0|42",
     }
-    incoming.write_text(json.dumps(record) + "\n")
-    assert cli(monkeypatch, capsys, live_server.table, "import", str(incoming))[0] == (
-        f"line 1: imported {IMPORTED}"
-    )
+    from_bcrypt = {
+        "email": BCRYPT,
+        "password": {
+            "format": "bcrypt",
+            "hash": bcrypt.hashpw(b"bcrypt's own", bcrypt.gensalt(4)).decode(),
+        },
+        "source_id": "clerk|7",
+    }
+    incoming.write_text(json.dumps(record) + "\n" + json.dumps(from_bcrypt) + "\n")
+    assert cli(monkeypatch, capsys, live_server.table, "import", str(incoming))[:2] == [
+        f"line 1: imported {IMPORTED}",
+        f"line 2: imported {BCRYPT}",
+    ]
 
     identity = pyrage.x25519.Identity.generate()
     key_file = tmp_path / "key.txt"
@@ -113,7 +124,7 @@ def test_an_exported_stage_imported_into_an_empty_one_has_the_same_users_who_sig
     report = cli(
         monkeypatch, capsys, empty_table, "import", str(export_file), "--identity", str(key_file)
     )
-    assert report[-1] == "imported 2, skipped 0, rejected 0"
+    assert report[-1] == "imported 3, skipped 0, rejected 0"
 
     def plain(table: str) -> list[dict]:
         return sorted(
@@ -123,14 +134,15 @@ def test_an_exported_stage_imported_into_an_empty_one_has_the_same_users_who_sig
 
     before, after = plain(live_server.table), plain(empty_table)
     assert after == before
-    assert [u["email"] for u in after] == [IMPORTED, NATIVE]
-    assert after[0]["source_id"] == "auth0|42"
-    assert after[0]["identities"] == [{"issuer": GOOGLE, "subject": "g-42"}]
-    assert after[0]["passkeys"][0]["credential_id"] == "AQIDBA"
+    assert [u["email"] for u in after] == [BCRYPT, IMPORTED, NATIVE]
+    assert after[1]["source_id"] == "auth0|42"
+    assert after[1]["identities"] == [{"issuer": GOOGLE, "subject": "g-42"}]
+    assert after[1]["passkeys"][0]["credential_id"] == "AQIDBA"
 
     # Both sign in on the new stage with their passwords; a wrong one is refused.
     assert sign_in(empty_table, NATIVE, PASSWORD).status_code == 200
     assert sign_in(empty_table, NATIVE, "not the password").status_code == 401
+    assert sign_in(empty_table, BCRYPT, "bcrypt's own").status_code == 200
     first = sign_in(empty_table, IMPORTED, "their old password")
     # Two factors (the app, the passkey): the password step passes, the second is asked.
     assert first.status_code == 200, first.body
