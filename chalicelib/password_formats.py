@@ -81,10 +81,6 @@ def stored_form(format: str, hash: str, params: Mapping[str, object] | None = No
     return _canonical(spec.format, spec.hash, spec.params)
 
 
-def is_imported(stored: str) -> bool:
-    return stored.startswith("{")
-
-
 def describe(stored: str) -> tuple[str, str, dict]:
     """(format, hash, params) of a stored form, as the import file had them."""
     spec = _load(stored)
@@ -187,7 +183,7 @@ def _parse(format: object, hash: object, params: object) -> _Spec:
 
 
 def _load(stored: str) -> _Spec:
-    if not isinstance(stored, str) or not is_imported(stored):
+    if not isinstance(stored, str) or not stored.startswith("{"):  # passwords.is_imported
         raise FormatError("not an imported password hash")
     try:
         data = json.loads(stored)

@@ -22,6 +22,7 @@ import pytest
 
 from chalicelib import password_formats as pf
 from chalicelib.password_formats import FormatError
+from chalicelib.passwords import is_imported
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pässwörd ✓ correct horse"
@@ -463,8 +464,8 @@ def test_the_stored_form_is_canonical_json_and_describe_gives_back_the_import():
         "5f4dcc3b5aa765d61d8327deb882cf99",
         {},
     )
-    assert pf.is_imported(stored)
-    assert not pf.is_imported(library_hashes()["argon2-cffi argon2id"][1])
+    assert is_imported(stored)
+    assert not is_imported(library_hashes()["argon2-cffi argon2id"][1])
 
 
 COST_IN_HASH = re.compile(  # the hash's text before its salt, where the cost is written
