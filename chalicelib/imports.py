@@ -28,6 +28,7 @@ from chalicelib import password_formats, totp
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidEmail
 from chalicelib.keyring import Keyring
+from chalicelib.passwords import is_imported
 from chalicelib.roles import MAX_ROLES, ROLES_GRANT, Roles, normalize_roles
 from chalicelib.store import Store
 from chalicelib.store.accounts import Imported, UserRecord
@@ -118,7 +119,7 @@ class ImportedUser(NamedTuple):
     @property
     def password_format(self) -> str | None:
         """The imported format its password is in (None: none, or our own Argon2id)."""
-        if self.password is None or not password_formats.is_imported(self.password):
+        if self.password is None or not is_imported(self.password):
             return None
         return password_formats.describe(self.password)[0]
 

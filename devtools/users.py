@@ -49,6 +49,7 @@ from chalicelib.errors import (
 )
 from chalicelib.imports import FormatTally, ImportedUser, Rejected
 from chalicelib.keyring import Keyring, KeyringError, KeySource
+from chalicelib.passwords import is_imported
 from chalicelib.store import Store, open_store
 from chalicelib.store.accounts import Credentials, UserItem
 from chalicelib.store.identities import IdentityRecord
@@ -458,7 +459,7 @@ def _secrets(
     password: Any = None
     if claim is not None and claim.password_hash is not None:
         stored = claim.password_hash
-        if password_formats.is_imported(stored):
+        if is_imported(stored):
             format, hashed, params = password_formats.describe(stored)
             password = {"format": format, "hash": hashed, "params": params}
         else:  # our own: an Argon2id PHC string

@@ -18,8 +18,9 @@ import pyrage
 import pytest
 from chalice.test import Client
 
-from chalicelib import password_formats, runtime
+from chalicelib import runtime
 from chalicelib.config import Settings
+from chalicelib.passwords import is_imported
 from chalicelib.store import ADMIN_CLIENT_CONFIG, CLIENT_CONFIG, create_table, open_store
 from devtools import users
 from tests.helpers import PASSWORD, call, sign_up_over_http
@@ -149,7 +150,7 @@ def test_an_exported_stage_imported_into_an_empty_one_has_the_same_users_who_sig
     store = open_store(boto3.client("dynamodb", config=CLIENT_CONFIG), empty_table)
     (claim,) = store.table.read(store.accounts.claim(IMPORTED))
     assert claim.password_hash.startswith("$argon2id$")  # upgraded at that sign-in
-    assert not password_formats.is_imported(claim.password_hash)
+    assert not is_imported(claim.password_hash)
 
 
 def test_a_thousand_users_come_in_with_several_workers(live_server, monkeypatch, capsys, tmp_path):
