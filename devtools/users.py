@@ -17,7 +17,10 @@ otherwise, 2 for bad usage or a file that cannot be read.
 Export writes every user in our own format, without password hashes and authenticator
 secrets unless `--include-secrets` names an age recipient (`age1...` or an SSH public key):
 each of those values is then `{"age": "<armored age ciphertext of its JSON>"}`, and an import
-with `--identity` (the matching age identity file) opens them again.
+with `--identity` (the matching age identity file) opens them again. It walks the admin search
+index, a page of users at a time (Queries, never a Scan, never all users in memory): every user
+is in it, as sign-up and import give it its key, and `python -m devtools.admin reindex` gave it
+to the users made before the index existed.
 
 `--stage local` reaches the DynamoDB Local of `make dev`, with its keyring and origin. For a
 deployed stage the shell names what its template set: TABLE_NAME, PUBLIC_ORIGIN (the RP ID of
