@@ -169,12 +169,20 @@ def parse(obj: Any, *, settings: Settings, now: int) -> ImportedUser:
     )
 
 
-def writes(store: Store, user: ImportedUser, keyring: Keyring | None, now: int) -> list[Write]:
-    """The one transaction that creates `user` under a new id: the source id's claim first (an
-    earlier import's: AlreadyImported), the email's (EmailTaken), the user item with its search
-    index fields, its identities (IdentityTaken) and passkeys (PasskeyExists), and its place
-    among those who grant roles. At most 3 + 20 + 10 + 1 items: within one transaction."""
-    user_id = str(uuid.uuid4())
+def writes(
+    store: Store,
+    user: ImportedUser,
+    keyring: Keyring | None,
+    now: int,
+    *,
+    user_id: str | None = None,
+) -> list[Write]:
+    """The one transaction that creates `user` under a new id (`user_id` when given): the
+    source id's claim first (an earlier import's: AlreadyImported), the email's (EmailTaken),
+    the user item with its search index fields, its identities (IdentityTaken) and passkeys
+    (PasskeyExists), and its place among those who grant roles. At most 3 + 20 + 10 + 1
+    items: within one transaction."""
+    user_id = user_id or str(uuid.uuid4())
     sealed = None
     if user.totp_secret is not None:
         if keyring is None:

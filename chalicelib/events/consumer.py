@@ -78,8 +78,14 @@ def handle(services: Any, record: dict[str, Any]) -> list[EventRecord]:
     """Store a record's events and queue their deliveries; returns them as stored."""
     retention = int(services.settings.event_retention.total_seconds())
     stored = []
+    store = services.store
     for event in events_of(record):
-        stored.append(services.store.events.record(event, event.occurred_at // 1000 + retention))
+        with_it = []
+        if event.type == "user.password_upgraded":
+            # One account less holds that imported format: once its count reaches 0, failed
+            # sign-ins stop waiting out its verifier (chalicelib.users.failure_seconds).
+            with_it.append(store.imports.upgraded(event.data["from_format"]))
+        stored.append(store.events.record(event, event.occurred_at // 1000 + retention, with_it))
     deliveries = [
         Delivery(target, payload(event))
         for event in stored

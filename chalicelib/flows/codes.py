@@ -63,7 +63,10 @@ def request_login_code(ctx: RequestContext, raw_email: str) -> None:
     store = ctx.services.store
     (credentials,) = store.table.read(ctx.services.users.credentials(address))
     banned = credentials is not None and user_of(credentials).banned(ctx.services.clock.now())
-    if not banned and (credentials is not None or settings.email_code_signup):
+    # With MIGRATE_FROM_URL, an address without an account may be the old system's: the code
+    # goes, and its sign-in asks there (a code makes nothing the endpoint does not vouch for).
+    maybe = settings.email_code_signup or settings.migrate_from_url is not None
+    if not banned and (credentials is not None or maybe):
         user_id = None if credentials is None else credentials.user_id
         code, write = mailed_codes.new(ctx, Purpose.LOGIN_CODE, to)
         store.table.commit(write)
@@ -113,16 +116,23 @@ def _log_in_with_code(ctx: RequestContext, address: str, raw_code: str) -> CodeS
     taken = mailed_codes.take(ctx, Purpose.LOGIN_CODE, to, raw_code, stored, seen, user_id=user_id)
     if credentials is None:
         quiet = taken.stored.password_hash is not None  # a quiet sign-up's code
-        if not quiet and not services.settings.email_code_signup:
-            raise InvalidCode()  # a code sent while sign-up was on
-        # Asked again as the account is made (a quiet sign-up was asked when it began): the
-        # hook's word at the moment of writing is what counts. Before the binding is used up,
-        # so a refusal that a retry may lift leaves the client able to finish.
-        ctx.allow_sign_up(address, "password" if quiet else "email_code")
         # The chosen password only for the client that chose it: anyone else proves the
         # mailbox, and gets the account without a password they never chose.
         chosen = taken.stored.password_hash if ctx.began_signup(taken.stored.binding) else None
-        user, account = services.users.register_proven(address, password_hash=chosen)
+        # A user of the old system (MIGRATE_FROM_URL) keeps the profile they had there.
+        migrated = ctx.migration_for(address)
+        if migrated is not None:
+            user, account = ctx.migrated_account(
+                address, migrated, proven=True, password_hash=chosen
+            )
+        else:
+            if not quiet and not services.settings.email_code_signup:
+                raise InvalidCode()  # a code sent while sign-up was on
+            # Asked again as the account is made (a quiet sign-up was asked when it began):
+            # the hook's word at the moment of writing is what counts. Before the binding is
+            # used up, so a refusal that a retry may lift leaves the client able to finish.
+            ctx.allow_sign_up(address, "password" if quiet else "email_code")
+            user, account = services.users.register_proven(address, password_hash=chosen)
         ctx.start_session(user, [*account, *taken.writes], amr=EMAIL_CODE)
         ctx.audit(Event.SIGNUP, user.id, method="code" if chosen is None else "password")
         return CodeSignIn(user, created=True)

@@ -23,6 +23,7 @@ import hmac
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -42,6 +43,8 @@ from chalicelib.errors import (
     Unauthenticated,
 )
 from chalicelib.mail import Kind
+from chalicelib.passwords import MAX_PASSWORD_LENGTH
+from chalicelib.roles import ROLES_GRANT
 from chalicelib.sessions import Impersonator, Session
 from chalicelib.store.accounts import Credentials, KnownDevice, Rehashed
 from chalicelib.store.table import Read, Write, both
@@ -51,6 +54,8 @@ from chalicelib.users import LoginKey, User
 
 if TYPE_CHECKING:
     from chalicelib.hooks import Report
+    from chalicelib.imports import ImportedIdentity
+    from chalicelib.migration import Migrated
     from chalicelib.runtime import Services
 
 logger = logging.getLogger(__name__)
@@ -87,6 +92,9 @@ class PasswordCheck(NamedTuple):
 
     user: User
     extra: list[Any]  # the records of the extra reads, in their order
+    # The account migration on first sign-in just vouched for (chalicelib.migration): the
+    # writes that create it, for the sign-in's own transaction. Empty for an existing account.
+    account: Sequence[Write] = ()
 
 
 class RequestContext:
@@ -331,6 +339,7 @@ class RequestContext:
         *,
         extra: Sequence[Read] = (),
         user_id: str | None = None,
+        migrate: bool = False,
         **details: str,
     ) -> PasswordCheck:
         """Every password check, in one read round trip (the failure counters, the email's
@@ -358,10 +367,18 @@ class RequestContext:
             self.audit(Event.LOGIN_THROTTLED, user_id, **details)
             raise
         started = time.perf_counter()
+        account: list[Write] = []
         try:
             if credentials is None:
-                services.users.refuse_unknown(password)
-            user, new_hash = services.users.verify(credentials, password)
+                migrated = None
+                if migrate and login.email is not None:
+                    migrated = self._migrated_by_password(login.email, password)
+                if migrated is None:
+                    services.users.refuse_unknown(password)
+                user, account = migrated
+                new_hash = None
+            else:
+                user, new_hash = services.users.verify(credentials, password)
         except InvalidCredentials:
             # Every failure takes as long as the slowest verifier the stage holds hashes of
             # (a success is not padded: it tells nothing the session it starts does not).
@@ -376,7 +393,77 @@ class RequestContext:
             # first proven (flows.mailbox): a flow that checked it before then fails.
             self._guards.append(services.store.accounts.still_unproven(credentials))
         self._owe_the_claim(credentials, new_hash, trusted, now)
-        return PasswordCheck(user, rest)
+        return PasswordCheck(user, rest, account)
+
+    def _migrated_by_password(self, email: str, password: str) -> tuple[User, list[Write]] | None:
+        """The account the old system vouches for with this password (MIGRATE_FROM_URL), with
+        our own hash of it; None when it does not, or fails (then audited, and the sign-in
+        fails as a wrong password would)."""
+        services = self.services
+        if not services.settings.migrate_from_url or len(password) > MAX_PASSWORD_LENGTH:
+            return None
+        from chalicelib.migration import MigrationUnavailable
+
+        try:
+            migrated = services.migration.ask(email, password, self.hook_failed(None))
+        except MigrationUnavailable:
+            return None
+        if migrated is None:
+            return None
+        password_hash = services.users.hash_of_migrated(password)
+        return self.migrated_account(email, migrated, proven=False, password_hash=password_hash)
+
+    def migration_for(self, email: str) -> Migrated | None:
+        """What the old system knows of `email`, for a sign-in that proved the address some
+        other way (an emailed code, a provider's verified address) and found no account: None
+        when nothing (no MIGRATE_FROM_URL, or it does not know them); 503 when the endpoint
+        failed, so no account starts without the profile it had."""
+        if not self.services.settings.migrate_from_url:
+            return None
+        return self.services.migration.ask(email, None, self.hook_failed(None))
+
+    def migrated_account(
+        self,
+        email: str,
+        migrated: Migrated,
+        *,
+        proven: bool,
+        password_hash: str | None = None,
+        identity: ImportedIdentity | None = None,
+    ) -> tuple[User, list[Write]]:
+        """A new account for a user the old system vouched for, with its profile: the writes
+        of an import's (chalicelib.imports), for the sign-in's own transaction. Its address is
+        verified if this sign-in `proven` it (a code, a trusted provider) or the old system
+        says it was."""
+        from chalicelib.imports import ImportedUser, writes
+
+        services = self.services
+        now = services.clock.now()
+        user_id = str(uuid.uuid4())
+        verified = proven or migrated.email_verified
+        imported = ImportedUser(
+            email=email,
+            email_verified=verified,
+            created_at=migrated.created_at or now,
+            password=password_hash,
+            totp_secret=None,
+            identities=() if identity is None else (identity,),
+            passkeys=(),
+            roles=migrated.roles,
+            source_id=migrated.source_id or email,
+            webauthn_handle=None,
+            grants_roles=services.roles.grants(migrated.roles, ROLES_GRANT),
+        )
+        account = writes(services.store, imported, None, now, user_id=user_id)
+        self.audit(Event.USER_MIGRATED, user_id)
+        user = User(
+            user_id,
+            email,
+            email_verified=verified,
+            has_password=password_hash is not None,
+            roles=migrated.roles,
+        )
+        return user, account
 
     def _owe_the_claim(
         self, credentials: Credentials | None, new_hash: str | None, trusted: bool, now: int

@@ -92,8 +92,10 @@ def _sign_up_quietly(ctx: RequestContext, address: str, password_hash: str) -> N
 
 
 def log_in(ctx: RequestContext, raw_email: str, password: str) -> User:
-    check = ctx.check_password(login_key(raw_email), password)
-    ctx.start_session(check.user, amr=PASSWORD)
+    """A session for the right password (with MIGRATE_FROM_URL, an address without an account
+    is asked about there, and its account made in the session's own write)."""
+    check = ctx.check_password(login_key(raw_email), password, migrate=True)
+    ctx.start_session(check.user, check.account, amr=PASSWORD)
     ctx.audit(Event.LOGIN_SUCCESS, check.user.id)
     return check.user
 

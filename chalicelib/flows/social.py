@@ -255,8 +255,24 @@ def _new_account(
     attempt: AttemptRecord,
 ) -> Outcome:
     services = ctx.services
-    ctx.allow_sign_up(address, f"oauth:{provider.id}")
     verified = identity.email_verified and provider.settings.trust_email
+    # A user of the old system (MIGRATE_FROM_URL) keeps the profile they had there, asked
+    # only for an address the provider vouches for: an unproven one would hand that profile,
+    # roles and all, to whoever typed the address at the provider.
+    migrated = ctx.migration_for(address) if verified else None
+    if migrated is not None:
+        from chalicelib.imports import ImportedIdentity
+
+        user, writes = ctx.migrated_account(
+            address,
+            migrated,
+            proven=True,
+            identity=ImportedIdentity(identity.issuer, identity.subject, provider.id),
+        )
+        ctx.start_session(user, writes, amr=PROVIDER)
+        ctx.audit(Event.OAUTH_SIGN_IN, user.id, provider=provider.id)
+        return Outcome(attempt.next, user, created=True)
+    ctx.allow_sign_up(address, f"oauth:{provider.id}")
     handle = identity_id(identity.issuer, identity.subject)
     user, account = services.users.register_with_identity(address, handle, verified=verified)
     record = _record(identity, provider, user.id, address, services.clock.now())

@@ -16,6 +16,7 @@ leave a gap.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -27,6 +28,7 @@ from chalicelib.store.table import (
     Item,
     Read,
     Table,
+    Write,
     put,
     update,
 )
@@ -59,9 +61,12 @@ class EventItems:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def record(self, event: EventRecord, expires_at: int) -> EventRecord:
+    def record(
+        self, event: EventRecord, expires_at: int, with_it: Sequence[Write] = ()
+    ) -> EventRecord:
         """Store `event` as its user's next (its `seq` is ignored), unless it is stored
-        already; returns it as stored, with its number."""
+        already; returns it as stored, with its number. `with_it` is written in the same
+        transaction: exactly once per event, however often its record is handled."""
         for _ in range(_ATTEMPTS):
             stored, last = self._table.read(
                 Read(event_pk(event.id), _record),
@@ -91,6 +96,7 @@ class EventItems:
                         values=values,
                         on_condition_failed=Conflict,
                     ),
+                    *with_it,
                 )
             except _AlreadyRecorded:
                 continue  # read it back
