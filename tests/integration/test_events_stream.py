@@ -233,3 +233,49 @@ def test_consumers_racing_on_one_users_events_take_every_number_once(live_server
     assert all(len(seqs) == 1 for seqs in by_id.values())  # both copies got the same number
     assert sorted(seq for (seq,) in by_id.values()) == list(range(1, 25))
     assert [e.seq for e in events.of_user("racer", limit=100)] == list(range(24, 0, -1))
+
+
+def test_six_parallel_first_sign_ins_upgrade_an_imported_hash_once(
+    live_server, pipeline, monkeypatch, capsys, tmp_path
+):
+    """A user imported with bcrypt signs in from six tabs at once: every tab signs in, the hash
+    becomes our Argon2id once (one write of it, one event), and the format's count goes down
+    once."""
+    import bcrypt
+
+    from devtools import users
+
+    _, stream, queue = pipeline
+    record = {
+        "email": ANN,
+        "email_verified": True,
+        "source_id": "auth0|6",
+        "password": {
+            "format": "bcrypt",
+            "hash": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode(),
+        },
+    }
+    incoming = tmp_path / "users.jsonl"
+    incoming.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    monkeypatch.setenv("TABLE_NAME", live_server.table)
+    assert users.main(["import", str(incoming), "--stage", "local"]) == 0, capsys.readouterr()
+    drain(stream, queue)
+    (formats,) = live_server.items("HASHFORMATS")
+    assert formats["n_bcrypt"] == {"N": "1"}
+
+    def sign_in(_):
+        return requests.post(
+            f"{live_server.url}/auth/login", json={"email": ANN, "password": PASSWORD}, timeout=60
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(sign_in, range(6))) == [200] * 6
+    (claim,) = live_server.items(f"EMAIL#{ANN}")
+    assert claim["password_hash"]["S"].startswith("$argon2id$")
+    drain(stream, queue)
+    kinds = [kind for *_, kind in events_of(live_server, claim["user_id"]["S"])]
+    assert kinds.count("session.created") == 6
+    assert kinds.count("user.password_upgraded") == 1
+    assert "user.password_changed" not in kinds
+    (formats,) = live_server.items("HASHFORMATS")
+    assert formats["n_bcrypt"] == {"N": "0"}
