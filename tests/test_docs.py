@@ -1,0 +1,23 @@
+"""The documents' claims point at tests that exist: every `test_...` a page names as the test
+of a property is a test of the suite (a renamed or deleted test would leave a promise behind)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_test_the_docs_name_exists():
+    defined = set()
+    for path in (ROOT / "tests").rglob("*.py"):
+        defined |= set(re.findall(r"def (test_\w+)", path.read_text(encoding="utf-8")))
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    named = {
+        (page.name, name)
+        for page in pages
+        for name in re.findall(r"`(test_\w+)`", page.read_text(encoding="utf-8"))
+    }
+    assert len(named) > 10  # the pages do name their tests
+    assert sorted((page, name) for page, name in named if name not in defined) == []
