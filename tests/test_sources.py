@@ -4,9 +4,16 @@ records with a reason that never quotes a hash, and turns hostile input into rej
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from devtools.sources import SYSTEMS, SourceError, SourceLine, options_of, read
 from devtools.sources._common import Reject, flag, issuers, seconds
@@ -918,3 +925,309 @@ def test_better_auth_snake_case_columns_and_an_ended_ban(tmp_path: Path) -> None
             3, "credential password is neither Better Auth's salt:key nor a bcrypt/PHC string"
         ),
     ]
+
+
+# -- hostile input -------------------------------------------------------------------------
+
+SAMPLES = {
+    "auth0": ("auth0-export.ndjson", {"passwords": str(DATA / "auth0-passwords.ndjson")}),
+    "firebase": ("firebase-users.json", FIREBASE),
+    "supabase": ("supabase-users.json", {}),
+    "clerk": ("clerk-users.csv", {}),
+    "cognito": ("cognito-users.json", {}),
+    "django": ("django-users.json", {}),
+    "lucia": ("lucia-v2.json", {"version": "v2"}),
+    "better-auth": ("better-auth.json", {}),
+}
+FORMATS = {
+    "argon2",
+    "bcrypt",
+    "django",
+    "pbkdf2",
+    "scrypt",
+    "firebase_scrypt",
+    "lucia_scrypt",
+    "better_auth_scrypt",
+    "md5",
+    "sha1",
+    "sha256",
+    "sha512",
+}
+KEYS = sorted(
+    {
+        *("user_id", "email", "email_verified", "created_at", "identities", "blocked", "_id"),
+        *("$oid", "alt_id", "passwordHash", "identifiers", "custom_password_hash", "algorithm"),
+        *("hash", "value", "encoding", "salt", "position", "password", "password_hash"),
+        *("provider", "localId", "emailVerified", "createdAt", "disabled", "providerUserInfo"),
+        *("providerId", "rawId", "id", "encrypted_password", "email_confirmed_at", "deleted_at"),
+        *("banned_until", "is_anonymous", "provider_id", "identity_data", "sub", "Attributes"),
+        *("Name", "Value", "UserCreateDate", "Enabled", "model", "pk", "fields", "is_active"),
+        *("is_superuser", "date_joined", "verified", "user", "hashed_password", "github_id"),
+        *("provider_user_id", "userId", "accountId", "banned", "banExpires", "type", "$date"),
+    }
+)
+SHAPES = [
+    *("", "true", "t", "1", "2024-01-15T10:30:00Z", "1704067200000", "a@x.io", "auth0|x"),
+    *("google", "github", "google-oauth2", "google.com", "Google", "credential", "email:a@x.io"),
+    *("$2b$10$x", "$argon2id$x", "$pbkdf2-sha256$x", "s2:ab:cd", "ab:cd", "!x", "$P$x"),
+    *("$fbscrypt$v=1,n=14,r=8,p=1,ss=Bw==,sk=YQ==$YQ==$YQ==", "md5", "sha1", "bcrypt"),
+    *("hex", "base64", "utf8", "suffix", "auth.user", "account.emailaddress", "sub", "email"),
+    *('[{"providerName": "Google", "userId": 1}]', '{"sub": 1}', "[", "pbkdf2_sha256"),
+]
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.sampled_from(SHAPES)
+)
+values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=4), children, max_size=6)
+    ),
+    max_leaves=24,
+)
+
+
+def mutated(value: object) -> st.SearchStrategy:
+    """A sample's value kept, or (one time in twelve, at every depth) replaced by random JSON:
+    most examples reach the deeper checks with a field or two wrong."""
+    if isinstance(value, dict):
+        kept = st.fixed_dictionaries({key: mutated(inner) for key, inner in value.items()})
+    elif isinstance(value, list) and value:
+        each = [mutated(inner) for inner in value]
+        in_place = st.tuples(*each).map(list)
+        shuffled = st.lists(st.one_of(*each), max_size=4)  # items lost, repeated, reordered
+        kept = st.integers(0, 3).flatmap(lambda roll: shuffled if roll == 0 else in_place)
+    else:
+        kept = st.just(value)
+    return st.integers(0, 11).flatmap(lambda roll: values if roll == 0 else kept)
+
+
+def sample(name: str) -> object:
+    text = (DATA / name).read_text()
+    if name.endswith(".ndjson"):
+        return [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+    return json.loads(text)
+
+
+LUCIA_TABLES = {  # both samples' rows, as one v2 export would hold them (--version v2)
+    "user": sample("lucia-v2.json")["user"] + sample("lucia-v3.json")["user"],
+    "key": sample("lucia-v2.json")["key"],
+    "oauth_account": sample("lucia-v3.json")["oauth_account"],
+}
+DOCUMENTS = {
+    "auth0": st.lists(mutated(sample("auth0-export.ndjson")), min_size=1, max_size=3)
+    .map(
+        lambda parts: [
+            line for part in parts for line in (part if isinstance(part, list) else [part])
+        ]
+    )
+    .map(lambda lines: "\n".join(json.dumps(line) for line in lines)),
+    "firebase": mutated(sample("firebase-users.json")),
+    "supabase": mutated(sample("supabase-users.json")),
+    "cognito": mutated(sample("cognito-users.json")),
+    "django": mutated(sample("django-users.json")),
+    "lucia": mutated(LUCIA_TABLES),
+    "better-auth": mutated(sample("better-auth.json")),
+}
+
+cells = st.text(max_size=12) | st.sampled_from([*SHAPES, "argon2id", "scrypt_firebase", "a|b"])
+CLERK_SAMPLE = list(csv.reader(io.StringIO((DATA / "clerk-users.csv").read_text())))[1:]
+CSV_ROWS = st.lists(
+    st.one_of(
+        *(
+            st.tuples(*(st.one_of(st.just(cell), st.just(cell), cells) for cell in row))
+            for row in CLERK_SAMPLE
+        ),
+        st.lists(cells, max_size=15),
+    ),
+    max_size=6,
+)
+
+
+def well_formed(line: SourceLine) -> None:
+    """A line is a record of our import format, or a reason every check foresaw."""
+    assert isinstance(line, SourceLine)
+    assert line.number >= 1
+    assert (line.record is None) != (line.error is None)
+    if line.error is not None:
+        assert isinstance(line.error, str)
+        assert not line.error.startswith("malformed record"), line.error
+        return
+    found = line.record
+    assert set(found) == set(record("x", "x"))
+    assert isinstance(found["email"], str)
+    assert found["email"]
+    assert isinstance(found["email_verified"], bool)
+    assert found["created_at"] is None or 0 <= found["created_at"] <= 253402300799
+    assert isinstance(found["source_id"], str)
+    assert 0 < len(found["source_id"]) <= 255
+    if found["password"] is not None:
+        assert set(found["password"]) == {"format", "hash", "params"}
+        assert found["password"]["format"] in FORMATS
+        assert isinstance(found["password"]["hash"], str)
+        assert found["password"]["hash"]
+        assert isinstance(found["password"]["params"], dict)
+    for linked in found["identities"]:
+        assert set(linked) == {"issuer", "subject"}
+        assert linked["issuer"].startswith("https://")
+        assert isinstance(linked["subject"], str)
+        assert 0 < len(linked["subject"]) <= 255
+    assert found["passkeys"] == []
+    assert all(isinstance(role, str) for role in found["roles"])
+    json.dumps(found)  # our format is JSON Lines
+
+
+def read_all(system: str, path: Path, options: dict) -> list[SourceLine]:
+    try:
+        lines = list(read(system, path, options))
+    except SourceError:
+        return []
+    for line in lines:
+        well_formed(line)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hostile")
+
+
+HOSTILE = settings(
+    derandomize=True,
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@pytest.mark.parametrize("system", sorted(DOCUMENTS))
+def test_random_json_yields_records_or_reasons_never_a_fault(system: str, scratch: Path) -> None:
+    path = scratch / f"{system}.json"
+    options = SAMPLES[system][1] | {"passwords": None}
+
+    @HOSTILE
+    @given(document=DOCUMENTS[system])
+    def check(document: object) -> None:
+        path.write_text(document if isinstance(document, str) else json.dumps(document))
+        read_all(system, path, options)
+
+    check()
+
+
+def test_random_csv_yields_records_or_reasons_never_a_fault(scratch: Path) -> None:
+    path = scratch / "clerk.csv"
+
+    @HOSTILE
+    @given(table=CSV_ROWS)
+    def check(table: list[list[str]]) -> None:
+        out = io.StringIO()
+        csv.writer(out).writerows(table)
+        path.write_text(CLERK_HEADER + out.getvalue())
+        read_all("clerk", path, {})
+
+    check()
+
+
+@pytest.mark.parametrize("system", sorted(DOCUMENTS))  # every JSON system
+def test_deep_nesting_is_a_source_error(system: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "users.json", "[" * 200_000 + "]" * 200_000)
+    with pytest.raises(SourceError, match="nests too deeply"):
+        read(system, path, SAMPLES[system][1])
+
+
+def test_a_deeply_nested_json_line_rejects_that_line_only(tmp_path: Path) -> None:
+    deep = '{"user_id": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    path = write(tmp_path, "users.ndjson", f'{deep}\n{{"user_id": "auth0|a", "email": "a@x.io"}}\n')
+    assert list(read("auth0", path, {})) == [
+        rejected(1, "nests too deeply to read"),
+        ok(2, record("auth0|a", "a@x.io")),
+    ]
+
+
+def test_nesting_inside_fields_and_wrong_types_everywhere(tmp_path: Path) -> None:
+    nested = "[" * 900 + "]" * 900
+    users = [
+        {"localId": json.loads(nested), "email": "a@x.io"},
+        {"localId": "b", "email": ["b@x.io"]},
+        {"localId": "c", "email": "c@x.io", "createdAt": {"$date": {"$date": {"$date": 1}}}},
+        {"localId": "d", "email": "d@x.io", "providerUserInfo": [{"providerId": "google.com"}]},
+        {"localId": "e", "email": "e@x.io", "providerUserInfo": "google.com"},
+        {"localId": "f", "email": "f@x.io", "emailVerified": "yes please"},
+        {"localId": 1.5, "email": "g@x.io"},
+        "a user",
+        None,
+    ]
+    path = write(tmp_path, "users.json", json.dumps({"users": users}))
+    assert list(read("firebase", path, FIREBASE)) == [
+        rejected(1, "localId is not a string"),
+        rejected(2, "email is not a string"),
+        rejected(3, "createdAt is not a date"),
+        rejected(4, "no google.com user id"),
+        rejected(5, "providerUserInfo is not a list"),
+        rejected(6, "emailVerified is not true or false"),
+        rejected(7, "localId is not a string"),
+        rejected(8, "the user is not a JSON object"),
+        rejected(9, "the user is not a JSON object"),
+    ]
+
+
+def test_huge_strings_are_read_or_rejected_quickly(tmp_path: Path) -> None:
+    huge = "x" * 5_000_000
+    rows = [
+        {"id": huge, "email": "a@x.io"},
+        {"id": "b", "email": huge[:300] + "@x.io", "encrypted_password": "$2b$" + huge},
+        {"id": "c", "email": "c@x.io", "created_at": huge},
+        {"id": "d", "email": "d@x.io", "encrypted_password": "$" + huge},
+    ]
+    path = write(tmp_path, "users.json", json.dumps(rows))
+    started = time.monotonic()
+    lines = list(read("supabase", path, {}))
+    assert time.monotonic() - started < 5
+    assert [line.error for line in lines] == [
+        "id is longer than 255 characters",
+        None,  # the importer judges an address's length and a hash's shape
+        "created_at is not a date",
+        "encrypted_password: password hash format (unrecognised) is not supported",
+    ]
+    big_cell = "y" * 200_000  # past the csv module's field limit
+    csv_path = write(
+        tmp_path, "users.csv", f"{CLERK_HEADER}u1,,,,{big_cell},,,,,,,,\nu2,,,,b@x.io,,,,,,,,\n"
+    )
+    assert list(read("clerk", csv_path, {})) == [
+        rejected(2, "not a CSV row: field larger than field limit (131072)"),
+        ok(3, record("u2", "b@x.io")),
+    ]
+
+
+def test_no_reason_ever_quotes_a_hash_salt_or_key(tmp_path: Path) -> None:
+    """Every rejection in every sample, and hash-bearing rejections built for this test: no
+    reason contains any long run of the input's secret material."""
+    reasons = [
+        line.error
+        for system, (name, options) in SAMPLES.items()
+        for line in read(system, DATA / name, options)
+        if line.error
+    ]
+    secrets = [
+        "8a9d093f14f8701df17732b2bb182c74",
+        PHPASS,
+        "pbkdf2:notlucia",
+        SIGNER_KEY,
+        "c2VjcmV0LWhhc2g=",
+        "0a1b2c3d4e5f60718293a4b5",
+    ]
+    rows = [f"u1,,,,a@x.io,,,,,,,{secret},{secret}" for secret in (PHPASS, "deadbeefdeadbeefdead")]
+    rows.append(f"u3,,,,c@x.io,,,,,,,{SIGNER_KEY}$x$y,scrypt_firebase")
+    csv_path = write(tmp_path, "users.csv", CLERK_HEADER + "\n".join(rows) + "\n")
+    reasons += [line.error for line in read("clerk", csv_path, {}) if line.error]
+    secrets.append("deadbeefdeadbeefdead")
+    assert len(reasons) >= 20
+    for reason in reasons:
+        for secret in secrets:
+            assert secret not in reason
+        assert not re.search(r"[A-Za-z0-9+/=]{24,}", reason), reason

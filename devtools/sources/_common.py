@@ -388,12 +388,12 @@ def seconds(value: object, what: str, *, unit: str = "auto") -> int | None:
     """Seconds since the epoch from an ISO 8601 string (a naive one is UTC), a number of
     seconds or milliseconds (`unit` "s", "ms", or "auto": a number past 10^11 is ms), or
     MongoDB's {"$date": ...}; None when absent."""
+    if isinstance(value, dict) and set(value) == {"$date"}:  # unwrapped once, never recursed
+        value, unit = value["$date"], "ms"
+    if isinstance(value, dict) and set(value) == {"$numberLong"}:
+        value = value["$numberLong"]
     if value is None or value == "":
         return None
-    if isinstance(value, dict) and set(value) == {"$date"}:
-        return seconds(value["$date"], what, unit="ms")
-    if isinstance(value, dict) and set(value) == {"$numberLong"}:
-        return seconds(value["$numberLong"], what, unit=unit)
     if isinstance(value, bool):
         raise Reject(f"{what} is not a date")
     numeric = isinstance(value, str) and re.fullmatch(r"\s*\d{1,17}(\.\d{1,9})?\s*", value)

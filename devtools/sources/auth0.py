@@ -11,9 +11,11 @@ Docs:
   (the support export: JSON Lines of _id.$oid, alt_id, email, email_verified, passwordHash,
   connection; the user's id is `auth0|<alt_id or _id.$oid>`)
 
-The input is JSON Lines or one JSON array of either kind of record. `--passwords FILE` adds the
-support export's hashes to a bulk export's users, matched by user id (`auth0|...`): the bulk
-export carries their identities and creation dates, the support export only the hashes.
+The input is JSON Lines or one JSON array of either kind of record: the export job's
+JSON-compatible format (its CSV format, with OWASP's quote escaping, is not read).
+`--passwords FILE` adds the support export's hashes to a bulk export's users, matched by user id
+(`auth0|...`): the bulk export carries their identities and creation dates, the support export
+only the hashes.
 
 Mapping:
 - `user_id` is the source_id; `blocked` users are rejected (our format has no disabled state,
