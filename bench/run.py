@@ -642,6 +642,71 @@ class Bench:
             "ratio import / raw (time per user)": ratio,
             "target": IMPORT_TARGET,
             "target met": ratio <= IMPORT_TARGET,
+            **self._first_sign_in(store, now),
+            **self._verify_times(),
+        }
+
+    def _first_sign_in(self, store: Any, now: int) -> dict[str, Any]:
+        """An imported bcrypt user's first sign-in, which upgrades the hash, and their second:
+        the store calls of each (the upgrade rides in the session's transaction)."""
+        from chalicelib import password_formats
+        from devtools.sources import SourceLine
+        from devtools.users import Importer
+
+        email = f"upgrade-{uuid.uuid4().hex[:6]}@example.com"
+        record = {
+            "email": email,
+            "email_verified": True,
+            "source_id": f"bench|upgrade|{email}",
+            "password": dict(
+                zip(
+                    ("format", "hash", "params"),
+                    password_formats.describe(password_formats.make("bcrypt", PASSWORD)),
+                    strict=True,
+                )
+            ),
+        }
+        importer = Importer(
+            store, self.settings, now=now, keyring=lambda: self.services.keys.keyring
+        )
+        if importer.run([SourceLine(1, record, None)], io.StringIO()).imported != 1:
+            raise RuntimeError("the bcrypt user was not imported")
+        found = {}
+        with CallRecorder(self.client) as recorder:
+            for label in ("first sign-in (bcrypt, upgraded)", "second sign-in (argon2id)"):
+                recorder.clear()
+                self.device = None
+                self.log_in(email)
+                found[label] = recorder.operations
+        upgrading = found["first sign-in (bcrypt, upgraded)"]
+        return {
+            "store calls of a first sign-in that upgrades, and the next": found,
+            "a first sign-in that upgrades: 2 round trips": len(upgrading) == 2,
+        }
+
+    def _verify_times(self) -> dict[str, Any]:
+        """How long checking a password takes for each imported format, made with its origin's
+        default cost, beside our Argon2id with this stage's parameters, timed in turn: what a
+        failed sign-in waits out while the stage holds users of the slowest."""
+        from chalicelib import password_formats
+
+        ours = PasswordHasher(self.settings)
+        native = ours.hash(PASSWORD)
+        stored = {name: password_formats.make(name, PASSWORD) for name in password_formats.FORMATS}
+        checks = [lambda: ours.verify(native, PASSWORD)] + [
+            (lambda s=s: password_formats.verify(s, PASSWORD)) for s in stored.values()
+        ]
+        times = self._alternate(checks, self.sizes.argon2_reps, warmup=1)
+        base = times[0].median_ms
+        each = dict(zip(stored, times[1:], strict=True))
+        return {
+            "verify time, our argon2id (ms)": _figure(base),
+            "verify time of each format made with its origin's defaults (ms)": {
+                name: _figure(t.median_ms) for name, t in each.items()
+            },
+            "verify time / our argon2id": {
+                name: _figure(t.median_ms / base) for name, t in each.items()
+            },
         }
 
     # -- 2. validation overhead -------------------------------------------------------------------
@@ -1127,6 +1192,11 @@ class Bench:
         if wall_out is not None:
             wall_out.extend(wall)
         return [Timing.of(w, c) for w, c in zip(wall, cpu, strict=True)]
+
+
+def _figure(value: float) -> float:
+    """Three significant figures: an md5 is microseconds, an scrypt hundreds of ms."""
+    return float(f"{value:.3g}")
 
 
 def _expect(response: dict[str, Any], status: int) -> None:
