@@ -217,7 +217,8 @@ class LastSignInMethod(AppError):
 
 class AlreadyImported(AppError):
     """An import's line whose source id an earlier import brought in (devtools.users: skipped,
-    so running an import again is safe). No route raises it."""
+    so running an import again is safe). No route answers with it: a first sign-in whose
+    migration meets it signs in to the account that holds it, or fails as a wrong password."""
 
     status = 409
     code = "already_imported"

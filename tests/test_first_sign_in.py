@@ -12,7 +12,7 @@ from datetime import timedelta
 import bcrypt
 import pytest
 
-from chalicelib import runtime
+from chalicelib import imports, runtime
 from chalicelib.passwords import PasswordHasher
 from chalicelib.store.imports import HASH_FORMATS_PK
 from devtools import users as users_cli
@@ -298,3 +298,49 @@ def test_a_code_sign_in_waits_for_an_endpoint_that_fails(client, migrating, mail
     # Nothing was used up: once the endpoint answers, the same code signs in.
     TeamEndpoint.answers["/migrate"] = (200, {"ok": True, "user": {}}, {})
     assert call(client, "POST", "/auth/login/code/verify", body).status_code in (200, 201)
+
+
+def test_a_social_sign_in_with_a_proven_address_keeps_the_old_profile(
+    client, migrating, dynamodb, settings
+):
+    from tests.test_hooks import social_sign_up
+
+    TeamEndpoint.answers["/migrate"] = (200, {"ok": True, "user": {"roles": ["support"]}}, {})
+    response = social_sign_up(client, migrating, ANN, "text/html")
+    assert response.status_code == 303, response.body  # signed in, on to the next page
+    assert asked() == [{"email": ANN}]
+    stored = claim(dynamodb, settings)
+    assert stored["role_names"] == {"SS": ["support"]}
+    items = {i["pk"]["S"]: i for i in table_items(dynamodb, settings.table_name)}
+    (identity,) = [i for pk, i in items.items() if pk.startswith("IDENTITY#")]
+    assert identity["user_id"] == stored["user_id"]
+    assert identity["issuer"]["S"] == "https://github.com"
+
+
+def test_two_first_sign_ins_at_once_make_one_account_and_both_sign_in(
+    client, migrating, services, dynamodb, settings
+):
+    """The other tab's migration commits between this one's answer and its write: this one
+    signs in to the account the other made."""
+    TeamEndpoint.answers["/migrate"] = (200, {"ok": True, "user": {"source_id": "c|1"}}, {})
+    migration = migrating.migration
+    real_ask = migration.ask
+
+    def the_other_tab_first(email, password, failed):
+        answer = real_ask(email, password, failed)
+        migration.ask = real_ask
+        # What the other tab's sign-in commits: the same user, made from the same answer.
+        other = imports.parse(
+            {"email": email, "source_id": "c|1", "password": None}, settings=settings, now=0
+        )
+        hashed = services.users.hash_of_migrated(password)
+        store = services.store
+        store.table.commit(*imports.writes(store, other._replace(password=hashed), None, 0))
+        return answer
+
+    migration.ask = the_other_tab_first
+    response = log_in(client)
+    assert response.status_code == 200, response.body
+    accounts = [i for i in table_items(dynamodb, settings.table_name) if "USER#" in i["pk"]["S"]]
+    assert len(accounts) == 1
+    assert response.json_body["user"]["id"] == accounts[0]["pk"]["S"].removeprefix("USER#")

@@ -276,6 +276,10 @@ def test_settings_show_the_account_and_put_errors_by_their_form(client):
     assert '<strong id="account-email">ann@example.com</strong>' in body
     assert 'id="email-state">not verified' in body
     assert body.count('data-session-id="') == 1
+    assert (
+        '<a class="button secondary" href="/auth/account/export" download>Download your data</a>'
+        in body
+    )
     unconfirmed = submit(client, "/settings/delete-account", token)
     assert unconfirmed.status_code == 401
     body = html(unconfirmed)

@@ -583,6 +583,11 @@ class RequestContext:
         self.settle()
         return result
 
+    def start_over(self) -> None:
+        """Forget what a check whose flow failed put on the next write (its guards, and what
+        it owed): for a flow that checks again, as after a migrated account lost its race."""
+        self._owed, self._guards = [], []
+
     def settle(self) -> None:
         """What a right password owes and no write of the flow took with it (an item the flow
         wrote too, or a flow that refused after the check): written now, each on its own and

@@ -11,7 +11,7 @@ import logging
 import time
 
 from chalicelib.audit import Event
-from chalicelib.errors import NotFound, ServiceUnavailable
+from chalicelib.errors import AlreadyImported, EmailTaken, NotFound, ServiceUnavailable
 from chalicelib.flows import codes, email, mailed_codes
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.limits import SIGNUPS_PER_EMAIL, signups_per_ip
@@ -95,7 +95,15 @@ def log_in(ctx: RequestContext, raw_email: str, password: str) -> User:
     """A session for the right password (with MIGRATE_FROM_URL, an address without an account
     is asked about there, and its account made in the session's own write)."""
     check = ctx.check_password(login_key(raw_email), password, migrate=True)
-    ctx.start_session(check.user, check.account, amr=PASSWORD)
+    try:
+        ctx.start_session(check.user, check.account, amr=PASSWORD)
+    except (EmailTaken, AlreadyImported):
+        if not check.account:
+            raise
+        # A parallel first sign-in made the account a moment ago: sign in to that one.
+        ctx.start_over()
+        check = ctx.check_password(login_key(raw_email), password)
+        ctx.start_session(check.user, amr=PASSWORD)
     ctx.audit(Event.LOGIN_SUCCESS, check.user.id)
     return check.user
 

@@ -541,3 +541,20 @@ def test_social_sign_up_sign_in_connect_and_the_last_way_in_kept(
         )
     finally:
         other.close()
+
+
+def test_download_your_data_from_settings(page: Page, live_server):
+    """The settings page's link saves the user's data as a file: theirs, and no secret."""
+    import json
+    from pathlib import Path
+
+    sign_up_in_browser(page)
+    page.goto("/settings")
+    with page.expect_download() as started:
+        page.get_by_role("link", name="Download your data").click()
+    download = started.value
+    assert download.suggested_filename == "my-account-data.json"
+    document = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+    assert document["user"]["email"] == "ann@example.com"
+    assert [s["current"] for s in document["sessions"]] == [True]
+    assert PASSWORD not in json.dumps(document)
