@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.password_formats import FORMATS
 from devtools.sources import SYSTEMS, SourceError, SourceLine, options_of, read
 from devtools.sources._common import Reject, flag, issuers, seconds
 
@@ -938,20 +939,6 @@ SAMPLES = {
     "django": ("django-users.json", {}),
     "lucia": ("lucia-v2.json", {"version": "v2"}),
     "better-auth": ("better-auth.json", {}),
-}
-FORMATS = {
-    "argon2",
-    "bcrypt",
-    "django",
-    "pbkdf2",
-    "scrypt",
-    "firebase_scrypt",
-    "lucia_scrypt",
-    "better_auth_scrypt",
-    "md5",
-    "sha1",
-    "sha256",
-    "sha512",
 }
 KEYS = sorted(
     {
