@@ -77,6 +77,9 @@ Durations are written with a unit: `30d`, `12h`, `15m` or `45s`.
 - ROLES (empty): the stage's own roles beside the built-in `admin` and `support`, a JSON
   object of role -> `resource:action` permissions: `{"editor":["notes:write"]}`
   (chalicelib.roles; docs/admin.md).
+- ORG_ROLES (empty): the stage's own organization roles beside the built-in `owner`, `admin`
+  and `member`, a JSON object of role -> permissions: `{"editor":["projects:write"]}`
+  (chalicelib.roles.org_roles; docs/organizations.md).
 - ADMIN_MFA_REQUIRED (true): the admin API and pages need a session that gave a second factor
   or a passkey when it signed in (403 admin_mfa_required).
 - EVENT_RETENTION (90d): how long each user's events are kept (GET /auth/events; the table's
@@ -121,12 +124,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
 
-from chalicelib.roles import RoleError, parse_roles
+from chalicelib.roles import BUILT_IN, ORG_BUILT_IN, RoleError, parse_roles
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -217,6 +220,7 @@ class Settings:
     access_token_key_activation: timedelta = timedelta(hours=2)
     # role -> permissions, the stage's own (ROLES); the built-in ones are chalicelib.roles'
     roles: tuple[tuple[str, frozenset[str]], ...] = ()
+    org_roles: tuple[tuple[str, frozenset[str]], ...] = ()  # ORG_ROLES: the stage's own
     admin_mfa_required: bool = True
     event_retention: timedelta = timedelta(days=90)
     webhook_queue_url: str | None = None
@@ -406,6 +410,7 @@ class Settings:
                 env, "ACCESS_TOKEN_KEY_ACTIVATION", defaults.access_token_key_activation
             ),
             roles=_roles(env),
+            org_roles=_roles(env, "ORG_ROLES", ORG_BUILT_IN),
             admin_mfa_required=_flag(env, "ADMIN_MFA_REQUIRED", defaults.admin_mfa_required),
             event_retention=_duration(env, "EVENT_RETENTION", defaults.event_retention),
             webhook_queue_url=env.get("WEBHOOK_QUEUE_URL") or None,
@@ -430,12 +435,14 @@ class Settings:
         )
 
 
-def _roles(env: Mapping[str, str]) -> tuple[tuple[str, frozenset[str]], ...]:
-    text = env.get("ROLES", "").strip()
+def _roles(
+    env: Mapping[str, str], variable: str = "ROLES", built_in: Iterable[str] = BUILT_IN
+) -> tuple[tuple[str, frozenset[str]], ...]:
+    text = env.get(variable, "").strip()
     if not text:
         return ()
     try:
-        return tuple(sorted(parse_roles(text).items()))
+        return tuple(sorted(parse_roles(text, variable, built_in).items()))
     except RoleError as error:
         raise ConfigError(str(error)) from None
 

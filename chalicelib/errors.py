@@ -185,6 +185,57 @@ class NotFound(AppError):
     message = "There is nothing here."
 
 
+# -- organizations (chalicelib.orgs) --------------------------------------------------------
+
+
+class SlugTaken(AppError):
+    status = 409
+    code = "slug_taken"
+    message = "Another organization has this slug. Choose another."
+
+
+class LastOwner(AppError):
+    status = 409
+    code = "last_owner"
+    message = "This is the organization's last owner. Make another member an owner first."
+
+
+class NotAMember(AppError):
+    status = 403
+    code = "not_a_member"
+    message = "You are not a member of this organization."
+
+
+class NoActiveOrganization(AppError):
+    status = 409
+    code = "no_active_organization"
+    message = "Choose the organization you are working in first."
+
+
+class InvitationEmailMismatch(AppError):
+    status = 403
+    code = "invitation_email_mismatch"
+    message = "This invitation is for another email address. Sign in with that address."
+
+
+class InvitationNotFound(AppError):
+    status = 404
+    code = "invitation_not_found"
+    message = "This invitation is not valid: it was used, revoked, replaced or has expired."
+
+
+class AlreadyMember(AppError):
+    status = 409
+    code = "already_member"
+    message = "You are a member of this organization already."
+
+
+class TooManyOrganizations(AppError):
+    status = 409
+    code = "too_many_organizations"
+    message = "You belong to as many organizations as an account may. Leave one first."
+
+
 class MethodNotAllowed(AppError):
     status = 405
     code = "method_not_allowed"

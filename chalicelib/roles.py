@@ -55,38 +55,48 @@ class RoleError(ValueError):
     """A stage's ROLES that cannot be read (config turns it into a ConfigError)."""
 
 
-def parse_roles(text: str) -> dict[str, frozenset[str]]:
-    """A stage's ROLES: a JSON object of role name -> list of `resource:action` permissions.
-    Built-in roles cannot be redefined: `admin` would otherwise mean something else on one
-    stage than the docs say."""
+def parse_roles(
+    text: str, variable: str = "ROLES", built_in: Iterable[str] = BUILT_IN
+) -> dict[str, frozenset[str]]:
+    """A stage's ROLES (or ORG_ROLES, `variable`): a JSON object of role name -> list of
+    `resource:action` permissions. Built-in roles cannot be redefined: `admin` would otherwise
+    mean something else on one stage than the docs say."""
+    ROLES = variable  # the messages name the variable being read
     try:
         value = json.loads(text)
     except ValueError:
-        raise RoleError("ROLES is not valid JSON: write an object of role -> permissions") from None
+        raise RoleError(
+            f"{ROLES} is not valid JSON: write an object of role -> permissions"
+        ) from None
     if not isinstance(value, dict):
-        raise RoleError("ROLES must be a JSON object of role -> list of permissions")
+        raise RoleError(f"{ROLES} must be a JSON object of role -> list of permissions")
     roles: dict[str, frozenset[str]] = {}
     for name, permissions in value.items():
         if not _ROLE.fullmatch(name):
-            raise RoleError(f"ROLES: {name!r} is not a role name (a-z, 0-9, '_', '-')")
-        if name in BUILT_IN:
-            raise RoleError(f"ROLES: {name!r} is built in and cannot be redefined")
+            raise RoleError(f"{ROLES}: {name!r} is not a role name (a-z, 0-9, '_', '-')")
+        if name in built_in:
+            raise RoleError(f"{ROLES}: {name!r} is built in and cannot be redefined")
         if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
-            raise RoleError(f"ROLES: {name!r} must map to a list of permission strings")
+            raise RoleError(f"{ROLES}: {name!r} must map to a list of permission strings")
         for permission in permissions:
             if not _PERMISSION.fullmatch(permission):
                 raise RoleError(
-                    f"ROLES: {name!r} has {permission!r}, not a permission like 'notes:write'"
+                    f"{ROLES}: {name!r} has {permission!r}, not a permission like 'notes:write'"
                 )
         roles[name] = frozenset(permissions)
     return roles
 
 
 class Roles:
-    """The stage's roles: the built-in ones and those of ROLES."""
+    """The stage's roles: the built-in ones and those of ROLES (or, for organizations,
+    `org_roles`'s)."""
 
-    def __init__(self, defined: Mapping[str, frozenset[str]]) -> None:
-        self._roles = {**defined, **BUILT_IN}
+    def __init__(
+        self,
+        defined: Mapping[str, frozenset[str]],
+        built_in: Mapping[str, frozenset[str]] = BUILT_IN,
+    ) -> None:
+        self._roles = {**defined, **built_in}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -116,3 +126,34 @@ class Roles:
 def normalize_roles(roles: Iterable[str]) -> tuple[str, ...]:
     """Roles as stored and shown: each once, sorted."""
     return tuple(sorted(set(roles)))
+
+
+# -- organizations' roles ---------------------------------------------------------------------
+
+ORG_UPDATE = "org:update"
+ORG_DELETE = "org:delete"
+MEMBERS_INVITE = "members:invite"
+MEMBERS_REMOVE = "members:remove"
+MEMBERS_SET_ROLE = "members:set_role"
+ORG_PERMISSIONS = frozenset(
+    {ORG_UPDATE, ORG_DELETE, MEMBERS_INVITE, MEMBERS_REMOVE, MEMBERS_SET_ROLE}
+)
+OWNER, ORG_ADMIN, MEMBER = "owner", "admin", "member"
+ORG_BUILT_IN = (OWNER, ORG_ADMIN, MEMBER)
+
+
+def org_roles(defined: Mapping[str, frozenset[str]]) -> Roles:
+    """An organization's roles: the stage's own (ORG_ROLES, e.g. `{"editor":
+    ["projects:write"]}`) and the built-in three. `owner` holds every permission there is, the
+    stage's own included, so an owner may grant any role and nobody may act on an owner who is
+    not one; `admin` every one but deleting the organization; `member` none. The same rules of
+    no escalation as the stage's roles then hold inside each organization (`Roles`)."""
+    own = frozenset().union(*defined.values())
+    return Roles(
+        defined,
+        built_in={
+            OWNER: ORG_PERMISSIONS | own,
+            ORG_ADMIN: (ORG_PERMISSIONS - {ORG_DELETE}) | own,
+            MEMBER: frozenset(),
+        },
+    )

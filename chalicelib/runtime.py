@@ -26,7 +26,7 @@ from chalicelib.mail import Mail, Sender, sender_for
 from chalicelib.oauth_providers import Providers
 from chalicelib.origins import CrossOriginProtection
 from chalicelib.passwords import PasswordHasher
-from chalicelib.roles import Roles
+from chalicelib.roles import Roles, org_roles
 from chalicelib.sessions import SessionManager
 from chalicelib.store import Store, make_client, open_store
 from chalicelib.throttle import LoginThrottle
@@ -110,6 +110,12 @@ class Services:
     def roles(self) -> Roles:
         """The built-in roles and the stage's own (ROLES)."""
         return Roles(dict(self.settings.roles))
+
+    @cached_property
+    def org_roles(self) -> Roles:
+        """Organizations' roles: the built-in owner, admin and member, and the stage's own
+        (ORG_ROLES)."""
+        return org_roles(dict(self.settings.org_roles))
 
     @cached_property
     def queue(self) -> Any:

@@ -44,6 +44,15 @@ class Impersonator(NamedTuple):
     email: str
 
 
+class ActiveOrganization(NamedTuple):
+    """The organization a session works in (PUT /auth/session/organization), and the user's
+    role there as the session carries it: kept current by every change of that membership
+    (`set_org_role`), so a protected request reads nothing more."""
+
+    id: str
+    role: str
+
+
 class Session(NamedTuple):
     id: str  # public handle for listing and revocation; useless as a cookie
     user: User
@@ -55,6 +64,7 @@ class Session(NamedTuple):
     amr: tuple[str, ...] = ()  # how the user signed in (RFC 8176 names)
     auth_time: int = 0  # when
     impersonator: Impersonator | None = None  # an admin acting as the user
+    organization: ActiveOrganization | None = None  # None: working in none
 
     @property
     def second_factor_owed(self) -> bool:
@@ -277,6 +287,15 @@ class SessionManager:
             for handle in self._items.handles_of_user(user_id)
         )
 
+    def set_org_role(self, user_id: str, org_id: str, role: str | None) -> int:
+        """The user's membership of `org_id` changed: every session of theirs working in it
+        carries the new role (None: removed, and the session works in no organization) from its
+        next request on. Sessions working elsewhere are left as they are. Returns how many."""
+        return sum(
+            self._items.set_org_role(handle.digest, org_id, role)
+            for handle in self._items.handles_of_user(user_id)
+        )
+
     def revoke_session(self, user_id: str, session_id: str) -> bool:
         """Delete one of the user's sessions by its public id; False if the user has none such."""
         for handle in self._items.handles_of_user(user_id):
@@ -319,6 +338,9 @@ def _session(record: SessionRecord, *, fresh: bool, expires_at: int | None = Non
         amr=record.amr,
         auth_time=record.auth_time,
         impersonator=_impersonator(record),
+        organization=(
+            ActiveOrganization(record.org_id, record.org_role) if record.org_id else None
+        ),
     )
 
 

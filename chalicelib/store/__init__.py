@@ -18,6 +18,7 @@ from chalicelib.store.events import EventItems
 from chalicelib.store.granters import GranterItems
 from chalicelib.store.identities import IdentityItems
 from chalicelib.store.imports import ImportItems
+from chalicelib.store.orgs import OrgItems
 from chalicelib.store.passkeys import PasskeyItems
 from chalicelib.store.secrets import SecretItems
 from chalicelib.store.sessions import SessionItems
@@ -27,6 +28,7 @@ from chalicelib.store.table import (
     EVENTS_BY_TIME,
     IAM_INDEX_ACTIONS,
     IAM_TABLE_ACTIONS,
+    ORG_MEMBERS,
     SESSIONS_BY_USER,
     TABLE_DEFINITION,
     USER_EVENTS,
@@ -45,6 +47,7 @@ __all__ = [
     "EVENTS_BY_TIME",
     "IAM_INDEX_ACTIONS",
     "IAM_TABLE_ACTIONS",
+    "ORG_MEMBERS",
     "SESSIONS_BY_USER",
     "TABLE_DEFINITION",
     "USER_EVENTS",
@@ -71,6 +74,7 @@ class Store(NamedTuple):
     events: EventItems
     webhooks: WebhookItems
     imports: ImportItems
+    orgs: OrgItems
 
 
 def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> Store:
@@ -87,6 +91,7 @@ def open_store(client: Any, table_name: str, sleep: Callable[[float], None] = ti
         directory=Directory(table),
         granters=GranterItems(),
         events=EventItems(table),
+        orgs=OrgItems(table),
         webhooks=WebhookItems(table),
         imports=ImportItems(),
     )

@@ -5,7 +5,8 @@ Attributes: session_id (the public handle), session_user_id, what the session kn
 reauthenticated_at: a re-authentication on this session lasts 5 minutes; amr: how its user
 signed in, RFC 8176's method names space-separated; auth_time: when), its user's roles
 (role_names, a string set, absent: none), and for an admin's impersonation the admin
-(impersonator_id, impersonator_email), created_at, expires_at (the TTL attribute),
+(impersonator_id, impersonator_email), the organization it works in and the user's role there
+(org_id, org_role: chalicelib.orgs), created_at, expires_at (the TTL attribute),
 absolute_expires_at, last_used_at, user_agent, ip.
 
 The key is a digest of the cookie's token, so a table dump holds no usable cookie. Carrying its
@@ -54,6 +55,8 @@ class SessionRecord(NamedTuple):
     impersonator_id: str = ""  # an admin impersonating the user ("": none)
     impersonator_email: str = ""
     rotated: bool = False  # started in place of the user's sessions (an account change)
+    org_id: str = ""  # the organization the session works in ("": none)
+    org_role: str = ""  # the user's role there, as the membership last said
 
 
 class SessionHandle(NamedTuple):
@@ -119,6 +122,40 @@ class SessionItems:
             update(session_pk(digest), expression, "attribute_exists(pk)", values=values)
         )
 
+    def set_org_role(self, digest: str, org_id: str, role: str | None) -> bool:
+        """The session's role in `org_id`, changed in place, if it works there (None: removed
+        from it, so it works in none). False: the session is gone or works elsewhere."""
+        if role is None:
+            expression, values = "REMOVE org_id, org_role", {}
+        else:
+            expression, values = "SET org_role = :r", {":r": {"S": role}}
+        return self._table.try_commit(
+            update(
+                session_pk(digest),
+                expression,
+                "org_id = :o",
+                values={**values, ":o": {"S": org_id}},
+            )
+        )
+
+    def set_organization(self, digest: str, org_id: str | None, role: str) -> Write:
+        """The session works in `org_id` with `role` (None: in none). For a transaction beside
+        the membership's own condition (store.orgs.holds_role)."""
+        if org_id is None:
+            return update(
+                session_pk(digest),
+                "REMOVE org_id, org_role",
+                "attribute_exists(pk)",
+                on_condition_failed=Unauthenticated,
+            )
+        return update(
+            session_pk(digest),
+            "SET org_id = :o, org_role = :r",
+            "attribute_exists(pk)",
+            values={":o": {"S": org_id}, ":r": {"S": role}},
+            on_condition_failed=Unauthenticated,
+        )
+
     def remove(self, digest: str) -> SessionRecord | None:
         """Delete a session; returns what was deleted (None if nothing was), in the same call."""
         item = self._table.delete_returning(self.delete(digest))
@@ -180,6 +217,9 @@ def _item(session: SessionRecord) -> Item:
         item["impersonator_email"] = {"S": session.impersonator_email}
     if session.rotated:  # for its event (chalicelib.events): no new sign-in
         item["rotated"] = {"BOOL": True}
+    if session.org_id:
+        item["org_id"] = {"S": session.org_id}
+        item["org_role"] = {"S": session.org_role}
     return item
 
 
@@ -208,4 +248,6 @@ def _record(item: Item) -> SessionRecord:
         impersonator_id=item.get("impersonator_id", {}).get("S", ""),
         impersonator_email=item.get("impersonator_email", {}).get("S", ""),
         rotated=item.get("rotated", {}).get("BOOL", False),
+        org_id=item.get("org_id", {}).get("S", ""),
+        org_role=item.get("org_role", {}).get("S", ""),
     )

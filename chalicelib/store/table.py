@@ -27,6 +27,7 @@ SESSIONS_BY_USER = "user_session_keys"
 USER_SEARCH = "user_search"
 USER_EVENTS = "user_events"
 EVENTS_BY_TIME = "events_by_time"
+ORG_MEMBERS = "org_members"
 TTL_ATTRIBUTE = "expires_at"
 # The table's stream, which chalicelib.events turns into events. CreateTable's shape; the
 # template's AWS::DynamoDB::Table says StreamViewType alone (devtools.package).
@@ -45,6 +46,7 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "event_user_id", "AttributeType": "S"},
         {"AttributeName": "event_seq", "AttributeType": "N"},
         {"AttributeName": "event_hour", "AttributeType": "S"},
+        {"AttributeName": "member_org_id", "AttributeType": "S"},
     ],
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
     "GlobalSecondaryIndexes": [
@@ -92,6 +94,16 @@ TABLE_DEFINITION: dict[str, Any] = {
             "IndexName": EVENTS_BY_TIME,
             "KeySchema": [
                 {"AttributeName": "event_hour", "KeyType": "HASH"},
+                {"AttributeName": "pk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
+        {
+            # An organization's members and pending invitations (store.orgs), a page at a
+            # time in key order: membership and invitation items alone carry member_org_id.
+            "IndexName": ORG_MEMBERS,
+            "KeySchema": [
+                {"AttributeName": "member_org_id", "KeyType": "HASH"},
                 {"AttributeName": "pk", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
