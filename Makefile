@@ -37,8 +37,11 @@ bench: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 
 # A CloudFormation (SAM) template with the DynamoDB table, plus the Lambda zip: build/$(STAGE)/
 # (ARCH=arm64: Graviton, built from aarch64 wheels; API=http: an HTTP API instead of REST)
+# (INDEXES="...": the indexes a deployed stage's table has; the template adds one more, as
+# CloudFormation allows one a deploy: docs/deployment.md#upgrading-a-deployed-stage)
 package: $(VENV)/.installed-$(PYTHON_VERSION)
-	$(BIN)/python -m devtools.package --stage $(STAGE) --arch $(ARCH) --api $(API) --out build/$(STAGE)
+	$(BIN)/python -m devtools.package --stage $(STAGE) --arch $(ARCH) --api $(API) --out build/$(STAGE) \
+	  $(if $(INDEXES),--deployed-indexes "$(INDEXES)")
 
 format: $(VENV)/.installed-$(PYTHON_VERSION)
 	$(BIN)/ruff check --fix .

@@ -482,7 +482,40 @@ def share_the_api_code(template: dict[str, Any]) -> None:
         properties["Environment"] = copy.deepcopy(api["Environment"])
 
 
-def merge_template() -> dict[str, Any]:
+def table_definition(deployed_indexes: Sequence[str] | None = None) -> dict[str, Any]:
+    """TABLE_DEFINITION, or, for a stage whose table has only `deployed_indexes`, those and the
+    first one it lacks: CloudFormation adds at most one global secondary index to a table per
+    update ("Cannot perform more than one GSI creation or deletion in a single update"), so a
+    stage that is several indexes behind is brought up in as many deploys."""
+    if deployed_indexes is None:
+        return TABLE_DEFINITION
+    wanted = [index["IndexName"] for index in TABLE_DEFINITION["GlobalSecondaryIndexes"]]
+    unknown = sorted(set(deployed_indexes) - set(wanted))
+    if unknown:
+        raise PackagingError(f"the deployed table has indexes this code does not: {unknown}")
+    missing = [name for name in wanted if name not in deployed_indexes]
+    kept = {*deployed_indexes, *missing[:1]}
+    indexes = [i for i in TABLE_DEFINITION["GlobalSecondaryIndexes"] if i["IndexName"] in kept]
+    # DynamoDB takes no attribute definition that no key uses.
+    keys = {"pk"} | {k["AttributeName"] for i in indexes for k in i["KeySchema"]}
+    return {
+        **TABLE_DEFINITION,
+        "AttributeDefinitions": [
+            a for a in TABLE_DEFINITION["AttributeDefinitions"] if a["AttributeName"] in keys
+        ],
+        "GlobalSecondaryIndexes": indexes,
+    }
+
+
+def indexes_still_missing(deployed_indexes: Sequence[str] | None) -> list[str]:
+    """What a stage with `deployed_indexes` lacks after deploying `table_definition`'s."""
+    if deployed_indexes is None:
+        return []
+    wanted = [index["IndexName"] for index in TABLE_DEFINITION["GlobalSecondaryIndexes"]]
+    return [name for name in wanted if name not in deployed_indexes][1:]
+
+
+def merge_template(deployed_indexes: Sequence[str] | None = None) -> dict[str, Any]:
     chalice_policy = json.loads((ROOT / ".chalice" / "policy.json").read_text(encoding="utf-8"))
     table_policy = {
         "Version": "2012-10-17",
@@ -536,7 +569,7 @@ def merge_template() -> dict[str, Any]:
                 "DeletionPolicy": "Retain",
                 "UpdateReplacePolicy": "Retain",
                 "Properties": {
-                    **TABLE_DEFINITION,
+                    **table_definition(deployed_indexes),
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                     # The events' source (chalicelib.events). CloudFormation's shape only:
                     # CreateTable's differs, and no local table needs a stream.
@@ -611,7 +644,13 @@ def merge_template() -> dict[str, Any]:
     }
 
 
-def package(stage: str, out: Path, arch: str = "x86_64", api: str = "rest") -> Path:
+def package(
+    stage: str,
+    out: Path,
+    arch: str = "x86_64",
+    api: str = "rest",
+    deployed_indexes: Sequence[str] | None = None,
+) -> Path:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}: one of {', '.join(ARCHITECTURES)}")
     if api not in APIS:
@@ -619,7 +658,9 @@ def package(stage: str, out: Path, arch: str = "x86_64", api: str = "rest") -> P
     out = out.resolve()  # Chalice runs in the staged project, not here
     out.mkdir(parents=True, exist_ok=True)
     merge_file = out.parent / f"merge-template-{stage}.json"
-    merge_file.write_text(json.dumps(merge_template(), indent=2) + "\n", encoding="utf-8")
+    merge_file.write_text(
+        json.dumps(merge_template(deployed_indexes), indent=2) + "\n", encoding="utf-8"
+    )
     bin_dir = Path(sys.executable).parent
     # Chalice insists on a region even to package; the template itself is region-neutral.
     env = {"AWS_DEFAULT_REGION": "us-east-1", **os.environ}
@@ -813,7 +854,15 @@ def main() -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--arch", default="x86_64")
     parser.add_argument("--api", default="rest")
+    parser.add_argument(
+        "--deployed-indexes",
+        help="the indexes the stage's table has now (space- or comma-separated): the template"
+        " then adds one more, as CloudFormation allows one a deploy",
+    )
     args = parser.parse_args()
+    deployed = None
+    if args.deployed_indexes is not None:
+        deployed = [n for n in args.deployed_indexes.replace(",", " ").split() if n]
     for name, value, allowed in (("ARCH", args.arch, ARCHITECTURES), ("API", args.api, APIS)):
         if value not in allowed:
             # One line, before anything is built.
@@ -822,11 +871,14 @@ def main() -> int:
             return 2
     out = args.out or ROOT / "build" / args.stage
     try:
-        template = package(args.stage, out, args.arch, args.api)
+        template = package(args.stage, out, args.arch, args.api, deployed)
     except PackagingError as error:
         print(f"make package: {error}", file=sys.stderr)
         return 1
     print(f"{template} and {template.with_name('deployment.zip')} are ready (cfn-lint passed)")
+    still = indexes_still_missing(deployed)
+    if still:
+        print(f"after deploying it, package and deploy again: {', '.join(still)} still to add")
     return 0
 
 

@@ -692,3 +692,26 @@ def test_an_unknown_api_or_arch_fails_at_once_in_one_line(tmp_path, option, valu
     assert done.stderr.count("\n") == 1
     assert value in done.stderr
     assert not (tmp_path / "x").exists()  # nothing was built
+
+
+def test_a_stage_behind_by_several_indexes_gets_one_a_deploy():
+    """CloudFormation adds one global secondary index per update: a table with only the first
+    index gets the template's next one, and its attribute definitions exactly the keys in use."""
+    from devtools.package import PackagingError, indexes_still_missing, table_definition
+
+    every = [i["IndexName"] for i in TABLE_DEFINITION["GlobalSecondaryIndexes"]]
+    assert table_definition(None) is TABLE_DEFINITION
+    first = table_definition(every[:1])
+    assert [i["IndexName"] for i in first["GlobalSecondaryIndexes"]] == every[:2]
+    keys = {"pk"} | {
+        k["AttributeName"] for i in first["GlobalSecondaryIndexes"] for k in i["KeySchema"]
+    }
+    assert {a["AttributeName"] for a in first["AttributeDefinitions"]} == keys
+    assert indexes_still_missing(every[:1]) == every[2:]
+    assert (
+        table_definition(every)["GlobalSecondaryIndexes"]
+        == TABLE_DEFINITION["GlobalSecondaryIndexes"]
+    )
+    assert indexes_still_missing(every) == []
+    with pytest.raises(PackagingError, match="indexes this code does not"):
+        table_definition([*every, "an_old_index"])
