@@ -205,11 +205,11 @@ def test_a_consumer_that_fails_mid_batch_names_the_first_record_left_and_loses_n
     real = EventItems.record
     calls = {"n": 0}
 
-    def crash_on_the_third(self, event, expires_at):
+    def crash_on_the_third(self, event, expires_at, with_it=()):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("the container died")
-        return real(self, event, expires_at)
+        return real(self, event, expires_at, with_it)
 
     monkeypatch.setattr(EventItems, "record", crash_on_the_third)
     answer = consumer.consume(services, records)

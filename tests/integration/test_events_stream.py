@@ -146,12 +146,12 @@ def test_a_consumer_that_crashes_mid_batch_loses_nothing(live_server, pipeline, 
     real = EventItems.record
     crashes = {"left": 1, "calls": 0}
 
-    def crash_once_on_the_third(self, event, expires_at):
+    def crash_once_on_the_third(self, event, expires_at, with_it=()):
         crashes["calls"] += 1
         if crashes["calls"] == 3 and crashes["left"]:
             crashes["left"] -= 1
             raise RuntimeError("the container died")
-        return real(self, event, expires_at)
+        return real(self, event, expires_at, with_it)
 
     EventItems.record = crash_once_on_the_third
     try:
