@@ -58,6 +58,8 @@ RETIRE_AFTER = int((MAX_ACCESS_TOKEN_KEY_ACTIVATION + MAX_ACCESS_TOKEN_LIFETIME)
 JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 _KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The session's active organization, in a token of a session that works in one.
+ORG_CLAIMS = ("org_id", "org_role", "org_permissions")
 
 
 class SigningKey(NamedTuple):
@@ -243,10 +245,13 @@ class AccessTokens:
         now: int,
         permissions: frozenset[str] = frozenset(),
         extra: Mapping[str, Any] | None = None,
+        org_permissions: frozenset[str] = frozenset(),
     ) -> Issued:
         """A token for the session's user, carrying their roles and the `permissions` those
-        give (RFC 9068 2.2.3.1), and for an impersonation the admin as RFC 8693's `act`. The
-        `extra` claims (the team's hook's) go under these: none of them can replace one."""
+        give (RFC 9068 2.2.3.1), for an impersonation the admin as RFC 8693's `act`, and for a
+        session working in an organization that one alone: its id, the user's role there and
+        the `org_permissions` that role gives (none of the three otherwise). The `extra`
+        claims (the team's hook's) go under these: none of them can replace one."""
         import jwt
 
         key = self.keyring.signing_key(now, self._activation)
@@ -271,12 +276,18 @@ class AccessTokens:
             "permissions": sorted(permissions),
         }
         # Set or removed either way: an extra claim never stands in for one of these.
-        claims.pop("amr", None)
-        claims.pop("act", None)
+        for optional in ("amr", "act", *ORG_CLAIMS):
+            claims.pop(optional, None)
         if session.amr:
             claims["amr"] = list(session.amr)
         if session.impersonator is not None:
             claims["act"] = {"sub": session.impersonator.id}
+        if session.organization is not None:
+            # The active organization only, never the user's others (Clerk does the same): a
+            # token stays small, and a service reads which organization a request is for.
+            claims["org_id"] = session.organization.id
+            claims["org_role"] = session.organization.role
+            claims["org_permissions"] = sorted(org_permissions)
         headers = {"kid": key.kid, "typ": TOKEN_TYPE}
         token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers=headers)
         return Issued(token, jti, audience, self.lifetime)
@@ -298,7 +309,7 @@ class AccessTokens:
             "claims_supported": [
                 "iss", "sub", "aud", "client_id", "iat", "nbf", "exp", "jti", "sid",
                 "auth_time", "amr", "email", "email_verified", "scope", "roles",
-                "permissions", "act",
+                "permissions", "act", *ORG_CLAIMS,
             ],
         }  # fmt: skip
 

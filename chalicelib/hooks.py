@@ -75,7 +75,7 @@ RESERVED_CLAIMS = frozenset(
     {
         "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "act", "roles", "permissions",
         "scope", "client_id", "auth_time", "amr", "acr", "sid", "azp", "typ", "cnf",
-        "email", "email_verified",
+        "email", "email_verified", "org_id", "org_role", "org_permissions",
     }
 )  # fmt: skip
 MAX_CLAIMS_BYTES = 2048

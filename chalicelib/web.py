@@ -41,13 +41,14 @@ from chalicelib.errors import (
     InsufficientPermissions,
     InvalidRequest,
     MethodNotAllowed,
+    NoActiveOrganization,
     PayloadTooLarge,
     TwoFactorRequired,
     Unauthenticated,
     UnsupportedMediaType,
 )
 from chalicelib.flows.context import Access, RequestContext
-from chalicelib.sessions import Session
+from chalicelib.sessions import ActiveOrganization, Session
 from chalicelib.store import request_budget
 from chalicelib.users import User
 
@@ -149,6 +150,41 @@ def _require_roles(
         return protected
 
     return decorator
+
+
+def org_permission_required(
+    permission: str,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For a team's own routes on an organization's resources: `@login_required`, then the
+    session must work in an organization (409 no_active_organization: PUT
+    /auth/session/organization first) whose role there gives `permission` (403
+    insufficient_permissions). The view reads which with `current_organization()`. The role
+    travels on the session, kept current by every change of the membership, so this reads
+    nothing more: a removal or a lowered role counts from the member's next request."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def protected(*args: Any, **kwargs: Any) -> Any:
+            organization = _active_organization(context().require(Access.RESOURCE))
+            if not runtime.get().org_roles.grants((organization.role,), permission):
+                raise InsufficientPermissions()
+            return view(*args, **kwargs)
+
+        return protected
+
+    return decorator
+
+
+def current_organization() -> ActiveOrganization:
+    """The organization the session of a route `org_permission_required` protects works in
+    (`id`, and the user's `role` there): scope the route's data by its id."""
+    return _active_organization(current_session())
+
+
+def _active_organization(session: Session) -> ActiveOrganization:
+    if session.organization is None:
+        raise NoActiveOrganization()
+    return session.organization
 
 
 def access_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -271,6 +307,18 @@ def optional_json_field(name: str) -> str | None:
     """A string field the body may leave out, or a body the request may leave out (None)."""
     body = _body(optional=True)
     if body.get(name) is None:
+        return None
+    (value,) = string_fields(body, name)
+    return value
+
+
+def nullable_json_field(name: str) -> str | None:
+    """A field the body must have, whose value is a string or null (null: a choice of none,
+    as `{"org_id": null}`)."""
+    body = _body()
+    if name not in body:
+        raise InvalidRequest(f"The field '{name}' is required: a string, or null.")
+    if body[name] is None:
         return None
     (value,) = string_fields(body, name)
     return value

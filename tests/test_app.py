@@ -245,6 +245,7 @@ def test_session_reports_user_and_expiry(client):
         "two_factor_verified": False,
         "impersonator": None,
     }
+    assert body["organization"] is None  # working in none until one is chosen
     assert set_cookies(response.headers) == []
     assert response.headers["Cache-Control"] == "no-store"
 

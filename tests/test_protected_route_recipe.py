@@ -1,4 +1,5 @@
-"""The README's "Add a protected route" recipe, run as written there on an app of its own."""
+"""The README's "Add a protected route" recipe, run as written there on an app of its own: the
+protected routes, and those for an organization's members."""
 
 import re
 
@@ -8,14 +9,24 @@ from chalice.test import Client
 
 from chalicelib import web
 from devtools.dynamodb_local import ROOT
-from tests.helpers import PASSWORD, call, session_token
+from tests.helpers import PASSWORD, assert_error, call, session_token
+from tests.test_active_organization import (
+    ACME,
+    add_member,
+    change_role,
+    create_org,
+    remove_member,
+)
 
 
 def recipe() -> str:
+    """Every Python block of the section, in order, as one app.py would hold them: the
+    protected routes, then the routes for an organization's members."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Add a protected route", 1)[1].split("\n## ", 1)[0]
-    (code,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
-    return code
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 2
+    return "\n\n".join(blocks)
 
 
 @pytest.fixture
@@ -130,3 +141,39 @@ def test_the_recipe_checks_roles_and_permissions(recipe_client, stage):
     assert call(recipe_client, "GET", "/notes/review", token=token).json_body == {"notes": []}
     change_roles(services.store, services.settings, "ann@example.com", add=(), remove_all=True)
     assert call(recipe_client, "POST", "/notes", token=token).status_code == 403
+
+
+def test_the_recipe_checks_the_organization_and_the_role_there(recipe_client, stage, clock):
+    """ORG_ROLES='{"editor":["projects:write"]}'. The organization and its memberships are
+    written at the store's level (tests/test_active_organization.py), a removal or a role
+    change with the sweep of the member's sessions that every such change makes."""
+    services = stage(org_roles=(("editor", frozenset({"projects:write"})),))
+    token = sign_up(recipe_client)
+    from app import app as real_app
+
+    with Client(real_app) as real:
+        user_id = call(real, "GET", "/auth/session", token=token).json_body["user"]["id"]
+        create_org(services.store, ACME, ("olga-id", "olga@example.com"), clock.now(), "acme")
+        add_member(services.store, ACME, (user_id, "ann@example.com"), "editor", clock.now())
+        for method in ("GET", "POST"):  # a member, but working in no organization yet
+            refused = call(recipe_client, method, "/projects", token=token)
+            assert_error(refused, 409, "no_active_organization")
+        chosen = call(real, "PUT", "/auth/session/organization", {"org_id": ACME}, token)
+        assert chosen.status_code == 200, chosen.body
+
+    added = call(recipe_client, "POST", "/projects", token=token)
+    assert added.status_code == 201, added.body
+    assert added.json_body == {"org_id": ACME, "added": True}
+    listed = call(recipe_client, "GET", "/projects", token=token)
+    assert listed.json_body == {"org_id": ACME, "role": "editor", "projects": []}
+    # The same session, its next request: a lower role refuses the write, not the read.
+    change_role(services, ACME, user_id, "member")
+    assert_error(
+        call(recipe_client, "POST", "/projects", token=token), 403, "insufficient_permissions"
+    )
+    assert call(recipe_client, "GET", "/projects", token=token).json_body["role"] == "member"
+    # Removed: the session works in no organization any more.
+    remove_member(services, ACME, user_id)
+    for method in ("GET", "POST"):
+        refused = call(recipe_client, method, "/projects", token=token)
+        assert_error(refused, 409, "no_active_organization")

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from chalicelib.sessions import SessionManager
+from chalicelib.sessions import ActiveOrganization, SessionManager, token_digest
 from chalicelib.users import User
 from tests.conftest import START, table_items
 
@@ -223,3 +223,50 @@ def test_a_second_factor_is_owed_by_one_rule_in_one_place():
                 if {"two_factor_enabled", "two_factor_verified"} <= names:
                     recomputed.append(path.name)
     assert recomputed == ["sessions.py"]  # Session.second_factor_owed, and nowhere else
+
+
+def test_a_session_working_in_an_organization_is_still_one_read_that_carries_it(
+    sessions, store, calls, clock
+):
+    token, _ = sessions.create_session(ANN)
+    store.table.commit(store.sessions.set_organization(token_digest(token), "org-1", "editor"))
+    clock.advance(minutes=59)
+    calls.clear()
+    session = sessions.validate_session(token)
+    assert session is not None
+    assert session.organization == ActiveOrganization("org-1", "editor")
+    assert calls.operations == ["GetItem"]
+    store.table.commit(store.sessions.set_organization(token_digest(token), None, ""))
+    assert sessions.validate_session(token).organization is None
+
+
+def test_a_membership_change_reaches_only_the_sessions_working_in_that_organization(
+    sessions, store
+):
+    def working_in(user, org_id):
+        token, _ = sessions.create_session(user)
+        if org_id is not None:
+            store.table.commit(
+                store.sessions.set_organization(token_digest(token), org_id, "admin")
+            )
+        return token
+
+    in_org, elsewhere, in_none = (
+        working_in(ANN, "org-1"),
+        working_in(ANN, "org-2"),
+        working_in(ANN, None),
+    )
+    bobs = working_in(BOB, "org-1")
+
+    def organization(token):
+        return sessions.validate_session(token).organization
+
+    assert sessions.set_org_role(ANN.id, "org-1", "member") == 1
+    assert organization(in_org) == ActiveOrganization("org-1", "member")
+    assert organization(elsewhere) == ActiveOrganization("org-2", "admin")
+    assert organization(in_none) is None
+    assert organization(bobs) == ActiveOrganization("org-1", "admin")  # another user's
+    assert sessions.set_org_role(ANN.id, "org-1", None) == 1  # removed: in none from now on
+    assert organization(in_org) is None
+    assert organization(elsewhere) == ActiveOrganization("org-2", "admin")
+    assert sessions.set_org_role(ANN.id, "org-1", None) == 0  # nothing left to change

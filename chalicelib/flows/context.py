@@ -45,7 +45,7 @@ from chalicelib.errors import (
 from chalicelib.mail import Kind
 from chalicelib.passwords import MAX_PASSWORD_LENGTH
 from chalicelib.roles import ROLES_GRANT
-from chalicelib.sessions import Impersonator, Session
+from chalicelib.sessions import ActiveOrganization, Impersonator, Session
 from chalicelib.store.accounts import Credentials, KnownDevice, Rehashed
 from chalicelib.store.table import Read, Write, both
 from chalicelib.throttle import Attempt
@@ -323,6 +323,27 @@ class RequestContext:
         self._session, self._validated = None, True
         self.reply.session, self.reply.new_session = CLEARED, False
         return ended
+
+    def work_in(
+        self, organization: ActiveOrganization | None, writes: Sequence[Write] = ()
+    ) -> Session:
+        """The presented session works in `organization` from now on, with the role it names
+        (None: in none), written with `writes` (what the role was read from must still hold)
+        all or nothing; a session ended meanwhile fails it (401). The session as it now is."""
+        session = self.require(Access.RESOURCE)
+        digest = self.services.sessions.digest_of(self._token)
+        if digest is None:  # never so for a validated session; said for the type checker
+            raise Unauthenticated()
+        self.commit(
+            self.services.store.sessions.set_organization(
+                digest,
+                None if organization is None else organization.id,
+                "" if organization is None else organization.role,
+            ),
+            *writes,
+        )
+        self._session = session._replace(organization=organization)
+        return self._session
 
     def _adopt(self, token: str, session: Session) -> Session:
         self._token, self._session, self._validated = token, session, True

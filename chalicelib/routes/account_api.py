@@ -9,10 +9,10 @@ from chalice import Blueprint, Response
 
 from chalicelib import web
 from chalicelib.clock import isoformat
-from chalicelib.flows import activity, codes, data_export, signin
+from chalicelib.flows import active_org, activity, codes, data_export, signin
 from chalicelib.routes.shapes import (
     accepted,
-    impersonator_json,
+    current_session_json,
     no_content,
     session_json,
     user_json,
@@ -74,16 +74,16 @@ def logout() -> Response:
 @blueprint.route("/auth/session", methods=["GET"])
 @web.session_required
 def session() -> dict[str, Any]:
-    current = web.current_session()
-    return {
-        "user": user_json(current.user),
-        "session": {
-            "expires_at": isoformat(current.expires_at),
-            "fresh": current.fresh,
-            "two_factor_verified": current.two_factor_verified,
-            "impersonator": impersonator_json(current.impersonator),
-        },
-    }
+    current = web.current_session()  # the one read: the organization travels on the session
+    return current_session_json(current, active_org.org_permissions(web.context(), current))
+
+
+@blueprint.route("/auth/session/organization", methods=["PUT"])
+@web.login_required
+def set_active_organization() -> dict[str, Any]:
+    ctx = web.context()
+    current = active_org.set_active_organization(ctx, web.nullable_json_field("org_id"))
+    return current_session_json(current, active_org.org_permissions(ctx, current))
 
 
 @blueprint.route("/auth/events", methods=["GET"])

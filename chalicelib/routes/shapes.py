@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.clock import isoformat
-from chalicelib.sessions import Impersonator, SessionSummary
+from chalicelib.sessions import ActiveOrganization, Impersonator, Session, SessionSummary
 from chalicelib.users import User
 
 
@@ -33,6 +33,29 @@ def session_json(session: SessionSummary, current_id: str) -> dict[str, Any]:
         "current": session.id == current_id,
         "impersonator": impersonator_json(session.impersonator),
     }
+
+
+def current_session_json(session: Session, org_permissions: tuple[str, ...]) -> dict[str, Any]:
+    """`GET /auth/session`'s answer: the user, the session, and the organization it works in
+    with what the user's role there permits (`org_permissions`, sorted)."""
+    return {
+        "user": user_json(session.user),
+        "session": {
+            "expires_at": isoformat(session.expires_at),
+            "fresh": session.fresh,
+            "two_factor_verified": session.two_factor_verified,
+            "impersonator": impersonator_json(session.impersonator),
+        },
+        "organization": organization_json(session.organization, org_permissions),
+    }
+
+
+def organization_json(
+    organization: ActiveOrganization | None, permissions: tuple[str, ...]
+) -> dict[str, Any] | None:
+    if organization is None:
+        return None
+    return {"id": organization.id, "role": organization.role, "permissions": list(permissions)}
 
 
 def impersonator_json(impersonator: Impersonator | None) -> dict[str, str] | None:
