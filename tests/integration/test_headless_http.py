@@ -167,7 +167,7 @@ def test_every_json_route_answers_its_preflight(live_server, allow_cors):
     from app import app
 
     routes = json_routes()
-    assert len(routes) == 51
+    assert len(routes) == 59
     # Exactly these have a preflight route: the pages have none.
     assert {p for p, entries in app.routes.items() if "OPTIONS" in entries} == {
         p for p, _ in routes
