@@ -54,6 +54,7 @@ def test_the_export_is_an_attachment_of_the_users_own_data(client, services, str
     assert [e["type"] for e in document["events"]][-1] == "user.created"
     assert document["identities"] == []
     assert document["passkeys"] == []
+    assert document["organizations"] == []
 
 
 def test_the_export_holds_no_secret_hash_code_or_key(
@@ -106,3 +107,12 @@ def test_only_the_signed_in_owner_exports(client, clock, services):
     bob = user_id_of(client, sign_up(client, BOB))
     response = call(client, "POST", f"/admin/users/{bob}/impersonate", {"reason": "x"}, admin)
     assert_error(export(client, session_token(response)), 403, "impersonation_forbidden")
+
+
+def test_the_export_names_the_users_organizations_and_roles(client, services):
+    token = sign_up(client)
+    created = call(client, "POST", "/orgs", {"name": "Acme", "slug": "acme"}, token)
+    assert created.status_code == 201, created.body
+    document = json.loads(export(client, token).body)
+    (org,) = document["organizations"]
+    assert (org["name"], org["slug"], org["role"]) == ("Acme", "acme", "owner")

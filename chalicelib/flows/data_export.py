@@ -1,8 +1,8 @@
 """A user takes their data with them (GDPR article 20): GET /auth/account/export.
 
 Everything the service keeps about the user that is theirs to read, as one JSON document: the
-profile and roles, the sign-in identities, the passkeys (names and dates), the live sessions,
-and the event log. Never a secret, hash, code or key: no password hash, no authenticator-app
+profile and roles, the sign-in identities, the passkeys (names and dates), the organizations
+and their role in each, the live sessions, and the event log. Never a secret, hash, code or key: no password hash, no authenticator-app
 secret, no recovery code, no passkey's public key, no token or its digest.
 
 The owner's own session only (an impersonating admin gets no copy), at most
@@ -73,6 +73,17 @@ def export_own_data(ctx: RequestContext) -> dict[str, Any]:
                 "synced": record.backed_up,
             }
             for record in passkeys
+        ],
+        "organizations": [
+            {
+                "id": org.id,
+                "name": org.name,
+                "slug": org.slug,
+                "role": member.role,
+                "joined_at": isoformat(member.joined_at),
+            }
+            for org, member in store.orgs.memberships(user_id, owner.orgs)
+            if org is not None and member is not None
         ],
         "sessions": [
             _session(summary, current.id) for summary in services.sessions.list_sessions(user_id)
