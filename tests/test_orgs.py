@@ -301,7 +301,12 @@ def test_a_big_organization_is_swept_and_a_sweep_cut_short_is_finished_by_the_sa
     assert 1 < len(left) < 121  # cut short, the owner's own membership still there
     # Nobody else is told anything of it meanwhile; its owner finishes it.
     assert_error(call(client, "GET", f"/orgs/{org}", token=ann), 404, "not_found")
-    assert call(client, "DELETE", f"/orgs/{org}", token=ann).status_code == 204
+    # Sent again until done: on a machine slow enough, a sweep may spend a request's budget
+    # (503) and the next DELETE goes on from there.
+    answers = [call(client, "DELETE", f"/orgs/{org}", token=ann).status_code]
+    while answers[-1] == 503 and len(answers) < 10:
+        answers.append(call(client, "DELETE", f"/orgs/{org}", token=ann).status_code)
+    assert answers[-1] == 204, answers
     assert [i for i in items(services, "MEMBER#") if i["member_org_id"]["S"] == org] == []
     assert items(services, "INVITE#") == []
     assert items(services, "INVITETOKEN#") == []
