@@ -85,6 +85,18 @@ class Event(StrEnum):
     ADMIN_IMPERSONATION_ENDED = "admin_impersonation_ended"
     ADMIN_ROLES_GRANTED_BY_OPERATOR = "admin_roles_granted_by_operator"
     ADMIN_EVENTS_REPLAYED = "admin_events_replayed"
+    # Organizations' (flows.orgs, flows.invitations): each names the organization (`org_id`),
+    # the actor (`user_id`) and, acting on a member, that member (`member_id`); an invitation
+    # by its id, never its token or address.
+    ORG_CREATED = "org_created"
+    ORG_RENAMED = "org_renamed"
+    ORG_DELETED = "org_deleted"
+    ORG_MEMBER_ROLE_CHANGED = "org_member_role_changed"
+    ORG_MEMBER_REMOVED = "org_member_removed"
+    ORG_LEFT = "org_left"
+    ORG_INVITATION_SENT = "org_invitation_sent"
+    ORG_INVITATION_REVOKED = "org_invitation_revoked"
+    ORG_INVITATION_ACCEPTED = "org_invitation_accepted"
 
 
 _MAX_FIELD = 256

@@ -236,6 +236,12 @@ class TooManyOrganizations(AppError):
     message = "You belong to as many organizations as an account may. Leave one first."
 
 
+class TooManyInvitations(AppError):
+    status = 409
+    code = "too_many_invitations"
+    message = "This organization has as many pending invitations as it may. Revoke one first."
+
+
 class MethodNotAllowed(AppError):
     status = 405
     code = "method_not_allowed"

@@ -57,6 +57,8 @@ TWO_FACTOR_ATTEMPTS = Limit(
 )
 # Sign-ups per normalised address, counted whatever the answer (SIGNUP_IP_MAX: per IP).
 SIGNUPS_PER_EMAIL = Limit("signup-email", 3, 10 * 60)
+# Invitations to organizations sent, per inviter (flows.invitations): each one mails an address.
+INVITATION_SENDS = Limit("org-invite", 20, 60 * 60)
 # A user's copies of their own data (GET /auth/account/export): each reads every item of theirs.
 DATA_EXPORTS = Limit("data-export", 5, 24 * 60 * 60)
 

@@ -59,6 +59,7 @@ class Kind(Enum):
     IDENTITY_UNLINKED = ("{provider} sign-in was disconnected", "identity_unlinked")
     SIGNUP_ATTEMPTED = ("Someone tried to sign up with your address", "signup_attempted")
     ACCOUNT_DELETED = ("Your account was deleted", "account_deleted")
+    ORG_INVITATION = ("You are invited to join {organization}", "org_invitation")
 
     @property
     def subject(self) -> str:

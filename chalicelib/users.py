@@ -217,6 +217,7 @@ class Users:
         check_password_policy(password)
         return self._hasher.hash(password)
 
-    def delete(self, user: User) -> list[Write]:
-        """The writes that delete the account and its email claim, freeing the email."""
-        return self._store.accounts.delete(user.id, user.email)
+    def delete(self, user: User, orgs: frozenset[str] | None = None) -> list[Write]:
+        """The writes that delete the account and its email claim, freeing the email (with
+        `orgs`: only while it belongs to exactly those organizations)."""
+        return self._store.accounts.delete(user.id, user.email, orgs)

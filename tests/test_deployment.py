@@ -356,7 +356,7 @@ def test_the_consumer_reads_the_tables_stream_filtered_to_the_event_families(res
     def let_through(record: dict) -> bool:  # Lambda ORs the patterns
         return any(passes(pattern, record) for pattern in patterns)
 
-    for pk in ("USER#x", "EMAIL#ann@example.com"):
+    for pk in ("USER#x", "EMAIL#ann@example.com", "MEMBER#o#u"):
         for name in ("INSERT", "MODIFY", "REMOVE"):
             assert let_through(stream_record(pk, name)), (pk, name)
     # A session's start and end; never its extensions and activity refreshes.
@@ -364,7 +364,8 @@ def test_the_consumer_reads_the_tables_stream_filtered_to_the_event_families(res
     assert let_through(stream_record("SESSION#x", "REMOVE"))
     assert not let_through(stream_record("SESSION#x", "MODIFY"))
     # The consumer's own writes (events, counters) never invoke it again; nor a lookalike key.
-    for other in ("EVENT#x", "EVENTSEQ#x", "DELIVERY#x", "XUSER#x", "user#x", "USER"):
+    # Nor an organization's other items.
+    for other in ("EVENT#x", "EVENTSEQ#x", "DELIVERY#x", "XUSER#x", "user#x", "USER", "ORG#o"):
         assert not let_through(stream_record(other)), other
     assert not let_through({"dynamodb": {"Keys": {"id": {"S": "USER#x"}}}})
 

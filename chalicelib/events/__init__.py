@@ -41,14 +41,24 @@ EVENT_TYPES: tuple[str, ...] = (
     "session.created",
     "session.revoked",
     "impersonation.started",
+    "org.member_added",
+    "org.member_removed",
+    "org.member_role_changed",
 )
 
-# The stream records that can make an event: every change of a user or an email claim, and a
-# session's start and end (its extensions and activity refreshes, most of its writes, never
-# make one). The stream's event source mapping lets only these through (Lambda's event
-# filtering: the patterns are ORed), so neither those nor the consumer's own writes invoke it.
+# The stream records that can make an event: every change of a user, an email claim or a
+# membership of an organization, and a session's start and end (its extensions and activity
+# refreshes, most of its writes, never make one). The stream's event source mapping lets only
+# these through (Lambda's event filtering: the patterns are ORed), so neither those nor the
+# consumer's own writes invoke it.
 STREAM_FILTERS: tuple[dict[str, Any], ...] = (
-    {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "USER#"}, {"prefix": "EMAIL#"}]}}}},
+    {
+        "dynamodb": {
+            "Keys": {
+                "pk": {"S": [{"prefix": "USER#"}, {"prefix": "EMAIL#"}, {"prefix": "MEMBER#"}]}
+            }
+        }
+    },
     {
         "eventName": ["INSERT", "REMOVE"],
         "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "SESSION#"}]}}},

@@ -2,7 +2,8 @@
 
 Every event of the catalogue comes from the item that holds what changed: an account's
 lifecycle, address, factors, roles and ban from its user item; a password from its email
-claim; sign-ins and sign-outs from session items. Each record's events are numbered by their
+claim; sign-ins and sign-outs from session items; a membership of an organization from its
+membership item (store.orgs), as an event of the member. Each record's events are numbered by their
 place in it, so processing a record again gives the same events with the same ids.
 """
 
@@ -36,6 +37,8 @@ def events_of(record: dict[str, Any]) -> list[EventRecord]:
         found = _user_events(change)
     elif change.family == "session":
         found = _session_events(change)
+    elif change.family == "member":
+        found = _member_events(change)
     else:
         found = _claim_events(change)
     return [
@@ -167,6 +170,22 @@ def _session_events(change: Change) -> list[tuple[str, dict[str, Any]]]:
             return []
         return [("session.revoked", {"session_id": old["session_id"]})]
     return []  # extended, used, re-authenticated, its roles updated
+
+
+def _member_events(change: Change) -> list[tuple[str, dict[str, Any]]]:
+    old, new = change.old, change.new
+    if old is None and new is not None:
+        return [("org.member_added", {"org_id": new["org_id"], "role": new["role"]})]
+    if new is None and old is not None:
+        return [("org.member_removed", {"org_id": old["org_id"]})]
+    if old is not None and new is not None and old["role"] != new["role"]:
+        return [
+            (
+                "org.member_role_changed",
+                {"org_id": new["org_id"], "role": new["role"], "previous_role": old["role"]},
+            )
+        ]
+    return []
 
 
 def _method(amr: tuple[str, ...]) -> str:

@@ -30,7 +30,7 @@ from chalicelib.errors import (
     UnknownRole,
 )
 from chalicelib.events import queue
-from chalicelib.flows import activity, signin
+from chalicelib.flows import activity, orgs, signin
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.mail import Kind
 from chalicelib.roles import (
@@ -332,6 +332,7 @@ def delete(ctx: RequestContext, user_id: str) -> None:
     ctx.services.sessions.end_all_sessions(user.id, presented=None, writes=writes)
     ctx.audit(Event.ADMIN_USER_DELETED, user.id, actor_id=actor.user.id)
     signin.sweep_sessions(ctx, user.id)
+    orgs.sweep_dissolved(ctx, item.orgs)
     try:
         ctx.send_mail(Kind.ACCOUNT_DELETED, user.email)
     except ServiceUnavailable:  # the account is gone: a lost notice is logged, not a 503

@@ -12,7 +12,7 @@ import time
 
 from chalicelib.audit import Event
 from chalicelib.errors import AlreadyImported, EmailTaken, NotFound, ServiceUnavailable
-from chalicelib.flows import codes, email, mailed_codes
+from chalicelib.flows import codes, email, mailed_codes, orgs
 from chalicelib.flows.context import Access, RequestContext
 from chalicelib.limits import SIGNUPS_PER_EMAIL, signups_per_ip
 from chalicelib.mail import Kind
@@ -149,8 +149,9 @@ def change_password(ctx: RequestContext, current_password: str | None, new_passw
 
 
 def delete_account(ctx: RequestContext, password: str | None) -> None:
-    """Delete the user, the email claim, their one-time secrets and every session; the email
-    is free again. The last administrator able to grant roles cannot (409 last_admin)."""
+    """Delete the user, the email claim, their one-time secrets, their memberships and every
+    session; the email is free again. The last administrator able to grant roles cannot (409
+    last_admin), nor the last owner of an organization with other members (409 last_owner)."""
     store = ctx.services.store
     # Never behind a verified address: deleting is always the owner's right (Access.ACCOUNT).
     current = ctx.require_owner()
@@ -160,16 +161,22 @@ def delete_account(ctx: RequestContext, password: str | None) -> None:
     ctx.end_every_session(user.id, removal(ctx, user, owner))
     ctx.audit(Event.ACCOUNT_DELETED, user.id)
     sweep_sessions(ctx, user.id)
+    if owner is not None:
+        orgs.sweep_dissolved(ctx, owner.orgs)
 
 
 def removal(ctx: RequestContext, user: User, owner: UserItem | None) -> list[Write]:
     """Every write that deletes an account (`owner`: its item as read): the user item and its
-    email claim, one-time secrets, passkeys and sign-in identities, and its place among those
-    who grant roles (never the last: LastAdmin)."""
+    email claim, one-time secrets, passkeys and sign-in identities, its place among those
+    who grant roles (never the last: LastAdmin), and its memberships (an organization it is
+    the only member of goes with it; never the last owner of one with other members:
+    LastOwner; flows.orgs.departures). Within one transaction's 100 items: a session's own
+    delete joins them, the others' go in batches (SessionManager.end_all_sessions)."""
     store = ctx.services.store
     roles = user.roles if owner is None else owner.roles
     return [
-        *ctx.services.users.delete(user),
+        *ctx.services.users.delete(user, None if owner is None else owner.orgs),
+        *([] if owner is None else orgs.departures(ctx, owner)),
         *email.discard_all(ctx, user),
         # Nothing of the account stays behind: a sign-in identity left over would sign in to
         # nothing, and would keep its provider account from ever signing up again.

@@ -6,8 +6,10 @@
   handle, and its authenticator app (store.twofactor); its roles (role_names, a string set,
   absent: none; `roles` is a reserved word in DynamoDB's expressions); a ban (banned_until,
   banned_at, ban_reason, banned_by; absent: not banned); data_exported_at, when the user last
-  took a copy of their data; an imported user's source_id (store.imports); and search_shard,
-  its partition in the admin search index (store.directory). Read whole as a `UserItem`.
+  took a copy of their data; an imported user's source_id (store.imports); the organizations
+  it belongs to (orgs, a string set of their ids, at most MAX_ORGS_PER_USER; absent: none;
+  store.orgs writes it with each membership); and search_shard, its partition in the admin
+  search index (store.directory). Read whole as a `UserItem`.
 - email claim: pk `EMAIL#<normalised email>`; user_id, password_hash (absent: no password),
   password_rehashed (true: the hash was last written by a rehash at sign-in, not a change)
   and rehashed_from (the digest of the hash it replaced),
@@ -112,6 +114,7 @@ class UserItem(NamedTuple):
     ban: Ban | None = None
     created_at: int = 0
     source_id: str | None = None  # an imported user's id in the system it came from
+    orgs: frozenset[str] = frozenset()  # the ids of the organizations it belongs to
 
     @property
     def totp(self) -> bool:
@@ -149,6 +152,7 @@ class AccountItems:
                 ban=_ban(item),
                 created_at=int(item.get("created_at", {}).get("N", "0")),
                 source_id=item.get("source_id", {}).get("S"),
+                orgs=_strings(item, "orgs"),
             )
 
         return Read(user_pk(user_id), parse)
@@ -432,9 +436,17 @@ class AccountItems:
             ),
         ]
 
-    def delete(self, user_id: str, email: str) -> list[Write]:
+    def delete(self, user_id: str, email: str, orgs: frozenset[str] | None = None) -> list[Write]:
+        """The user item and its claim. With `orgs` (the organizations the deletion removes
+        the user from), only while the user belongs to exactly those: one joined meanwhile
+        would leave a membership behind (Conflict: asked again, it reads the news)."""
+        if orgs is None:
+            account = delete(user_pk(user_id))
+        else:
+            held, values = _exactly("orgs", orgs, "o")
+            account = delete(user_pk(user_id), held, values=values, on_condition_failed=Conflict)
         return [
-            delete(user_pk(user_id)),
+            account,
             delete(
                 claim_pk(email),
                 "user_id = :u",

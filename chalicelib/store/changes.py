@@ -1,4 +1,5 @@
-"""The table's stream, read back: one stream record as a change to a user, a claim or a session.
+"""The table's stream, read back: one stream record as a change to a user, a claim, a session or
+a membership of an organization.
 
 The stream (NEW_AND_OLD_IMAGES) carries every item write that landed, each with the item
 before and after; this module alone knows which keys and attributes they hold, and hands
@@ -19,7 +20,7 @@ _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 
 class Change(NamedTuple):
-    family: str  # "user", "claim" or "session"
+    family: str  # "user", "claim", "session" or "member"
     user_id: str
     old: dict[str, Any] | None  # the view before (None: the item was created)
     new: dict[str, Any] | None  # after (None: it was deleted)
@@ -28,8 +29,9 @@ class Change(NamedTuple):
 
 
 def change_of(record: dict[str, Any]) -> Change | None:
-    """The change a Lambda-shaped stream record describes (None: not a user's, claim's or
-    session's, or a write that events ignore)."""
+    """The change a Lambda-shaped stream record describes (None: not a user's, claim's,
+    session's or membership's, or a write that events ignore). A membership's change is its
+    member's."""
     dynamodb = record["dynamodb"]
     pk = dynamodb["Keys"]["pk"]["S"]
     old, new = dynamodb.get("OldImage"), dynamodb.get("NewImage")
@@ -43,6 +45,10 @@ def change_of(record: dict[str, Any]) -> Change | None:
         image = new or old or {}
         user_id = image.get("session_user_id", {}).get("S", "")
         return Change("session", user_id, _session(old), _session(new), at_ms, by_ttl)
+    if pk.startswith("MEMBER#"):
+        image = new or old or {}
+        user_id = image.get("member_user_id", {}).get("S", "")
+        return Change("member", user_id, _member(old), _member(new), at_ms, by_ttl)
     if pk.startswith("EMAIL#"):
         image = new or old or {}
         user_id = image.get("user_id", {}).get("S", "")
@@ -101,6 +107,12 @@ def _session(item: Item | None) -> dict[str, Any] | None:
         "impersonator_email": _text(item, "impersonator_email"),
         "rotated": _flag(item, "rotated"),
     }
+
+
+def _member(item: Item | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {"org_id": _text(item, "member_org_id"), "role": _text(item, "member_role")}
 
 
 def _claim(item: Item | None) -> dict[str, Any] | None:

@@ -9,7 +9,9 @@ in one of the two-factor states below, with the right password, a right code fro
 passkey's id and answers (a software passkey, tests.softkey) filled in. A quarter of the
 passkey sign-ins answer a real challenge with a registered passkey in the same way, and a
 quarter of the code sign-ins (and of the re-authentications) carry a code read from the
-outbox.
+outbox. A quarter of the organizations' examples carry the session of an organization's owner
+(or, to leave or to accept, of its invited member), with the organization's, the member's and
+the invitation's real ids and the invitation's token filled in.
 """
 
 from __future__ import annotations
@@ -257,6 +259,59 @@ def act_on_a_user(case: Any, fields: set[str], live_server: Any) -> None:
     body.pop("until", None)
 
 
+def act_in_an_organization(case: Any, live_server: Any, bearer: bool) -> None:
+    """An organization operation's success path: a fresh organization whose owner's session it
+    carries, with a member (or an invitation) where the operation needs one, and what its body
+    needs to succeed. Leaving and accepting carry the member's session instead."""
+    url = live_server.url
+    email = f"contract-{uuid.uuid4().hex[:12]}@example.com"
+    owner = sign_up_over_http(live_server, email)
+    slug = f"contract-{uuid.uuid4().hex[:12]}"
+    created = owner.post(f"{url}/orgs", json={"name": "Contract", "slug": slug})
+    assert created.status_code == 201, created.text
+    org_id = created.json()["organization"]["id"]
+    acting = Account(owner, None, None, email)
+    path = case.path
+    if "org_id" in case.path_parameters:
+        case.path_parameters["org_id"] = org_id
+    guest = f"contract-guest-{uuid.uuid4().hex[:12]}@example.com"
+    if path in (
+        "/orgs/{org_id}/members/{user_id}",
+        "/orgs/{org_id}/leave",
+        "/orgs/{org_id}/invitations/{invitation_id}",
+        "/orgs/invitations/accept",
+    ):
+        sent = owner.post(
+            f"{url}/orgs/{org_id}/invitations", json={"email": guest, "role": "member"}
+        )
+        assert sent.status_code == 201, sent.text
+        token = live_server.outbox.link(guest).split("token=", 1)[1]
+        if "invitation_id" in case.path_parameters:
+            case.path_parameters["invitation_id"] = sent.json()["invitation"]["id"]
+        else:
+            member = sign_up_over_http(live_server, guest)
+            if path == "/orgs/invitations/accept":
+                acting = Account(member, None, None, guest)
+                if isinstance(case.body, dict):
+                    case.body["token"] = token
+            else:
+                joined = member.post(f"{url}/orgs/invitations/accept", json={"token": token})
+                assert joined.status_code == 200, joined.text
+                if path == "/orgs/{org_id}/leave":
+                    acting = Account(member, None, None, guest)
+                else:
+                    member_id = member.get(f"{url}/auth/session").json()["user"]["id"]
+                    case.path_parameters["user_id"] = member_id
+    if path == "/orgs/{org_id}/members":
+        case.query = {}  # a generated cursor is one this listing never gave
+    if isinstance(case.body, dict):
+        wanted = {"name": "Contract renamed", "slug": f"contract-{uuid.uuid4().hex[:12]}"}
+        wanted |= {"email": f"contract-new-{uuid.uuid4().hex[:12]}@example.com", "role": "admin"}
+        fields = set(case.body) | ({"slug"} if path == "/orgs" else set())
+        case.body.update({name: value for name, value in wanted.items() if name in fields})
+    present(case, acting, bearer=bearer)
+
+
 def sign_in_with_a_mailed_code(case: Any, live_server: Any) -> None:
     """A code mailed to a fresh address, read from the outbox, with that address."""
     email = f"contract-code-{uuid.uuid4().hex[:12]}@example.com"
@@ -303,6 +358,8 @@ def test_every_operation_keeps_its_contract(path, method, live_server, configure
         bearer = n // 4 % 2 == 1  # every other signed-in example: the token transport
         if protected and n % 4 == 0:
             present(case, open_account(live_server, PLAIN), bearer=bearer)
+        elif path.startswith("/orgs") and n % 4 == 2:
+            act_in_an_organization(case, live_server, bearer)
         elif path.startswith("/admin") and n % 4 == 2:
             present(case, open_account(live_server, ADMIN), bearer=bearer)
             act_on_a_user(case, fields, live_server)
