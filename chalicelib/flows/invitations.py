@@ -12,8 +12,9 @@ listed, revoked, previewed and accepted.
 - Accepting needs a signed-in user whose address is the invitation's (else 403
   invitation_email_mismatch) and verified (else 403 email_unverified). The address is
   compared first: telling someone signed in with another address to verify theirs would be
-  advice that cannot help. An account made for the purpose, by any way of signing up, accepts
-  once its address is verified.
+  advice that cannot help. (With REQUIRE_VERIFIED_EMAIL, Access.RESOURCE refuses an
+  unverified session before either, as for every resource.) An account made for the
+  purpose, by any way of signing up, accepts once its address is verified.
 - An invitation is only as good as its inviter: accepted, it needs the inviter still a member
   whose role may invite with that role (else 404 invitation_not_found), so demoting or
   removing someone voids what they sent.

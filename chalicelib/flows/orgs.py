@@ -177,9 +177,11 @@ def rename(ctx: RequestContext, org_id: str, name: str) -> Membership:
 
 def delete(ctx: RequestContext, org_id: str) -> None:
     """The organization, its slug, every membership and every invitation (org:delete: owners
-    alone). A deletion too big for one transaction, cut short, is taken up again by the same
-    request (store.orgs.delete_organization): the organization is gone already, and its
-    owner's own membership, removed last, still says who may finish it."""
+    alone), each member's sessions working in it leaving it as their membership goes. A
+    deletion too big for one transaction, cut short (the request's budget: an organization of
+    thousands may take a few), is taken up again by the same request
+    (store.orgs.delete_organization): the organization is gone already, and its owner's own
+    membership, removed last, still says who may finish it."""
     user = ctx.require(Access.RESOURCE).user
     if not _ID.fullmatch(org_id):
         raise NotFound(_NO_ORGANIZATION)
@@ -188,10 +190,16 @@ def delete(ctx: RequestContext, org_id: str) -> None:
     if member is None:
         raise NotFound(_NO_ORGANIZATION)
     require_permission(ctx, member, ORG_DELETE)
-    removed = store.orgs.delete_organization(org, member)
-    for user_id in removed:
-        ctx.services.sessions.set_org_role(user_id, org_id, None)
-    ctx.audit(Event.ORG_DELETED, user.id, org_id=org_id, members=len(removed))
+    count = 0
+
+    def removed(user_ids: list[str]) -> None:
+        nonlocal count
+        for user_id in user_ids:
+            ctx.services.sessions.set_org_role(user_id, org_id, None)
+        count += len(user_ids)
+
+    store.orgs.delete_organization(org, member, removed)
+    ctx.audit(Event.ORG_DELETED, user.id, org_id=org_id, members=count)
 
 
 # -- members -----------------------------------------------------------------------------------

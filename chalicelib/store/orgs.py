@@ -28,7 +28,7 @@ compares `expires_at` with the time it is given.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from chalicelib.errors import (
@@ -262,9 +262,12 @@ class OrgItems:
             on_condition_failed=NotAMember,
         )
 
-    def delete_organization(self, org: OrgRecord | None, actor: MemberRecord) -> list[str]:
+    def delete_organization(
+        self, org: OrgRecord | None, actor: MemberRecord, removed: Callable[[list[str]], None]
+    ) -> None:
         """Delete the organization, its slug, every membership (each member's `orgs` entry
-        with it) and every invitation; returns the user ids of the members it removed.
+        with it) and every invitation; `removed` is told the user ids of the members removed,
+        after each write that removes them (for their sessions).
 
         Up to a transaction's 100 items (about 45 members and invitations) it is one
         transaction, on condition that the member count is the one the index listed (nobody
@@ -274,19 +277,21 @@ class OrgItems:
         transaction with the actor's standing: from then on nobody can join (an acceptance
         needs the organization item), be changed or be invited. Then the index is swept a page
         at a time, the members' removals in transactions of up to 50, the invitations in
-        batches, the actor's own membership last: a sweep cut short (the request's budget, for
-        thousands of members) is taken up again by the same DELETE (`org` None: already gone),
-        which the actor can still send."""
+        batches, the actor's own membership last, each batch's members told as it goes: a
+        sweep cut short (the request's budget, for thousands of members) is taken up again by
+        the same DELETE (`org` None: already gone), which the actor can still send."""
         if org is not None and 2 + 2 * org.member_count <= MAX_TRANSACTION_ITEMS:
             members = [member_record(item) for item in self._all(org.id, _MEMBER)]
             invitations = [invitation_record(item) for item in self._all(org.id, _INVITE)]
             if 2 + 2 * len(members) + 2 * len(invitations) <= MAX_TRANSACTION_ITEMS:
-                return self._delete_at_once(org, actor, members, invitations)
+                self._delete_at_once(org, actor, members, invitations)
+                removed([member.user_id for member in members])
+                return
         if org is not None:
             self._table.commit(
                 delete(org_pk(org.id)), delete(slug_pk(org.slug)), self.holds_role(actor)
             )
-        return self._sweep(actor)
+        self._sweep(actor, removed)
 
     def _delete_at_once(
         self,
@@ -294,7 +299,7 @@ class OrgItems:
         actor: MemberRecord,
         members: list[MemberRecord],
         invitations: list[InvitationRecord],
-    ) -> list[str]:
+    ) -> None:
         if actor.user_id not in {member.user_id for member in members}:
             raise Conflict()  # the index has yet to show the actor's own membership
         writes = [
@@ -315,26 +320,24 @@ class OrgItems:
         for invitation in invitations:
             writes += _invitation_gone(invitation)
         self._table.commit(*writes)
-        return [member.user_id for member in members]
 
-    def _sweep(self, actor: MemberRecord) -> list[str]:
+    def _sweep(self, actor: MemberRecord, removed: Callable[[list[str]], None]) -> None:
         """What a deleted organization left behind: its invitations, then its members."""
         pks: list[str] = []
         for item in self._all(actor.org_id, _INVITE):
             pks += [w.pk for w in _invitation_gone(invitation_record(item))]
         self._table.delete_items(pks)
-        removed: list[str] = []
         batch: list[MemberRecord] = []
         for item in self._all(actor.org_id, _MEMBER):
             member = member_record(item)
             if member.user_id != actor.user_id:
                 batch.append(member)
             if len(batch) == MAX_TRANSACTION_ITEMS // 2:
-                removed += self._remove_all(batch)
+                removed(self._remove_all(batch))
                 batch = []
-        removed += self._remove_all(batch)
+        removed(self._remove_all(batch))
         self._table.commit(_left(actor, on_condition_failed=NotAMember), self._leaves(actor))
-        return [*removed, actor.user_id]
+        removed([actor.user_id])
 
     def _remove_all(self, members: list[MemberRecord]) -> list[str]:
         if not members:
