@@ -89,9 +89,7 @@ def test_an_owner_invites_a_colleague_who_joins_is_made_admin_and_switches(
         row.get_by_label(f"Role of {COLLEAGUE}", exact=True).select_option("admin")
         row.get_by_role("button", name=f"Change the role of {COLLEAGUE}").click()
         expect(page.locator("#notice")).to_have_text("The member's role was changed.")
-        expect(page.locator("tr", has_text=COLLEAGUE).locator(".member-role")).to_have_text(
-            "admin"
-        )
+        expect(page.locator("tr", has_text=COLLEAGUE).locator(".member-role")).to_have_text("admin")
 
         # They switch to it on the settings page; the token their page gets names it.
         before = claims_of(
