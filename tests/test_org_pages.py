@@ -526,3 +526,25 @@ def test_next_is_only_ever_one_of_our_paths(client, hostile):
     redirected(logged_in, "/training")
     token = session_token(logged_in)
     redirected(get(client, f"/signup?next={quote(hostile, safe='')}", token), "/training")
+
+
+def test_a_second_factor_owed_is_finished_on_the_way_back(client, clock, acme):
+    import pyotp
+
+    from tests.test_pages import enrol_in_settings
+
+    dave = sign_up(client, "dave@example.com")
+    secret, _, _ = enrol_in_settings(client, clock, dave)
+    invite(client, acme["ann"], acme["org_id"], "dave@example.com", "member")
+    here = invitation_path(invitation_token("dave@example.com"))
+    logged_in = post(client, "/login", email="dave@example.com", password=PASSWORD, next=here)
+    redirected(logged_in, f"/2fa?next={quote(here, safe='/')}")
+    owing = session_token(logged_in)
+    shown = html(get(client, here, owing))
+    assert 'id="second-factor-owed"' in shown
+    assert f'href="/2fa?next={quote(here, safe="/")}"' in shown
+    assert 'id="accept"' not in shown
+    form = html(get(client, f"/2fa?next={quote(here, safe='/')}", owing))
+    assert f'<input type="hidden" name="next" value="{here}">' in form
+    code = pyotp.TOTP(secret).at(clock.now())
+    redirected(post(client, "/2fa", owing, code=code, next=here), here)
