@@ -548,3 +548,11 @@ def test_a_second_factor_owed_is_finished_on_the_way_back(client, clock, acme):
     assert f'<input type="hidden" name="next" value="{here}">' in form
     code = pyotp.TOTP(secret).at(clock.now())
     redirected(post(client, "/2fa", owing, code=code, next=here), here)
+
+
+def test_removing_oneself_is_leaving(client, acme):
+    org_id, carol = acme["org_id"], acme["carol"]
+    carol_id = user_id_of(client, carol)
+    left = post(client, f"/orgs/{org_id}/page/remove", carol, user_id=carol_id)
+    redirected(left, "/settings?notice=organization-left")
+    assert role_of(client, acme["ann"], org_id, carol_id) is None

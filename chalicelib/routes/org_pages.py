@@ -168,10 +168,13 @@ def role_form(org_id: str) -> Response:
 @web.login_page_required
 def remove_form(org_id: str) -> Response:
     (user_id,) = web.form_fields(web.current_request(), "user_id")
+    oneself = user_id == web.current_user().id  # removing oneself is leaving (flows.orgs)
     return _action(
         org_id,
         lambda ctx: orgs.remove(ctx, org_id, user_id),
-        f"/orgs/{org_id}/page?notice=member-removed",
+        "/settings?notice=organization-left"
+        if oneself
+        else f"/orgs/{org_id}/page?notice=member-removed",
         form=f"remove-{user_id}",
     )
 
