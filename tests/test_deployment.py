@@ -245,7 +245,7 @@ def test_every_json_routes_preflight_reaches_the_function_and_pages_have_none(re
     (api,) = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Api"]
     paths = api["Properties"]["DefinitionBody"]["paths"]
     preflighted = {path for path, methods in app.routes.items() if "OPTIONS" in methods}
-    assert len(preflighted) == 49
+    assert len(preflighted) == 58
     for path, operations in paths.items():
         if path not in preflighted:
             assert "options" not in operations, path
