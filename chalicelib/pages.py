@@ -46,6 +46,17 @@ NOTICES = {
     "user-signed-out": "Every session of the user was signed out.",
     "roles-changed": "The user's roles were changed.",
     "user-deleted": "The user was deleted, and told by mail.",
+    "organization-created": "Your organization was created. You are its owner.",
+    "organization-renamed": "The organization was renamed.",
+    "organization-switched": "You now work in the organization you chose.",
+    "no-organization": "You now work in no organization.",
+    "organization-left": "You left the organization.",
+    "organization-deleted": "The organization was deleted, with its memberships and invitations.",
+    "invitation-sent": "The invitation was sent.",
+    "invitation-revoked": "The invitation was revoked: its link leads nowhere now.",
+    "invitation-accepted": "Welcome: you are a member of this organization.",
+    "member-role-changed": "The member's role was changed.",
+    "member-removed": "The member was removed from the organization.",
 }
 
 # Which form field an error belongs to, so its message is shown (and announced) next to it;

@@ -17,6 +17,7 @@ from chalicelib.routes import (
     admin_api,
     admin_pages,
     email_api,
+    org_pages,
     orgs_api,
     pages,
     passkeys_api,
@@ -42,6 +43,7 @@ _AREAS = (
     account_pages,
     settings_pages,
     admin_pages,
+    org_pages,
     social,
 )
 

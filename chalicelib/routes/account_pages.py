@@ -9,6 +9,7 @@ from chalice import Blueprint, Response
 from chalicelib import pages, web
 from chalicelib.errors import AlreadyVerified, AppError
 from chalicelib.flows import email
+from chalicelib.routes.pages import DEFAULT_NEXT, kept_next, query_next, with_next
 
 blueprint = Blueprint(__name__)
 
@@ -18,41 +19,50 @@ blueprint = Blueprint(__name__)
 @blueprint.route("/verify-email", methods=["GET"])
 @web.account_page_required
 def verify_email_page() -> Response:
+    next_path = query_next()
     if web.current_user().email_verified:
-        return pages.redirect(web.current_request(), "/settings?notice=verified")
-    return _verify_page()
+        return pages.redirect(web.current_request(), next_path or "/settings?notice=verified")
+    return _verify_page(next_path=next_path)
 
 
 @blueprint.route("/verify-email", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def verify_email_form() -> Response:
-    (code,) = web.form_fields(web.current_request(), "code")
+    code, raw_next = web.form_fields(web.current_request(), "code", "next")
+    next_path = kept_next(raw_next)
     try:
         email.verify_email(web.context(), code)
     except AppError as error:
-        return _verify_page(error)
-    return pages.redirect(web.current_request(), "/training")
+        return _verify_page(error, next_path=next_path)
+    return pages.redirect(web.current_request(), next_path or DEFAULT_NEXT)
 
 
 @blueprint.route("/verify-email/resend", methods=["POST"], content_types=[web.FORM])
 @web.account_page_required
 def resend_verification_form() -> Response:
+    (raw_next,) = web.form_fields(web.current_request(), "next")
+    next_path = kept_next(raw_next)
     try:
         email.resend_verification(web.context())
     except AlreadyVerified:
-        return pages.redirect(web.current_request(), "/settings?notice=verified")
+        return pages.redirect(web.current_request(), next_path or "/settings?notice=verified")
     except AppError as error:
-        return _verify_page(error)
-    return pages.redirect(web.current_request(), "/verify-email?notice=code-sent")
+        return _verify_page(error, next_path=next_path)
+    sent = "/verify-email?notice=code-sent"
+    if next_path:
+        sent = with_next("/verify-email", next_path) + "&notice=code-sent"
+    return pages.redirect(web.current_request(), sent)
 
 
-def _verify_page(error: AppError | None = None) -> Response:
+def _verify_page(error: AppError | None = None, *, next_path: str = "") -> Response:
     return pages.form_page(
         web.current_request(),
         "verify_email.html",
         error=error,
+        headers=pages.NO_REFERRER if next_path else None,
         email=web.current_user().email,
         notice=pages.notice(web.current_request()),
+        next_path=next_path,
     )
 
 

@@ -1,6 +1,15 @@
-"""The pages of signing up, in and out, and the protected training page."""
+"""The pages of signing up, in and out, and the protected training page.
+
+The sign-up, log-in, second-factor and verification pages take `next`: a path of ours (as
+flows.social.safe_next has it; anything else is dropped) that the browser goes to once signed
+in, instead of /training. The invitation page sends people through them that way and gets them
+back. A `next` can carry a secret in its query (the invitation's token), so the pages that hold
+one send no Referer.
+"""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from chalice import Blueprint, Response
 
@@ -55,26 +64,28 @@ def login_page() -> Response:
 @web.page
 def signup_form() -> Response:
     request = web.current_request()
-    email, password = web.form_fields(request, "email", "password")
+    email, password, raw_next = web.form_fields(request, "email", "password", "next")
+    next_path = kept_next(raw_next)
     try:
         user = signin.sign_up(web.context(), email, password)
     except AppError as error:
-        return _credentials_page("signup.html", error, email=email)
+        return _credentials_page("signup.html", error, email=email, next_path=next_path)
     if user is None:  # SIGNUP_REVEALS_ACCOUNTS=false: the same page whoever owns the address
         return _login_code_page("sent", email=email.strip(), signing_up=True)
-    return pages.redirect(request, "/training")
+    return pages.redirect(request, next_path or DEFAULT_NEXT)
 
 
 @blueprint.route("/login", methods=["POST"], content_types=[web.FORM])
 @web.page
 def login_form() -> Response:
     request = web.current_request()
-    email, password = web.form_fields(request, "email", "password")
+    email, password, raw_next = web.form_fields(request, "email", "password", "next")
+    next_path = kept_next(raw_next)
     try:
         signin.log_in(web.context(), email, password)
     except AppError as error:
-        return _credentials_page("login.html", error, email=email)
-    return pages.redirect(request, "/2fa" if _second_factor_owed() else "/training")
+        return _credentials_page("login.html", error, email=email, next_path=next_path)
+    return pages.redirect(request, after_sign_in(next_path))
 
 
 # -- signing in with an emailed code ---------------------------------------------------------
@@ -118,7 +129,7 @@ def login_code_verify_form() -> Response:
     except AppError as error:
         step = "email" if error.code == "invalid_email" else "code"
         return _login_code_page(step, error, email=email)
-    return pages.redirect(request, "/2fa" if _second_factor_owed() else "/training")
+    return pages.redirect(request, after_sign_in(""))
 
 
 def _codes_on(step: str) -> None:
@@ -154,31 +165,35 @@ def logout_form() -> Response:
 @blueprint.route("/2fa", methods=["GET"])
 @web.session_page_required
 def two_factor_page() -> Response:
+    next_path = query_next()
     if not _second_factor_owed():
-        return pages.redirect(web.current_request(), "/training")
-    return _two_factor_page()
+        return pages.redirect(web.current_request(), next_path or DEFAULT_NEXT)
+    return _two_factor_page(next_path=next_path)
 
 
 @blueprint.route("/2fa", methods=["POST"], content_types=[web.FORM])
 @web.session_page_required
 def two_factor_form() -> Response:
     request = web.current_request()
-    (code,) = web.form_fields(request, "code")
+    code, raw_next = web.form_fields(request, "code", "next")
+    next_path = kept_next(raw_next)
     try:
         twofactor.verify(web.context(), code)
     except AppError as error:
-        return _two_factor_page(error)
-    return pages.redirect(request, "/training")
+        return _two_factor_page(error, next_path=next_path)
+    return pages.redirect(request, next_path or DEFAULT_NEXT)
 
 
-def _two_factor_page(error: AppError | None = None) -> Response:
+def _two_factor_page(error: AppError | None = None, *, next_path: str = "") -> Response:
     factors = twofactor.factors(web.context())
     return pages.form_page(
         web.current_request(),
         "two_factor.html",
         error=error,
+        headers=pages.NO_REFERRER if next_path else None,
         totp=factors.totp,
         passkeys=factors.passkeys,
+        next_path=next_path,
     )
 
 
@@ -191,12 +206,49 @@ def training_page() -> Response:
     )
 
 
-def _credentials_page(template: str, error: AppError | None = None, email: str = "") -> Response:
+def _credentials_page(
+    template: str, error: AppError | None = None, email: str = "", next_path: str | None = None
+) -> Response:
+    if next_path is None:
+        next_path = query_next()
     if error is None and web.context().session() is not None:
-        return pages.redirect(web.current_request(), "/training")
+        return pages.redirect(web.current_request(), next_path or DEFAULT_NEXT)
     return pages.form_page(
-        web.current_request(), template, error=error, email=email, **sign_in_offers()
+        web.current_request(),
+        template,
+        error=error,
+        headers=pages.NO_REFERRER if next_path else None,
+        email=email,
+        next_path=next_path,
+        **sign_in_offers(),
     )
+
+
+# -- where the browser goes once signed in ----------------------------------------------------
+
+DEFAULT_NEXT = social.DEFAULT_NEXT
+
+
+def kept_next(raw: str) -> str:
+    """`raw` if it is a path of ours to come back to, else "" (the default: /training)."""
+    return raw if raw and social.safe_next(raw) == raw else ""
+
+
+def query_next() -> str:
+    """The page's `?next=`, if it is a path of ours."""
+    return kept_next(web.query_param("next") or "")
+
+
+def with_next(path: str, next_path: str) -> str:
+    """`path` asked to send the browser on to `next_path` afterwards."""
+    return f"{path}?next={quote(next_path, safe='/')}" if next_path else path
+
+
+def after_sign_in(next_path: str) -> str:
+    """Where a sign-in sends the browser: the second factor first if it owes one."""
+    if _second_factor_owed():
+        return with_next("/2fa", next_path)
+    return next_path or DEFAULT_NEXT
 
 
 def sign_in_offers() -> dict[str, object]:

@@ -14,8 +14,10 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import pages, web
-from chalicelib.errors import AppError
-from chalicelib.flows import activity, codes, email, passkeys, signin, social, twofactor
+from chalicelib.errors import AppError, EmailUnverified
+from chalicelib.flows import activity, codes, email, orgs, passkeys, signin, social, twofactor
+from chalicelib.flows.context import RequestContext
+from chalicelib.flows.orgs import Membership
 
 blueprint = Blueprint(__name__)
 
@@ -223,6 +225,7 @@ def settings_page(
     ctx = web.context()
     sessions, current_id = signin.list_sessions(ctx)
     recent = activity.own_events(ctx, None, ACTIVITY_SHOWN).events
+    organization = web.current_session().organization
     return pages.form_page(
         web.current_request(),
         "settings.html",
@@ -241,6 +244,8 @@ def settings_page(
         notice=None if error else pages.notice(web.current_request()),
         reauthenticated=ctx.recently_reauthenticated(),
         reauthenticated_until=ctx.reauthenticated_until(),
+        organizations=_organizations(ctx),
+        active_org_id=None if organization is None else organization.id,
         **{
             "new_email": "",
             "setup": None,
@@ -249,6 +254,15 @@ def settings_page(
             **values,
         },
     )
+
+
+def _organizations(ctx: RequestContext) -> list[Membership] | None:
+    """The user's organizations, for the switcher (org_pages' form); None while the stage
+    keeps an unverified account from them (REQUIRE_VERIFIED_EMAIL)."""
+    try:
+        return orgs.mine(ctx)
+    except EmailUnverified:
+        return None
 
 
 ACTIVITY_SHOWN = 10

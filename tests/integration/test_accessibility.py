@@ -10,7 +10,7 @@ import re
 
 import pyotp
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.integration.axe import assert_accessible
 from tests.integration.browser import (
@@ -148,3 +148,71 @@ def test_social_sign_in_pages_and_connected_sign_ins_in_settings(page: Page, liv
     page.goto("/auth/oauth/local/callback?state=forged&code=x")
     expect(page.get_by_role("alert")).to_be_visible()
     assert_accessible(page, "the login page after a failed social sign-in")
+
+
+def test_the_organization_pages_as_owner_member_and_invited(
+    page: Page, chromium: Browser, live_server
+):
+    outbox = live_server.outbox
+    sign_up_in_browser(page, verify_from=outbox)
+    page.goto("/settings")
+    expect(page.locator("#no-organizations")).to_be_visible()
+    assert_accessible(page, "settings without an organization")
+    page.get_by_role("link", name="Create an organization").click()
+    assert_accessible(page, "the new organization's form")
+    page.get_by_label("Name", exact=True).fill("Acme")
+    page.get_by_label("Slug", exact=True).fill("Not a slug")
+    page.get_by_role("button", name="Create the organization").click()
+    expect(page.locator("#slug-error")).to_be_visible()
+    assert_accessible(page, "the new organization's form with its error")
+    page.get_by_label("Slug", exact=True).fill("acme")
+    page.get_by_role("button", name="Create the organization").click()
+    expect(page.locator("#notice")).to_be_visible()
+    assert_accessible(page, "an organization's page, its owner's")
+
+    page.get_by_label("Email", exact=True).fill("ann@example.com")  # a member already
+    page.get_by_role("button", name="Send the invitation").click()
+    expect(page.locator("#invite-email-error")).to_be_visible()
+    assert_accessible(page, "an organization's page with an error by the invitation form")
+    page.get_by_label("Email", exact=True).fill("carol@example.com")
+    page.get_by_role("button", name="Send the invitation").click()
+    expect(page.locator(".invitations")).to_contain_text("carol@example.com")
+    assert_accessible(page, "an organization's page with a pending invitation")
+    link = outbox.link("carol@example.com")
+
+    others = chromium.new_context(base_url=live_server.url)
+    others.set_default_timeout(15_000)
+    try:
+        other = others.new_page()
+        other.goto("/orgs/invitation?token=not-a-token")
+        expect(other.locator("#accept-error")).to_be_visible()
+        assert_accessible(other, "the invitation page of a broken link")
+        other.goto(link)
+        expect(other.locator("#signed-out")).to_be_visible()
+        assert_accessible(other, "the invitation page, signed out")
+        other.get_by_role("link", name="Create an account").click()
+        fill_and_submit(other, "dave@example.com", PASSWORD, "Sign up")
+        expect(other.locator("#other-address")).to_be_visible()
+        assert_accessible(other, "the invitation page, signed in as another address")
+        other.get_by_role("button", name="Log out").click()
+
+        other.goto(link)
+        other.get_by_role("link", name="Create an account").click()
+        fill_and_submit(other, "carol@example.com", PASSWORD, "Sign up")
+        expect(other.locator("#verify-link")).to_be_visible()
+        assert_accessible(other, "the invitation page, the address not yet verified")
+        other.get_by_role("link", name="Verify your email address").click()
+        other.get_by_label("Code").fill(outbox.code("carol@example.com"))
+        other.get_by_role("button", name="Verify").click()
+        expect(other.locator("#accept")).to_be_visible()
+        assert_accessible(other, "the invitation page, ready to accept")
+        other.locator("#accept").click()
+        expect(other.locator("#your-role")).to_have_text("member")
+        assert_accessible(other, "an organization's page, a member's")
+        other.goto("/settings")
+        other.get_by_label("Acme (member)").check()
+        other.get_by_role("button", name="Switch").click()
+        expect(other.get_by_label("Acme (member)")).to_be_checked()
+        assert_accessible(other, "settings with the switcher, an organization active")
+    finally:
+        others.close()
