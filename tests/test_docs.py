@@ -21,3 +21,21 @@ def test_every_test_the_docs_name_exists():
     }
     assert len(named) > 10  # the pages do name their tests
     assert sorted((page, name) for page, name in named if name not in defined) == []
+
+
+def test_no_merge_conflict_marker_is_left_in_a_file():
+    """A merge resolved in a hurry once left its markers in the README's prose, where no
+    parser notices them."""
+    marker = re.compile(r"^(<{7}|>{7}) ", re.MULTILINE)
+    suffixes = {".py", ".md", ".json", ".html", ".css", ".js", ".mjs", ".txt", ".toml", ".cfg"}
+    found = [
+        str(path.relative_to(ROOT))
+        for folder in ("chalicelib", "devtools", "docs", "tests", "bench", "examples")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in suffixes and "node_modules" not in path.parts and path.is_file()
+        if marker.search(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    found += [
+        name for name in ("README.md", "Makefile") if marker.search((ROOT / name).read_text())
+    ]
+    assert found == []
