@@ -5,8 +5,8 @@ token's claims follow the switch, verified as another service of the team would.
 The team's own routes are the README's recipe ("Routes for an organization's members"),
 served by `chalice local` on a port of their own beside the service, over the same container's
 services and table, as a team's app.py would hold them. Organizations and memberships are
-written at the store's level (tests/test_active_organization.py), a removal or a role change
-with the sweep of the member's sessions that every such change makes."""
+made, joined, lowered and ended through the organizations' own routes, as a team's members
+would."""
 
 from __future__ import annotations
 
@@ -18,18 +18,12 @@ from chalice import Chalice
 from chalice.cli.factory import CLIFactory
 from chalice.local import create_local_server
 
-from chalicelib import runtime, web
+from chalicelib import web
 from devtools.dynamodb_local import ROOT
 from tests.helpers import ANN, BOB, PASSWORD, Browser, sign_up_over_http
 from tests.integration.test_tokens_http import OutsideService
 from tests.test_active_organization import (
-    ACME,
-    GLOBEX,
     ORG_CLAIMS,
-    add_member,
-    change_role,
-    create_org,
-    remove_member,
 )
 from tests.test_protected_route_recipe import recipe
 
@@ -71,17 +65,21 @@ def bearer_session(live_server, email: str = ANN) -> dict[str, str]:
     return {"Authorization": f"Bearer {signed_in.json()['session_token']}"}
 
 
-def an_editor_of_acme(live_server) -> tuple[Browser, str]:
-    """Ann, signed in, an editor of Acme (Olga's); her browser and her user id."""
-    ann = sign_up_over_http(live_server, ANN)
+def an_editor_of_acme(live_server) -> tuple[Browser, str, Browser, str]:
+    """Olga creates Acme and invites Ann as an editor; Ann accepts, all over HTTP. Ann's
+    browser and user id, Olga's browser, and Acme's id."""
+    url = live_server.url
     olga = sign_up_over_http(live_server, "olga@example.com")
-    ann_id = user_id(live_server, ann)
-    services = runtime.get()
-    now = services.clock.now()
-    olga_id = user_id(live_server, olga)
-    create_org(services.store, ACME, (olga_id, "olga@example.com"), now, "acme")
-    add_member(services.store, ACME, (ann_id, ANN), "editor", now, by=olga_id)
-    return ann, ann_id
+    created = olga.post(f"{url}/orgs", json={"name": "Acme", "slug": "acme"})
+    assert created.status_code == 201, created.text
+    org_id = created.json()["organization"]["id"]
+    sent = olga.post(f"{url}/orgs/{org_id}/invitations", json={"email": ANN, "role": "editor"})
+    assert sent.status_code == 201, sent.text
+    token = live_server.outbox.link(ANN).split("token=", 1)[1]
+    ann = sign_up_over_http(live_server, ANN)
+    accepted = ann.post(f"{url}/orgs/invitations/accept", json={"token": token})
+    assert accepted.status_code == 200, accepted.text
+    return ann, user_id(live_server, ann), olga, org_id
 
 
 def test_a_member_removed_while_signed_in_is_refused_at_the_next_request(
@@ -89,30 +87,34 @@ def test_a_member_removed_while_signed_in_is_refused_at_the_next_request(
 ):
     configure(ORG_ROLES=EDITORS)
     url = live_server.url
-    ann, ann_id = an_editor_of_acme(live_server)
+    ann, ann_id, olga, acme = an_editor_of_acme(live_server)
     native = bearer_session(live_server)
     clients = ((ann, None), (Browser(), native))  # her cookie session, her app's bearer one
     for client, headers in clients:
         chosen = client.put(
-            f"{url}/auth/session/organization", json={"org_id": ACME}, headers=headers
+            f"{url}/auth/session/organization", json={"org_id": acme}, headers=headers
         )
         assert chosen.status_code == 200, chosen.text
         assert chosen.json()["organization"]["role"] == "editor"
         added = client.post(f"{recipe_url}/projects", headers=headers)
         assert added.status_code == 201, added.text
-        assert added.json() == {"org_id": ACME, "added": True}
+        assert added.json() == {"org_id": acme, "added": True}
     live_server.calls.clear()
     assert ann.post(f"{recipe_url}/projects").status_code == 201
     assert live_server.calls.operations == ["GetItem"]  # the session alone, nothing written
 
-    change_role(runtime.get(), ACME, ann_id, "member")  # lowered: refused the write at once
+    # Olga lowers her, through the API: refused the write at her next request.
+    lowered = olga.patch(f"{url}/orgs/{acme}/members/{ann_id}", json={"role": "member"})
+    assert lowered.status_code == 200, lowered.text
     for client, headers in clients:
         lowered = client.post(f"{recipe_url}/projects", headers=headers)
         assert lowered.status_code == 403, lowered.text
         assert lowered.json()["error"]["code"] == "insufficient_permissions"
         assert client.get(f"{recipe_url}/projects", headers=headers).json()["role"] == "member"
 
-    remove_member(runtime.get(), ACME, ann_id)  # removed: in no organization at once
+    # And removes her: in no organization from her next request.
+    removed = olga.delete(f"{url}/orgs/{acme}/members/{ann_id}")
+    assert removed.status_code == 204, removed.text
     for client, headers in clients:
         for method in ("GET", "POST"):
             refused = client.request(method, f"{recipe_url}/projects", headers=headers)
@@ -122,7 +124,7 @@ def test_a_member_removed_while_signed_in_is_refused_at_the_next_request(
         assert session.status_code == 200  # still signed in, in no organization
         assert session.json()["organization"] is None
         back = client.put(
-            f"{url}/auth/session/organization", json={"org_id": ACME}, headers=headers
+            f"{url}/auth/session/organization", json={"org_id": acme}, headers=headers
         )
         assert back.status_code == 403, back.text
         assert back.json()["error"]["code"] == "not_a_member"
@@ -135,15 +137,18 @@ def test_a_member_removed_while_signed_in_is_refused_at_the_next_request(
 def test_the_tokens_claims_follow_the_switch(live_server, configure):
     configure(ORG_ROLES=EDITORS)
     url = live_server.url
-    ann, ann_id = an_editor_of_acme(live_server)
+    ann, ann_id, _, acme = an_editor_of_acme(live_server)
     bob = sign_up_over_http(live_server, BOB)
-    services = runtime.get()
-    now = services.clock.now()
-    create_org(services.store, GLOBEX, (user_id(live_server, bob), BOB), now, "globex")
-    add_member(services.store, GLOBEX, (ann_id, ANN), "member", now)
+    created = bob.post(f"{url}/orgs", json={"name": "Globex", "slug": "globex"})
+    assert created.status_code == 201, created.text
+    globex = created.json()["organization"]["id"]
+    sent = bob.post(f"{url}/orgs/{globex}/invitations", json={"email": ANN, "role": "member"})
+    assert sent.status_code == 201, sent.text
+    token = live_server.outbox.link(ANN).split("token=", 1)[1]
+    assert ann.post(f"{url}/orgs/invitations/accept", json={"token": token}).status_code == 200
     service = OutsideService(url)
     seen = []
-    for org_id in (ACME, GLOBEX, None):
+    for org_id in (acme, globex, None):
         chosen = ann.put(f"{url}/auth/session/organization", json={"org_id": org_id})
         assert chosen.status_code == 200, chosen.text
         live_server.calls.clear()
@@ -154,7 +159,7 @@ def test_the_tokens_claims_follow_the_switch(live_server, configure):
         assert claims["sub"] == ann_id
         seen.append({name: claims[name] for name in ORG_CLAIMS if name in claims})
     assert seen == [
-        {"org_id": ACME, "org_role": "editor", "org_permissions": ["projects:write"]},
-        {"org_id": GLOBEX, "org_role": "member", "org_permissions": []},
+        {"org_id": acme, "org_role": "editor", "org_permissions": ["projects:write"]},
+        {"org_id": globex, "org_role": "member", "org_permissions": []},
         {},  # none of them, not even null
     ]
