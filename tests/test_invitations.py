@@ -351,3 +351,17 @@ def test_two_acceptances_of_one_token_in_flight_at_once_make_one_membership(clie
     members = [i for i in items(services, "MEMBER#") if i["member_org_id"]["S"] == org]
     assert len(members) == 2
     assert org_item(services, org)["member_count"]["N"] == "2"
+
+
+def test_an_admin_impersonating_the_invitee_cannot_accept_for_them(client, clock, services):
+    from tests.test_admin import admin_session, user_id_of
+
+    admin = admin_session(client, clock, services)
+    org = new_org(client, admin)
+    assert invite(client, admin, org, BOB).status_code == 201
+    token = invitation_token(BOB)
+    bob = user_id_of(client, sign_up(client, BOB))
+    acting = call(client, "POST", f"/admin/users/{bob}/impersonate", {"reason": "x"}, admin)
+    assert acting.status_code == 200, acting.body
+    assert_error(accept(client, token, session_token(acting)), 403, "impersonation_forbidden")
+    assert [i for i in items(services, "MEMBER#") if i["member_user_id"]["S"] == bob] == []

@@ -2,8 +2,9 @@
 
 Everything the service keeps about the user that is theirs to read, as one JSON document: the
 profile and roles, the sign-in identities, the passkeys (names and dates), the organizations
-and their role in each, the live sessions, and the event log. Never a secret, hash, code or key: no password hash, no authenticator-app
-secret, no recovery code, no passkey's public key, no token or its digest.
+and their role in each, the live sessions, and the event log. Never a secret, hash, code or
+key: no password hash, no authenticator-app secret, no recovery code, no passkey's public key,
+no token or its digest.
 
 The owner's own session only (an impersonating admin gets no copy), at most
 DATA_EXPORTS.max a day per user, audited, and marked on the user item (`data_exported_at`),

@@ -33,6 +33,7 @@ from chalicelib.audit import Event
 from chalicelib.errors import (
     AlreadyMember,
     EmailUnverified,
+    ImpersonationForbidden,
     InvitationEmailMismatch,
     InvitationNotFound,
     TooManyInvitations,
@@ -199,8 +200,12 @@ def preview(ctx: RequestContext, token: str) -> InvitationPreview:
 
 
 def accept(ctx: RequestContext, token: str) -> Membership:
-    """The signed-in user joins the organization with the invitation's role, using it up."""
-    user = ctx.require(Access.RESOURCE).user
+    """The signed-in user joins the organization with the invitation's role, using it up.
+    Their own consent: an admin impersonating them may not accept for them (403)."""
+    session = ctx.require(Access.RESOURCE)
+    if session.impersonator is not None:
+        raise ImpersonationForbidden()
+    user = session.user
     invitation, org = _find(ctx, token)
     if user.email != invitation.email:
         raise InvitationEmailMismatch()
