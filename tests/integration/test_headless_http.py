@@ -146,13 +146,13 @@ def json_routes() -> list[tuple[str, list[str]]]:
     document = json.loads(DOCUMENT.read_text())
     routes = []
     for path, item in document["paths"].items():
-        api = path.startswith(
-            ("/auth/", "/.well-known/", "/admin/users", "/admin/events")
-        ) or path in (
-            "/trainings",
-            "/openapi.json",
-            "/whoami",
+        organization_page = path in ("/orgs/new", "/orgs/invitation") or path.startswith(
+            "/orgs/{org_id}/page"
         )
+        api = (
+            path.startswith(("/auth/", "/.well-known/", "/admin/users", "/admin/events", "/orgs"))
+            or path in ("/trainings", "/openapi.json", "/whoami")
+        ) and not organization_page
         if api and not path.startswith("/auth/oauth/"):
             routes.append((path, sorted(m.upper() for m in item if m != "parameters")))
     return routes
