@@ -40,6 +40,7 @@ from chalicelib.errors import (
     SlugTaken,
     TooManyOrganizations,
 )
+from chalicelib.roles import OWNER  # the role the `owners` set follows
 from chalicelib.store.accounts import user_pk
 from chalicelib.store.table import (
     MAX_TRANSACTION_ITEMS,
@@ -56,7 +57,6 @@ from chalicelib.store.table import (
 )
 
 MAX_ORGS_PER_USER = 20  # the user item's `orgs` set: every one is read to list them
-OWNER = "owner"  # chalicelib.roles.OWNER: the role the `owners` set follows
 _MEMBER, _INVITE = "MEMBER#", "INVITE#"
 
 
