@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 from chalicelib.errors import (
     AlreadyMember,
+    AppError,
     InvitationNotFound,
     LastOwner,
     NotAMember,
@@ -250,16 +251,18 @@ class OrgItems:
             on_condition_failed=NotFound,
         )
 
-    def holds_role(self, member: MemberRecord) -> Write:
+    def holds_role(
+        self, member: MemberRecord, on_condition_failed: Callable[[], AppError] = NotAMember
+    ) -> Write:
         """A condition for a transaction that acts on what `member` was read to be (the active
-        organization a session carries; the actor of a change): the membership still stands,
-        with that role. A removal or a role change committed since fails it (NotAMember:
-        asked again, it reads the news)."""
+        organization a session carries; the actor of a change; an invitation's inviter): the
+        membership still stands, with that role. A removal or a role change committed since
+        fails it (NotAMember by default: asked again, it reads the news)."""
         return check(
             member_pk(member.org_id, member.user_id),
             "member_role = :role",
             values={":role": {"S": member.role}},
-            on_condition_failed=NotAMember,
+            on_condition_failed=on_condition_failed,
         )
 
     def delete_organization(
@@ -323,10 +326,7 @@ class OrgItems:
 
     def _sweep(self, actor: MemberRecord, removed: Callable[[list[str]], None]) -> None:
         """What a deleted organization left behind: its invitations, then its members."""
-        pks: list[str] = []
-        for item in self._all(actor.org_id, _INVITE):
-            pks += [w.pk for w in _invitation_gone(invitation_record(item))]
-        self._table.delete_items(pks)
+        self.sweep_invitations(actor.org_id)
         batch: list[MemberRecord] = []
         for item in self._all(actor.org_id, _MEMBER):
             member = member_record(item)
@@ -544,12 +544,7 @@ class OrgItems:
                 on_condition_failed=InvitationNotFound,
             ),
             self._joins(member),
-            check(
-                member_pk(inviter.org_id, inviter.user_id),
-                "member_role = :r",
-                values={":r": {"S": inviter.role}},
-                on_condition_failed=InvitationNotFound,
-            ),
+            self.holds_role(inviter, on_condition_failed=InvitationNotFound),
         ]
 
 

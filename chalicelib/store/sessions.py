@@ -142,17 +142,15 @@ class SessionItems:
         """The session works in `org_id` with `role` (None: in none). For a transaction beside
         the membership's own condition (store.orgs.holds_role)."""
         if org_id is None:
-            return update(
-                session_pk(digest),
-                "REMOVE org_id, org_role",
-                "attribute_exists(pk)",
-                on_condition_failed=Unauthenticated,
-            )
+            expression, values = "REMOVE org_id, org_role", {}
+        else:
+            expression = "SET org_id = :o, org_role = :r"
+            values = {":o": {"S": org_id}, ":r": {"S": role}}
         return update(
             session_pk(digest),
-            "SET org_id = :o, org_role = :r",
+            expression,
             "attribute_exists(pk)",
-            values={":o": {"S": org_id}, ":r": {"S": role}},
+            values=values,
             on_condition_failed=Unauthenticated,
         )
 
