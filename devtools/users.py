@@ -60,6 +60,7 @@ from chalicelib.store.passkeys import PasskeyRecord
 from chalicelib.store.table import Read
 from devtools.dynamodb_local import ROOT
 from devtools.sources import SYSTEMS, SourceError, SourceLine, options_of, read
+from devtools.sources._common import parse_json
 from devtools.stage import operator_client, stage_environment
 
 MAX_LINE_BYTES = 1 << 20  # a user is a few KB; a longer line is refused, not read whole
@@ -137,7 +138,7 @@ def _record(number: int, raw: bytes) -> SourceLine:
     except UnicodeDecodeError:
         return SourceLine(number, None, "not UTF-8")
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = parse_json(text)
     except RecursionError:
         return SourceLine(number, None, "invalid JSON (nested too deeply)")
     except ValueError:  # JSONDecodeError, an integer of too many digits, NaN
@@ -145,10 +146,6 @@ def _record(number: int, raw: bytes) -> SourceLine:
     if not isinstance(value, dict):
         return SourceLine(number, None, "not a JSON object")
     return SourceLine(number, value, None)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def load_identities(path: Path) -> list[Any]:
@@ -192,7 +189,7 @@ def reveal(record: dict[str, Any], identities: Sequence[Any]) -> dict[str, Any]:
 
         try:
             plain = pyrage.decrypt(armored.encode(), list(identities))
-            opened[field] = json.loads(plain.decode("utf-8"), parse_constant=_no_constant)
+            opened[field] = parse_json(plain.decode("utf-8"))
         except pyrage.DecryptError:
             raise Rejected(f"{field}: does not open with the given identity") from None
         except (ValueError, RecursionError):
