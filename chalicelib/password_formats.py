@@ -29,21 +29,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FORMATS: tuple[str, ...] = (
-    "argon2",
-    "bcrypt",
-    "django",
-    "pbkdf2",
-    "scrypt",
-    "firebase_scrypt",
-    "lucia_scrypt",
-    "better_auth_scrypt",
-    "md5",
-    "sha1",
-    "sha256",
-    "sha512",
-)
-
 # The caps. Every producer's default sits well inside them: bcrypt 10-12, Django 6.1's
 # PBKDF2 1,500,000 iterations, passlib's scrypt 64 MiB, Django's argon2 100 MiB x 2 passes.
 # Memory also has to fit the 512 MB Lambda beside the runtime.
@@ -904,7 +889,7 @@ def _digest_kind(algorithm: str) -> _Kind:
     )
 
 
-_KINDS: dict[str, _Kind] = {  # in FORMATS' order
+_KINDS: dict[str, _Kind] = {
     "argon2": _ARGON2_KIND,
     "bcrypt": _BCRYPT_KIND,
     "django": _DJANGO_KIND,
@@ -913,5 +898,7 @@ _KINDS: dict[str, _Kind] = {  # in FORMATS' order
     "firebase_scrypt": _FIREBASE_KIND,
     "lucia_scrypt": _LUCIA_KIND,
     "better_auth_scrypt": _BETTER_AUTH_KIND,
-    **{algorithm: _digest_kind(algorithm) for algorithm in ("md5", "sha1", "sha256", "sha512")},
+    **{algorithm: _digest_kind(algorithm) for algorithm in _DIGESTS},
 }
+# The import format's `password.format` names, in the docs' order.
+FORMATS: tuple[str, ...] = tuple(_KINDS)
