@@ -461,6 +461,37 @@ def test_a_login_checked_just_before_a_ban_gets_no_session(client, clock, servic
     assert sessions == []
 
 
+def test_a_login_that_commits_while_the_ban_lists_sessions_is_swept(
+    client, clock, services, dynamodb, monkeypatch
+):
+    """The login commits after the ban listed the user's sessions and before the ban's own
+    write: the ban never saw that session, so it sweeps once more after its commit."""
+    from chalicelib.store.sessions import SessionItems
+
+    admin = admin_session(client, clock, services, BOB)
+    ann = user_id_of(client, sign_up(client, ANN))
+    listing = SessionItems.handles_of_user
+    raced: list[str] = []
+
+    def list_then_log_in(self, user_id):
+        handles = listing(self, user_id)
+        if user_id == ann and not raced:
+            raced.append(session_token(log_in(client, ANN)))
+        return handles
+
+    monkeypatch.setattr(SessionItems, "handles_of_user", list_then_log_in)
+    banned = call(client, "POST", f"/admin/users/{ann}/ban", {"reason": "x"}, admin)
+    assert banned.status_code == 200, banned.body
+    assert raced, "the login did not run inside the ban"
+    assert_error(call(client, "GET", "/auth/session", token=raced[0]), 401, "unauthenticated")
+    sessions = [
+        item
+        for item in table_items(dynamodb, "auth-test")
+        if item.get("session_user_id", {}).get("S") == ann
+    ]
+    assert sessions == []
+
+
 def test_every_admin_action_is_audited_with_actor_subject_and_reason(
     client, clock, services, audit
 ):

@@ -256,6 +256,7 @@ def ban(ctx: RequestContext, user_id: str, reason: str | None, until: str | None
     if _grants(ctx, item.roles):
         writes.append(store.granters.remove(item.user_id))
     ctx.services.sessions.end_all_sessions(item.user_id, presented=None, writes=writes)
+    signin.sweep_sessions(ctx, item.user_id)
     ctx.audit(Event.ADMIN_USER_BANNED, item.user_id, actor_id=actor.user.id, reason=why, until=ends)
     return the_ban
 

@@ -191,13 +191,15 @@ def removal(ctx: RequestContext, user: User, owner: UserItem | None) -> list[Wri
 
 
 def sweep_sessions(ctx: RequestContext, user_id: str) -> None:
-    """After a deletion: a login that raced with it may have added a session, so sweep once
-    more. The account is gone either way, so a failed sweep is logged rather than answered as
-    a 503 that would invite a retry of something done."""
+    """After a deletion or a ban: a login that committed between the write's listing of the
+    user's sessions and its commit left a session the write never saw, so sweep once more (a
+    login after the commit fails its condition on the account). The change is done either
+    way, so a failed sweep is logged rather than answered as a 503 that would invite a retry
+    of something done."""
     try:
         ctx.services.sessions.invalidate_user_sessions(user_id)
     except ServiceUnavailable:
-        logger.exception("account %s deleted, but the final sweep of its sessions failed", user_id)
+        logger.exception("account %s changed, but the final sweep of its sessions failed", user_id)
 
 
 # -- the user's sessions ------------------------------------------------------------------
