@@ -4,7 +4,8 @@ sign-in link's `code` are secrets, and a console (or a terminal's scroll-back, o
 no place for them. The rest of the line (method, path, status) stays, for debugging.
 
 Run as `python -m devtools.chalice_local local --stage local ...`: Chalice's own CLI, its request
-handler's `log_request` wrapped first."""
+handler's `log_request` wrapped first and its listen backlog raised. The integration tests'
+server imports this too, so it serves as make dev does."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def _log_request(
 
 
 local.ChaliceRequestHandler.log_request = _log_request  # type: ignore[method-assign]
+# socketserver's listen backlog is 5: a burst of parallel connections (a page's assets, a load
+# test's clients) beyond it is refused or reset under load instead of waiting its turn.
+local.ThreadedHTTPServer.request_queue_size = 128
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,6 +19,7 @@ from chalice.cli.factory import CLIFactory
 from chalice.local import create_local_server
 from playwright import sync_api as playwright_api
 
+import devtools.chalice_local  # noqa: F401  (make dev's server: its backlog, its access log)
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.store import ADMIN_CLIENT_CONFIG, CLIENT_CONFIG, create_table

@@ -116,6 +116,9 @@ def running_dev(
             [sys.executable, "-m", "devtools.dev"],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as a terminal would give it
+            # A terminal's hangup reaches it even when these tests run under nohup (which
+            # make dev itself honours: a hangup ignored from the start stays ignored).
+            preexec_fn=_hangup_default,
         )  # fmt: skip
     dev = Dev(process, port, log, {})
     try:
@@ -136,6 +139,10 @@ def running_dev(
             with suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
         process.wait()
+
+
+def _hangup_default() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @dataclass
