@@ -9,13 +9,14 @@ PORT ?= 8000
 STAGE ?= prod
 ARCH ?= x86_64
 API ?= rest
+NEXTJS := examples/nextjs
 
 .PHONY: dev test check lint chromium format package bench clean
 
 dev: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 	PORT=$(PORT) $(BIN)/python -m devtools.dev
 
-test: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed lint chromium
+test: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed $(NEXTJS)/node_modules/.installed lint chromium
 	$(BIN)/python -m pytest
 
 # The fast loop while working: lint, and the tests on moto (no DynamoDB Local, no Chromium, no
@@ -58,5 +59,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The Next.js example has its own package.json, as an app of a team's would; its test builds it.
+$(NEXTJS)/node_modules/.installed: $(NEXTJS)/package.json $(NEXTJS)/package-lock.json
+	cd $(NEXTJS) && npm ci --no-audit --no-fund
+	touch $@
+
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build
+	rm -rf $(VENV) node_modules $(NEXTJS)/node_modules $(NEXTJS)/.next .pytest_cache .ruff_cache build
