@@ -15,7 +15,7 @@ export async function proxy(request) {
   try {
     found = await sessionOf(token, visitorOf(request.headers));
   } catch {
-    return NextResponse.next(); // the service is down: the page says so, the cookie stays
+    return NextResponse.next(); // the service is down: the page says so (app/error.js)
   }
   if (found === null) {
     request.cookies.delete(SESSION_COOKIE); // the page renders as signed out

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -38,24 +39,23 @@ def _next(*args: str, env: dict[str, str]) -> list[str]:
     return [node, str(NEXT), *args]
 
 
-@pytest.fixture(scope="module")
-def nextjs(server_url: str) -> Iterator[str]:
-    """The example as its README runs it in production: `next build`, then `next start`, its
-    server talking to the live server's API."""
-    port = free_port()
-    env = {
+def _environment(api_url: str, port: int) -> dict[str, str]:
+    return {
         **{name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
         "NEXT_TELEMETRY_DISABLED": "1",
         # 127.0.0.1, not localhost: Node may resolve localhost to ::1, where the API is not.
-        "AUTH_API_URL": server_url.replace("localhost", "127.0.0.1"),
+        "AUTH_API_URL": api_url.replace("localhost", "127.0.0.1"),
         "APP_URL": f"http://localhost:{port}",
         # Read by the API only where its own CLIENT_IP_HEADER names it (one test sets that).
         "AUTH_API_CLIENT_IP_HEADER": "X-Client-IP",
     }
-    built = subprocess.run(
-        _next("build", env=env), cwd=APP, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
+
+
+@contextmanager
+def next_start(api_url: str) -> Iterator[str]:
+    """`next start` of the built app, its server talking to the API at `api_url`."""
+    port = free_port()
+    env = _environment(api_url, port)
     process = subprocess.Popen(
         _next("start", "--hostname", "127.0.0.1", "--port", str(port), env=env),
         cwd=APP,
@@ -79,6 +79,23 @@ def nextjs(server_url: str) -> Iterator[str]:
         yield url
     finally:
         stop_process(process)
+
+
+@pytest.fixture(scope="module")
+def built() -> None:
+    """`next build`, once for the module, as the README builds it for production."""
+    env = _environment("http://localhost:8000", 3000)  # read at run time, not built in
+    done = subprocess.run(
+        _next("build", env=env), cwd=APP, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def nextjs(built: None, server_url: str) -> Iterator[str]:
+    """The built app served by `next start` beside the live server."""
+    with next_start(server_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -286,3 +303,19 @@ def test_the_readme_shows_the_functions_the_app_runs():
         assert f"export async function {name}" in shown or f"export const {name}" in shown, name
     for block in blocks:
         assert block in source, f"the README's block is not lib/auth.js's code:\n{block}"
+
+
+def test_an_outage_of_the_api_is_not_a_sign_out(page: Page, built):
+    """The API does not answer: the page says so, and the visitor's cookie stays, where reading
+    the failure as "no session" would sign everybody out of the app."""
+    with next_start(f"http://localhost:{free_port()}") as app:  # nothing listens there
+        page.context.add_cookies([{"name": COOKIE, "value": "a-token", "url": app}])
+        page.goto(f"{app}/training")
+        expect(page).to_have_url(f"{app}/training")
+        expect(page.locator("#service-error")).to_have_text(
+            "The sign-in service did not answer. Try again in a moment."
+        )
+        assert_accessible(page, "the Next.js example's error page")
+        cookie = app_cookie(page)
+        assert cookie is not None
+        assert cookie["value"] == "a-token"
