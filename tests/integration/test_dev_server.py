@@ -116,9 +116,10 @@ def running_dev(
             [sys.executable, "-m", "devtools.dev"],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as a terminal would give it
-            # A terminal's hangup reaches it even when these tests run under nohup (which
-            # make dev itself honours: a hangup ignored from the start stays ignored).
-            preexec_fn=_hangup_default,
+            # The stop signals as a terminal gives them, however this suite was started: under
+            # nohup (SIGHUP ignored) or as a background job of a script (SIGINT ignored), which
+            # make dev honours, as a signal ignored from the start stays ignored.
+            preexec_fn=_stop_signals_default,
         )  # fmt: skip
     dev = Dev(process, port, log, {})
     try:
@@ -141,8 +142,9 @@ def running_dev(
         process.wait()
 
 
-def _hangup_default() -> None:
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+def _stop_signals_default() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 @dataclass
