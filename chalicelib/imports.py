@@ -19,7 +19,6 @@ import binascii
 import re
 import time
 import unicodedata
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -27,9 +26,10 @@ from typing import Any, NamedTuple
 from chalicelib import password_formats, totp
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidEmail
+from chalicelib.ids import new_id
 from chalicelib.keyring import Keyring
 from chalicelib.passwords import is_imported
-from chalicelib.roles import MAX_ROLES, ROLES_GRANT, Roles, normalize_roles
+from chalicelib.roles import MAX_ROLES, ROLES_GRANT, Roles, is_role_name, normalize_roles
 from chalicelib.store import Store
 from chalicelib.store.accounts import Imported, UserRecord
 from chalicelib.store.identities import MAX_IDENTITIES, IdentityRecord, identity_id
@@ -63,7 +63,6 @@ MAX_PASSKEY_NAME = 64  # as a passkey's name at registration (flows.passkeys)
 LATEST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
 NO_AAGUID = "00000000-0000-0000-0000-000000000000"  # not known: the origin kept none
 _FORMAT_NAME = re.compile(r"[a-z0-9_]{1,40}")
-_ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _BASE32 = re.compile(r"[A-Z2-7]{16,128}")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 _REFUSED = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # in names and ids: control, format
@@ -182,7 +181,7 @@ def writes(
     the user item with its search index fields, its identities (IdentityTaken) and passkeys
     (PasskeyExists), and its place among those who grant roles. At most 3 + 20 + 10 + 1
     items: within one transaction."""
-    user_id = user_id or str(uuid.uuid4())
+    user_id = user_id or new_id()
     sealed = None
     if user.totp_secret is not None:
         if keyring is None:
@@ -381,7 +380,7 @@ def _roles(value: Any, settings: Settings) -> tuple[str, ...]:
         raise Rejected("roles: not a list of role names")
     known = Roles(dict(settings.roles))
     for role in value:
-        if not isinstance(role, str) or not _ROLE_NAME.fullmatch(role):
+        if not isinstance(role, str) or not is_role_name(role):
             raise Rejected("roles: not a list of role names")
         if not known.known(role):
             raise Rejected(f"unknown role {role!r}")

@@ -51,6 +51,11 @@ _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 MAX_ROLES = 20  # per user: roles travel on every session item and access token
 
 
+def is_role_name(text: str) -> bool:
+    """A role's name as ROLES and ORG_ROLES may define one (an import checks its roles too)."""
+    return _ROLE.fullmatch(text) is not None
+
+
 class RoleError(ValueError):
     """A stage's ROLES that cannot be read (config turns it into a ConfigError)."""
 
@@ -72,7 +77,7 @@ def parse_roles(
         raise RoleError(f"{ROLES} must be a JSON object of role -> list of permissions")
     roles: dict[str, frozenset[str]] = {}
     for name, permissions in value.items():
-        if not _ROLE.fullmatch(name):
+        if not is_role_name(name):
             raise RoleError(f"{ROLES}: {name!r} is not a role name (a-z, 0-9, '_', '-')")
         if name in built_in:
             raise RoleError(f"{ROLES}: {name!r} is built in and cannot be redefined")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import NamedTuple, NoReturn
 
 from chalicelib.clock import Clock
 from chalicelib.errors import InvalidCredentials, InvalidEmail
+from chalicelib.ids import new_id
 from chalicelib.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, check_password_policy
 from chalicelib.store import Store
 from chalicelib.store.accounts import Credentials, UserItem, UserRecord
@@ -143,7 +143,7 @@ class Users:
         identities: tuple[str, ...] = (),
     ) -> tuple[User, list[Write]]:
         record = UserRecord(
-            user_id=str(uuid.uuid4()),
+            user_id=new_id(),
             email=email,
             email_verified=verified,
             two_factor=False,

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHALICELIB = ROOT / "chalicelib"
 
 # From the bottom up; a module may import its own layer and those below it.
-BASE = {"errors", "clock", "config", "aws", "roles"}
+BASE = {"errors", "clock", "config", "aws", "roles", "ids"}
 LAYERS = ["base", "store", "concepts", "runtime", "flows", "web", "routes"]
 
 

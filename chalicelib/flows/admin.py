@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from datetime import datetime
 from typing import NamedTuple
 
@@ -32,6 +31,7 @@ from chalicelib.errors import (
 from chalicelib.events import queue
 from chalicelib.flows import activity, orgs, signin
 from chalicelib.flows.context import Access, RequestContext
+from chalicelib.ids import is_id
 from chalicelib.mail import Kind
 from chalicelib.roles import (
     ADMIN_PERMISSIONS,
@@ -60,7 +60,6 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 50
 MAX_REASON = 200
 IMPERSONATION_SECONDS = 60 * 60
-_USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_QUERY = 254
 
 
@@ -99,7 +98,7 @@ def _target(ctx: RequestContext, actor: Session, user_id: str, *, self_ok: bool)
 def _user(ctx: RequestContext, user_id: str) -> UserItem:
     """The user item of `user_id`, or 404 (for anything that is not a user id too)."""
     store = ctx.services.store
-    if not _USER_ID.fullmatch(user_id):
+    if not is_id(user_id):
         raise NotFound("There is no user with this id.")
     (item,) = store.table.read(store.accounts.user(user_id))
     if item is None:
@@ -144,7 +143,7 @@ def search(
     banned = None if status is None else status == "banned"
     now = ctx.services.clock.now()
     ctx.audit(Event.ADMIN_USERS_SEARCHED, None, actor_id=actor.user.id, query=query)
-    if _USER_ID.fullmatch(query):
+    if is_id(query):
         return _by_id(ctx, query, role, banned, now)
     after = _cursor_after(cursor, query)
     return ctx.services.store.directory.search(
@@ -214,7 +213,7 @@ def user_events(
     """A user's events, kept for EVENT_RETENTION: a deleted user's too (the id alone is
     checked, for its shape)."""
     actor = _actor(ctx, AUDIT_READ, change=False)
-    if not _USER_ID.fullmatch(user_id):
+    if not is_id(user_id):
         raise NotFound("There is no user with this id.")
     found = activity.page_of(ctx, user_id, cursor, limit)
     ctx.audit(Event.ADMIN_USER_EVENTS_VIEWED, user_id, actor_id=actor.user.id)

@@ -23,7 +23,6 @@ import hmac
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -42,6 +41,7 @@ from chalicelib.errors import (
     TwoFactorRequired,
     Unauthenticated,
 )
+from chalicelib.ids import new_id
 from chalicelib.mail import Kind
 from chalicelib.passwords import MAX_PASSWORD_LENGTH
 from chalicelib.roles import ROLES_GRANT
@@ -460,7 +460,7 @@ class RequestContext:
 
         services = self.services
         now = services.clock.now()
-        user_id = str(uuid.uuid4())
+        user_id = new_id()
         verified = proven or migrated.email_verified
         imported = ImportedUser(
             email=email,

@@ -21,7 +21,6 @@ import base64
 import binascii
 import logging
 import re
-import uuid
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -35,6 +34,7 @@ from chalicelib.errors import (
     UnknownRole,
 )
 from chalicelib.flows.context import Access, RequestContext
+from chalicelib.ids import is_id, new_id
 from chalicelib.roles import (
     MEMBERS_REMOVE,
     MEMBERS_SET_ROLE,
@@ -51,7 +51,6 @@ logger = logging.getLogger(__name__)
 MAX_PAGE = 100  # members a page
 DEFAULT_PAGE = 50
 MAX_NAME = 100
-_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SLUG = re.compile(r"[a-z0-9-]{3,40}")
 _NO_ORGANIZATION = "There is no organization with this id."
 _NO_MEMBER = "No member of this organization has this id."
@@ -72,7 +71,7 @@ def membership(ctx: RequestContext, org_id: str) -> Membership:
     trip; 404 for an organization that does not exist and for one they are no member of
     alike."""
     user = ctx.require(Access.RESOURCE).user
-    if not _ID.fullmatch(org_id):
+    if not is_id(org_id):
         raise NotFound(_NO_ORGANIZATION)
     orgs = ctx.services.store.orgs
     org, member = ctx.services.store.table.read(orgs.org(org_id), orgs.member(org_id, user.id))
@@ -101,7 +100,7 @@ def known_role(ctx: RequestContext, role: str) -> str:
 def _target(ctx: RequestContext, actor: MemberRecord, user_id: str) -> MemberRecord:
     """The member acted on, if the actor may act on them: they hold no permission the actor
     lacks (403 insufficient_permissions)."""
-    if not _ID.fullmatch(user_id):
+    if not is_id(user_id):
         raise NotFound(_NO_MEMBER)
     store = ctx.services.store
     (target,) = store.table.read(store.orgs.member(actor.org_id, user_id))
@@ -114,7 +113,7 @@ def _target(ctx: RequestContext, actor: MemberRecord, user_id: str) -> MemberRec
 
 def _not_the_last_owner(org: OrgRecord, member: MemberRecord) -> None:
     """Told before writing; the write's own condition on the owners holds it under races."""
-    if member.role == OWNER and org.owners <= {member.user_id}:
+    if org.is_last_owner(member.user_id, member.role):
         raise LastOwner()
 
 
@@ -142,7 +141,7 @@ def create(ctx: RequestContext, name: str, slug: str) -> Membership:
     user = ctx.require(Access.RESOURCE).user
     name, slug = check_name(name), check_slug(slug)
     now = ctx.services.clock.now()
-    org = OrgRecord(str(uuid.uuid4()), name, slug, now, user.id, frozenset({user.id}), 1)
+    org = OrgRecord(new_id(), name, slug, now, user.id, frozenset({user.id}), 1)
     member = MemberRecord(org.id, user.id, user.email, OWNER, now)
     ctx.commit(*ctx.services.store.orgs.create(org, member))
     ctx.audit(Event.ORG_CREATED, user.id, org_id=org.id)
@@ -183,7 +182,7 @@ def delete(ctx: RequestContext, org_id: str) -> None:
     (store.orgs.delete_organization): the organization is gone already, and its owner's own
     membership, removed last, still says who may finish it."""
     user = ctx.require(Access.RESOURCE).user
-    if not _ID.fullmatch(org_id):
+    if not is_id(org_id):
         raise NotFound(_NO_ORGANIZATION)
     store = ctx.services.store
     org, member = store.table.read(store.orgs.org(org_id), store.orgs.member(org_id, user.id))
@@ -232,7 +231,7 @@ def _after(cursor: str | None) -> str | None:
         after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, ValueError):
         raise InvalidRequest("The cursor is not one this listing gave.") from None
-    if len(cursor) > 64 or not _ID.fullmatch(after):
+    if len(cursor) > 64 or not is_id(after):
         raise InvalidRequest("The cursor is not one this listing gave.")
     return after
 

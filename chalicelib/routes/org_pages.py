@@ -37,7 +37,6 @@ from chalicelib.roles import (
     MEMBERS_SET_ROLE,
     ORG_DELETE,
     ORG_UPDATE,
-    OWNER,
 )
 from chalicelib.routes.pages import kept_next
 from chalicelib.routes.settings_pages import settings_action
@@ -278,13 +277,10 @@ def _details(ctx: RequestContext, org_id: str, cursor: str | None) -> dict[str, 
     )
     members, next_cursor = orgs.members(ctx, org_id, cursor, orgs.MAX_PAGE)
 
-    def last_owner(user_id: str, role: str) -> bool:
-        return role == OWNER and found.org.owners <= {user_id}
-
     rows = []
     for member in members:
         may_act = roles.may_act_on(mine, [member.role])
-        kept = last_owner(member.user_id, member.role)  # never demoted nor removed
+        kept = found.org.is_last_owner(member.user_id, member.role)  # never demoted nor removed
         rows.append(
             {
                 "member": member,
@@ -305,7 +301,7 @@ def _details(ctx: RequestContext, org_id: str, cursor: str | None) -> dict[str, 
         "invitations": [
             {"record": record, "revoke": roles.may_grant(mine, [record.role])} for record in pending
         ],
-        "last_owner": last_owner(viewer.user_id, viewer.role),
+        "last_owner": found.org.is_last_owner(viewer.user_id, viewer.role),
         "active": session.organization is not None and session.organization.id == org_id,
     }
 

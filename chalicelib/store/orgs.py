@@ -70,6 +70,10 @@ class OrgRecord(NamedTuple):
     owners: frozenset[str]
     member_count: int
 
+    def is_last_owner(self, user_id: str, role: str) -> bool:
+        """The member is its only owner: never demoted nor removed, and may not leave."""
+        return role == OWNER and self.owners <= {user_id}
+
 
 class MemberRecord(NamedTuple):
     org_id: str

@@ -27,10 +27,10 @@ Mapping:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from chalicelib.roles import is_role_name
 from devtools.sources import SourceError, SourceLine
 from devtools.sources._common import (
     Reject,
@@ -48,13 +48,12 @@ from devtools.sources._common import (
 
 OPTIONS = ("superuser_role", "model")
 
-_ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # chalicelib.roles' role names
 _ADDRESSES = "account.emailaddress"
 
 
 def read(path: Path, options: Mapping[str, str]) -> Iterator[SourceLine]:
     role = options.get("superuser_role")
-    if role is not None and not _ROLE.fullmatch(role):
+    if role is not None and not is_role_name(role):
         raise SourceError("--superuser-role is not a role name (a-z, 0-9, _ and -)")
     model = options.get("model", "auth.user").lower()
     records = load_json(path)

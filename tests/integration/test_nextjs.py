@@ -32,7 +32,7 @@ COOKIE = "app_session"
 ANN = "ann@example.com"
 
 
-def _next(*args: str, env: dict[str, str]) -> list[str]:
+def _next(*args: str) -> list[str]:
     node = shutil.which("node")
     assert node, "examples/nextjs needs Node.js (`node`) on the PATH"
     assert NEXT.exists(), f"{NEXT} is missing: `make test` installs it (npm ci in {APP})"
@@ -57,7 +57,7 @@ def next_start(api_url: str) -> Iterator[str]:
     port = free_port()
     env = _environment(api_url, port)
     process = subprocess.Popen(
-        _next("start", "--hostname", "127.0.0.1", "--port", str(port), env=env),
+        _next("start", "--hostname", "127.0.0.1", "--port", str(port)),
         cwd=APP,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -86,7 +86,7 @@ def built() -> None:
     """`next build`, once for the module, as the README builds it for production."""
     env = _environment("http://localhost:8000", 3000)  # read at run time, not built in
     done = subprocess.run(
-        _next("build", env=env), cwd=APP, env=env, capture_output=True, text=True, timeout=600
+        _next("build"), cwd=APP, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
