@@ -4,6 +4,9 @@ import { fileURLToPath } from "node:url";
 /** @type {import("next").NextConfig} */
 const nextConfig = {
   poweredByHeader: false,
+  // `next dev` would otherwise write an AGENTS.md into the example's folder.
+  agentRules: false,
+  experimental: { agentUpgrade: false },
   // This folder is the app's root, with its own lockfile, even inside the service's repository.
   turbopack: { root: path.dirname(fileURLToPath(import.meta.url)) },
   async headers() {
