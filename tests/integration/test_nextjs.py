@@ -98,17 +98,20 @@ def nextjs(built: None, server_url: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context()
-    context.set_default_timeout(20_000)
-    yield context.new_page()
-    context.close()
-
-
 def app_cookie(page: Page) -> dict | None:
     found = [c for c in page.context.cookies() if c["name"] == COOKIE]
     return found[0] if found else None
+
+
+def console_errors(page: Page) -> list[str]:
+    """What the page's scripts report as errors from now on (React's hydration mismatches
+    among them)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    return errors
 
 
 def sign_in(page: Page, app: str, mode: str, email: str = ANN, password: str = PASSWORD) -> None:
@@ -128,6 +131,7 @@ def expect_trainings(page: Page, app: str) -> None:
 
 def test_sign_up_reload_log_out_log_in_and_a_revoked_session(page: Page, nextjs, live_server):
     app = nextjs
+    errors = console_errors(page)
     page.goto(f"{app}/training")
     expect(page).to_have_url(f"{app}/login")  # nobody signed in
     assert_accessible(page, "the Next.js example's login page")
@@ -185,10 +189,12 @@ def test_sign_up_reload_log_out_log_in_and_a_revoked_session(page: Page, nextjs,
     page.goto(f"{app}/training")
     expect(page).to_have_url(f"{app}/login")
     assert app_cookie(page) is None  # the dead session's cookie is cleared
+    assert errors == []  # no script error, no hydration mismatch
 
 
 def test_the_forms_show_our_messages(page: Page, nextjs, live_server):
     app = nextjs
+    errors = console_errors(page)
     sign_in(page, app, "signup", password="password")
     expect(page.locator("#password-error")).to_have_text(
         "This password is among the most common ones. Choose another."
@@ -226,6 +232,7 @@ def test_the_forms_show_our_messages(page: Page, nextjs, live_server):
         alerts[-1],
     ), alerts
     assert live_server.items("SESSION#") == []
+    assert errors == []
 
 
 def test_a_ban_refuses_the_next_navigation_and_every_sign_in(

@@ -22,12 +22,27 @@ const TEXT = {
   },
 };
 
-function FieldError({ id, message }) {
-  return message ? (
-    <p className="field-error" id={id}>
-      {message}
-    </p>
-  ) : null;
+/** A labelled input, and our message for it (tied to it for screen readers) when there is one. */
+function Field({ name, label, error, ...input }) {
+  const errorId = `${name}-error`;
+  return (
+    <div className="field">
+      <label htmlFor={name}>{label}</label>
+      <input
+        name={name}
+        id={name}
+        required
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? errorId : undefined}
+        {...input}
+      />
+      {error ? (
+        <p className="field-error" id={errorId}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
 }
 
 export default function AuthForm({ mode }) {
@@ -42,33 +57,21 @@ export default function AuthForm({ mode }) {
           {errors.form}
         </p>
       ) : null}
-      <p>
-        <label htmlFor="email">Email</label>
-        <input
-          type="email"
-          name="email"
-          id="email"
-          autoComplete="email"
-          required
-          defaultValue={state.email ?? ""}
-          aria-invalid={errors.email ? true : undefined}
-          aria-describedby={errors.email ? "email-error" : undefined}
-        />
-        <FieldError id="email-error" message={errors.email} />
-      </p>
-      <p>
-        <label htmlFor="password">Password</label>
-        <input
-          type="password"
-          name="password"
-          id="password"
-          autoComplete={text.autoComplete}
-          required
-          aria-invalid={errors.password ? true : undefined}
-          aria-describedby={errors.password ? "password-error" : undefined}
-        />
-        <FieldError id="password-error" message={errors.password} />
-      </p>
+      <Field
+        name="email"
+        label="Email"
+        type="email"
+        autoComplete="email"
+        defaultValue={state.email ?? ""}
+        error={errors.email}
+      />
+      <Field
+        name="password"
+        label="Password"
+        type="password"
+        autoComplete={text.autoComplete}
+        error={errors.password}
+      />
       <p>
         <button type="submit" disabled={pending}>
           {text.button}
