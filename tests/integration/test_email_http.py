@@ -99,7 +99,16 @@ def test_a_reset_link_used_eight_times_at_once_resets_once(live_server):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(confirm, range(8)))
-    assert sorted(statuses) == [200] + [400] * 7, statuses
+    # One wins. A loser is told the link is used (400), or, when its write kept meeting the
+    # others' on a busy DynamoDB Local until its retries ran out, to try again (503), which
+    # then says 400: never a second reset.
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 400, 503}, statuses
+    retried = Browser().post(
+        f"{live_server.url}/auth/password-reset/confirm",
+        json={"token": token, "new_password": f"{NEW_PASSWORD} again"},
+    )
+    assert retried.status_code == 400, retried.text
     assert len(live_server.items("SESSION#")) == 1
     # Exactly one of the eight passwords is the account's: checked against the stored hash,
     # not by logging in with each (five wrong ones would lock the address before the winner).
